@@ -257,7 +257,21 @@ macro_rules! ok_value_number {
     )*};
 }
 
-ok_value_number!(MetricValue, f64, f32, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+ok_value_number!(
+    MetricValue,
+    f64,
+    f32,
+    i8,
+    i16,
+    i32,
+    i64,
+    isize,
+    u8,
+    u16,
+    u32,
+    u64,
+    usize
+);
 
 #[cfg(test)]
 mod tests {
@@ -273,7 +287,10 @@ mod tests {
         let ok: Result<(), String> = Ok(());
         assert_eq!(ok.into_check_outcome(), Ok(CheckOutcome::healthy()));
         let err: Result<(), std::io::Error> = Err(std::io::Error::other("connection refused"));
-        assert_eq!(err.into_check_outcome().unwrap_err().message(), "connection refused");
+        assert_eq!(
+            err.into_check_outcome().unwrap_err().message(),
+            "connection refused"
+        );
         let valued: Result<u64, String> = Ok(42);
         assert_eq!(valued.into_check_outcome().unwrap().value(), Some(42.0));
         assert_eq!(

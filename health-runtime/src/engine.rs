@@ -1,0 +1,523 @@
+//! Runs checks: timeouts, panics, the blocking pool, the cache, single-flight, flap damping, the
+//! background monitor, and the published state (DESIGN §5).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+use std::time::{Duration, SystemTime};
+
+use futures::FutureExt as _;
+use futures::future::{BoxFuture, Shared};
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tracing::Instrument as _;
+
+use crate::check::{CheckSpec, Runner};
+use crate::name::name_problem;
+use crate::snapshot::{CheckSnapshot, CheckState, HealthSnapshot};
+use crate::{Check, CheckError, CheckInfo, CheckOutcome, RegistryError, Status};
+
+/// Defaults for checks that do not set their own, and the cache lifetime.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    pub(crate) cache_ttl: Duration,
+    pub(crate) default_interval: Duration,
+    pub(crate) default_timeout: Duration,
+}
+
+type SharedRun = Shared<BoxFuture<'static, Arc<CheckSnapshot>>>;
+
+/// One registered check and what running it needs.
+struct Entry {
+    info: Arc<CheckInfo>,
+    runner: Runner,
+    latest: Mutex<Arc<CheckSnapshot>>,
+    inflight: Mutex<Option<SharedRun>>,
+    /// Set while a run's task is alive. A run that times out is abandoned, but a blocking check (or
+    /// an async one that never yields) keeps its thread until it returns; while it does, later
+    /// runs report the timeout at once instead of piling up more stuck threads.
+    busy: Arc<AtomicBool>,
+    monitor: Mutex<Option<AbortHandle>>,
+}
+
+impl Entry {
+    fn latest(&self) -> Arc<CheckSnapshot> {
+        lock(&self.latest).clone()
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("name", &self.info.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The engine behind a [`HealthRuntime`](crate::HealthRuntime).
+pub(crate) struct Engine {
+    pub(crate) settings: Settings,
+    entries: RwLock<HashMap<Arc<str>, Arc<Entry>>>,
+    published: watch::Sender<Arc<HealthSnapshot>>,
+    /// The runtime the monitor runs on, once it has been started.
+    monitor: Mutex<Option<tokio::runtime::Handle>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("settings", &self.settings)
+            .field("checks", &read(&self.entries).len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How one run ended.
+enum RunResult {
+    Completed(Result<CheckOutcome, CheckError>),
+    Panicked(String),
+    TimedOut,
+    StillRunning,
+}
+
+impl Engine {
+    pub(crate) fn new(settings: Settings) -> Self {
+        Engine {
+            settings,
+            entries: RwLock::default(),
+            published: watch::Sender::new(Arc::default()),
+            monitor: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Arc<HealthSnapshot> {
+        self.published.borrow().clone()
+    }
+
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Arc<HealthSnapshot>> {
+        self.published.subscribe()
+    }
+
+    /// Validates `check`, fills in the defaults and adds it.
+    pub(crate) fn register(self: &Arc<Self>, check: Check) -> Result<(), RegistryError> {
+        let info = Arc::new(self.resolve(check.spec)?);
+        let latest = Arc::new(CheckSnapshot {
+            info: info.clone(),
+            state: CheckState::default(),
+        });
+        let entry = Arc::new(Entry {
+            info: info.clone(),
+            runner: check.runner,
+            latest: Mutex::new(latest.clone()),
+            inflight: Mutex::default(),
+            busy: Arc::default(),
+            monitor: Mutex::default(),
+        });
+        {
+            let mut entries = write(&self.entries);
+            if let Some(existing) = entries.get(&info.name) {
+                return Err(RegistryError::DuplicateName {
+                    name: info.name.to_string(),
+                    first: existing.info.location,
+                    second: info.location,
+                });
+            }
+            entries.insert(info.name.clone(), entry.clone());
+            self.published.send_modify(|published| {
+                Arc::make_mut(published)
+                    .checks
+                    .insert(info.name.clone(), latest);
+            });
+        }
+        tracing::debug!(check = %info.name, location = %info.location, "health check registered");
+        if let Some(handle) = lock(&self.monitor).as_ref() {
+            self.spawn_monitor(handle, &entry);
+        }
+        Ok(())
+    }
+
+    /// Removes a check; `false` if there was none of that name.
+    pub(crate) fn deregister(&self, name: &str) -> bool {
+        let mut entries = write(&self.entries);
+        let Some(entry) = entries.remove(name) else {
+            return false;
+        };
+        if let Some(monitor) = lock(&entry.monitor).take() {
+            monitor.abort();
+        }
+        self.published.send_modify(|published| {
+            Arc::make_mut(published).checks.remove(name);
+        });
+        tracing::debug!(check = %name, "health check removed");
+        true
+    }
+
+    fn resolve(&self, spec: CheckSpec) -> Result<CheckInfo, RegistryError> {
+        let invalid = |problem: String| RegistryError::InvalidSetting {
+            name: spec.name.clone(),
+            location: spec.location,
+            problem,
+        };
+        let bad_name = |what, name: &str| {
+            name_problem(name).map(|problem| RegistryError::InvalidName {
+                what,
+                name: name.escape_debug().to_string(),
+                location: spec.location,
+                problem,
+            })
+        };
+        if let Some(error) = bad_name("name", &spec.name) {
+            return Err(error);
+        }
+        if let Some(error) = spec.service.as_deref().and_then(|s| bad_name("service", s)) {
+            return Err(error);
+        }
+        let timeout = spec.timeout.unwrap_or(self.settings.default_timeout);
+        let interval = spec.interval.unwrap_or(self.settings.default_interval);
+        if timeout.is_zero() {
+            return Err(invalid("`timeout` must be greater than zero".into()));
+        }
+        if interval.is_zero() {
+            return Err(invalid("`interval` must be greater than zero".into()));
+        }
+        if !matches!(spec.on_error, Status::Warning | Status::Critical) {
+            return Err(invalid(format!(
+                "`on_error` is `{}`; it must be `warning` or `critical`",
+                spec.on_error
+            )));
+        }
+        if spec.on_timeout == Status::Unknown {
+            return Err(invalid(
+                "`on_timeout` is `unknown`; it must be `healthy`, `warning` or `critical`".into(),
+            ));
+        }
+        if spec.failure_threshold == 0 {
+            return Err(invalid("`failure_threshold` must be at least 1".into()));
+        }
+        let mut groups = spec.groups;
+        groups.sort_unstable();
+        groups.dedup();
+        Ok(CheckInfo {
+            name: spec.name.as_str().into(),
+            timeout,
+            on_timeout: spec.on_timeout,
+            on_error: spec.on_error,
+            interval,
+            groups,
+            service: spec.service.map(Into::into),
+            failure_threshold: spec.failure_threshold,
+            location: spec.location,
+        })
+    }
+
+    /// The latest state of one check, without running it.
+    pub(crate) fn cached(&self, name: &str) -> Option<Arc<CheckSnapshot>> {
+        self.published.borrow().checks.get(name).cloned()
+    }
+
+    fn entry(&self, name: &str) -> Option<Arc<Entry>> {
+        read(&self.entries).get(name).cloned()
+    }
+
+    fn entries(&self) -> Vec<Arc<Entry>> {
+        read(&self.entries).values().cloned().collect()
+    }
+
+    /// Runs the check `name` unless its result is younger than the cache TTL.
+    pub(crate) async fn check(self: &Arc<Self>, name: &str) -> Option<Arc<CheckSnapshot>> {
+        let entry = self.entry(name)?;
+        Some(self.run(&entry, self.settings.cache_ttl).await)
+    }
+
+    /// Runs, concurrently, every check whose result is older than the cache TTL and that
+    /// `select` picks.
+    pub(crate) async fn refresh(self: &Arc<Self>, select: impl Fn(&CheckInfo) -> bool) {
+        let ttl = self.settings.cache_ttl;
+        let due: Vec<_> = self
+            .entries()
+            .into_iter()
+            .filter(|entry| select(&entry.info))
+            .collect();
+        futures::future::join_all(due.iter().map(|entry| self.run(entry, ttl))).await;
+    }
+
+    /// Returns the check's state, running it first unless its result is younger than `max_age`.
+    /// Concurrent callers share one run.
+    async fn run(self: &Arc<Self>, entry: &Arc<Entry>, max_age: Duration) -> Arc<CheckSnapshot> {
+        let run = {
+            let mut inflight = lock(&entry.inflight);
+            match &*inflight {
+                Some(run) => run.clone(),
+                None => {
+                    let latest = entry.latest();
+                    if latest.state.is_fresh(max_age) {
+                        return latest;
+                    }
+                    let run = self.spawn_run(entry.clone());
+                    *inflight = Some(run.clone());
+                    run
+                }
+            }
+        };
+        run.await
+    }
+
+    /// Starts one run on its own task, so that it completes even if every caller goes away.
+    fn spawn_run(self: &Arc<Self>, entry: Arc<Entry>) -> SharedRun {
+        let engine = self.clone();
+        let span = tracing::info_span!("health_check", check = %entry.info.name);
+        let task = tokio::spawn(
+            {
+                let entry = entry.clone();
+                async move {
+                    let started = Instant::now();
+                    let result = execute(&entry).await;
+                    let duration = started.elapsed();
+                    let snapshot = engine.record(&entry, result, duration);
+                    *lock(&entry.inflight) = None;
+                    snapshot
+                }
+            }
+            .instrument(span),
+        );
+        async move {
+            match task.await {
+                Ok(snapshot) => snapshot,
+                // Only when the async runtime shuts down under the run.
+                Err(_) => {
+                    *lock(&entry.inflight) = None;
+                    entry.latest()
+                }
+            }
+        }
+        .boxed()
+        .shared()
+    }
+
+    /// Folds one run into the check's state and publishes it.
+    fn record(&self, entry: &Entry, result: RunResult, duration: Duration) -> Arc<CheckSnapshot> {
+        let info = &entry.info;
+        let (previous, snapshot) = {
+            let mut latest = lock(&entry.latest);
+            let state = next_state(&latest.state, info, result, duration);
+            let snapshot = Arc::new(CheckSnapshot {
+                info: info.clone(),
+                state,
+            });
+            (std::mem::replace(&mut *latest, snapshot.clone()), snapshot)
+        };
+        let (from, to) = (previous.state.status, snapshot.state.status);
+        let message = snapshot.state.message().unwrap_or_default();
+        tracing::debug!(status = %snapshot.state.last_run_status, ?duration, message, "health check ran");
+        if from != to {
+            if to.is_serving() {
+                tracing::info!(%from, %to, message, "health check status changed");
+            } else {
+                tracing::warn!(%from, %to, message, "health check status changed");
+            }
+        }
+        self.published.send_if_modified(|published| {
+            match published.checks.get(&info.name) {
+                // Removed, or replaced by a new check of the same name, while it ran.
+                Some(current) if Arc::ptr_eq(&current.info, info) => {}
+                _ => return false,
+            }
+            Arc::make_mut(published)
+                .checks
+                .insert(info.name.clone(), snapshot.clone());
+            from != to
+        });
+        snapshot
+    }
+
+    /// Starts the background monitor on the current Tokio runtime; starting it again does nothing.
+    pub(crate) fn start_monitor(self: &Arc<Self>) {
+        let handle = tokio::runtime::Handle::current();
+        let mut monitor = lock(&self.monitor);
+        if monitor.is_some() {
+            return;
+        }
+        for entry in self.entries() {
+            self.spawn_monitor(&handle, &entry);
+        }
+        *monitor = Some(handle);
+    }
+
+    fn spawn_monitor(self: &Arc<Self>, handle: &tokio::runtime::Handle, entry: &Arc<Entry>) {
+        let engine: Weak<Engine> = Arc::downgrade(self);
+        let entry_for_task = entry.clone();
+        let task = handle.spawn(async move {
+            let entry = entry_for_task;
+            let interval = entry.info.interval;
+            loop {
+                let Some(engine) = engine.upgrade() else {
+                    return;
+                };
+                let snapshot = engine.run(&entry, interval).await;
+                drop(engine);
+                let finished = snapshot.state.finished_at.unwrap_or_else(Instant::now);
+                tokio::time::sleep_until(finished + interval).await;
+            }
+        });
+        if let Some(previous) = lock(&entry.monitor).replace(task.abort_handle()) {
+            previous.abort();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let entries = self
+            .entries
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        for entry in entries.values() {
+            if let Some(monitor) = lock(&entry.monitor).take() {
+                monitor.abort();
+            }
+        }
+    }
+}
+
+/// Runs the check once under its timeout, on its own task so that a panic is contained.
+async fn execute(entry: &Entry) -> RunResult {
+    if entry.busy.swap(true, Ordering::AcqRel) {
+        return RunResult::StillRunning;
+    }
+    let busy = BusyGuard(entry.busy.clone());
+    let mut task = match &entry.runner {
+        Runner::Async(run) => {
+            let run = run.clone();
+            tokio::spawn(async move {
+                let _busy = busy;
+                run().await
+            })
+        }
+        Runner::Blocking(run) => {
+            let run = run.clone();
+            tokio::task::spawn_blocking(move || {
+                let _busy = busy;
+                run()
+            })
+        }
+    };
+    match tokio::time::timeout(entry.info.timeout, &mut task).await {
+        Ok(Ok(outcome)) => RunResult::Completed(outcome),
+        Ok(Err(error)) if error.is_panic() => {
+            RunResult::Panicked(panic_message(error.into_panic()))
+        }
+        Ok(Err(_)) => RunResult::Completed(Err(CheckError::new("the check's task was cancelled"))),
+        Err(_) => {
+            // Dropping an async check at its next await; a blocking one runs on until it returns.
+            task.abort();
+            RunResult::TimedOut
+        }
+    }
+}
+
+/// Clears the busy flag when the run's task ends, however it ends.
+struct BusyGuard(Arc<AtomicBool>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}
+
+/// The state after one more run, with `failure_threshold` damping.
+fn next_state(
+    previous: &CheckState,
+    info: &CheckInfo,
+    result: RunResult,
+    duration: Duration,
+) -> CheckState {
+    let timeout = || humantime::format_duration(info.timeout);
+    let (raw, value, threshold, message) = match result {
+        RunResult::Completed(Ok(outcome)) => outcome.into_parts(),
+        RunResult::Completed(Err(error)) => (info.on_error, None, None, Some(error.to_string())),
+        RunResult::Panicked(message) => (
+            info.on_error,
+            None,
+            None,
+            Some(format!("check panicked: {message}")),
+        ),
+        RunResult::TimedOut => (
+            info.on_timeout,
+            None,
+            None,
+            Some(format!("timed out after {}", timeout())),
+        ),
+        RunResult::StillRunning => (
+            info.on_timeout,
+            None,
+            None,
+            Some(format!(
+                "an earlier run timed out after {} and has not returned yet",
+                timeout()
+            )),
+        ),
+    };
+    let now = SystemTime::now();
+    let failed = raw != Status::Healthy;
+    let consecutive_failures = if failed {
+        previous.consecutive_failures.saturating_add(1)
+    } else {
+        0
+    };
+    let held_back = failed && consecutive_failures < info.failure_threshold;
+    let (status, message) = if held_back {
+        let detail = message.unwrap_or_else(|| format!("status {raw}"));
+        (
+            previous.status,
+            Some(format!(
+                "{detail} (failure {consecutive_failures} of {} before it shows)",
+                info.failure_threshold
+            )),
+        )
+    } else {
+        (raw, message)
+    };
+    CheckState {
+        status,
+        last_run_status: raw,
+        message,
+        value,
+        threshold,
+        duration: Some(duration),
+        last_run: Some(now),
+        last_success: if failed {
+            previous.last_success
+        } else {
+            Some(now)
+        },
+        finished_at: Some(Instant::now()),
+        consecutive_failures,
+        runs: previous.runs + 1,
+        failures: previous.failures + u64::from(failed),
+    }
+}
+
+/// Locks a mutex; a panic while it was held cannot leave our data half-updated, so poisoning is
+/// ignored.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,278 @@
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::engine::{Engine, Settings};
+use crate::snapshot::{CheckSnapshot, HealthSnapshot};
+use crate::{Check, CheckInfo, HealthReport, RegistryError, UnknownCheck};
+
+/// The health runtime: every registered check, the engine that runs them, and their published
+/// state. Cloning it is cheap; every clone is the same runtime.
+///
+/// ```
+/// use health_runtime::{HealthRuntime, Status, health_check};
+///
+/// #[health_check(name = "scratch_dir", timeout = "1s")]
+/// fn scratch_dir() -> std::io::Result<()> {
+///     std::fs::metadata(std::env::temp_dir()).map(drop)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let runtime = HealthRuntime::builder().version(env!("CARGO_PKG_VERSION")).build()?;
+/// runtime.start();
+/// let report = runtime.report().await;
+/// assert_eq!(report.metrics["scratch_dir"].status, Status::Healthy);
+/// println!("{}", serde_json::to_string_pretty(&report)?);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct HealthRuntime {
+    engine: Arc<Engine>,
+    meta: Arc<Meta>,
+}
+
+struct Meta {
+    version: String,
+    started: Instant,
+}
+
+impl fmt::Debug for HealthRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HealthRuntime")
+            .field("version", &self.meta.version)
+            .field("engine", &self.engine)
+            .finish()
+    }
+}
+
+impl HealthRuntime {
+    /// A builder with the default settings: 1 s cache, 30 s interval, 5 s timeout.
+    pub fn builder() -> HealthRuntimeBuilder {
+        HealthRuntimeBuilder::default()
+    }
+
+    /// Adds a check at runtime. Its name must be new.
+    pub fn register(&self, check: Check) -> Result<(), RegistryError> {
+        self.engine.register(check)
+    }
+
+    /// Removes a check; returns whether there was one of that name.
+    pub fn deregister(&self, name: &str) -> bool {
+        self.engine.deregister(name)
+    }
+
+    /// Starts the background monitor on the current Tokio runtime: every check runs now and then
+    /// every `interval`. Checks registered later join it. Calling it again does nothing.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime.
+    pub fn start(&self) {
+        self.engine.start_monitor();
+    }
+
+    /// The state of one check, running it first unless its result is younger than the cache
+    /// TTL. Concurrent callers share one run.
+    pub async fn check(&self, name: &str) -> Result<Arc<CheckSnapshot>, UnknownCheck> {
+        self.engine.check(name).await.ok_or_else(|| UnknownCheck {
+            name: name.escape_debug().to_string(),
+        })
+    }
+
+    /// The state of one check as last published, without running it.
+    pub fn cached(&self, name: &str) -> Option<Arc<CheckSnapshot>> {
+        self.engine.cached(name)
+    }
+
+    /// Runs, concurrently, every check that `select` picks and whose result is older than the
+    /// cache TTL; each run is bounded by its own timeout.
+    pub async fn refresh(&self, select: impl Fn(&CheckInfo) -> bool) {
+        self.engine.refresh(select).await;
+    }
+
+    /// The detailed report, after running every check whose result is older than the cache TTL.
+    ///
+    /// All due checks run concurrently, so the report takes about as long as the slowest of
+    /// them, and never longer than the largest timeout.
+    pub async fn report(&self) -> HealthReport {
+        self.refresh(|_| true).await;
+        self.cached_report()
+    }
+
+    /// The report from the published state, without running anything.
+    pub fn cached_report(&self) -> HealthReport {
+        HealthReport::from_snapshot(
+            &self.engine.snapshot(),
+            self.meta.started.elapsed(),
+            &self.meta.version,
+        )
+    }
+
+    /// The published state now.
+    pub fn snapshot(&self) -> Arc<HealthSnapshot> {
+        self.engine.snapshot()
+    }
+
+    /// Follows the published state: the receiver wakes whenever a status changes or a check is
+    /// added or removed.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<HealthSnapshot>> {
+        self.engine.subscribe()
+    }
+
+    /// The service version shown in reports.
+    pub fn version(&self) -> &str {
+        &self.meta.version
+    }
+
+    /// How long ago the runtime was built.
+    pub fn uptime(&self) -> Duration {
+        self.meta.started.elapsed()
+    }
+}
+
+/// Builds a [`HealthRuntime`].
+#[derive(Debug)]
+#[must_use]
+pub struct HealthRuntimeBuilder {
+    settings: Settings,
+    version: String,
+    registered: bool,
+    checks: Vec<Check>,
+}
+
+impl Default for HealthRuntimeBuilder {
+    fn default() -> Self {
+        HealthRuntimeBuilder {
+            settings: Settings {
+                cache_ttl: Duration::from_secs(1),
+                default_interval: Duration::from_secs(30),
+                default_timeout: Duration::from_secs(5),
+            },
+            version: "unknown".to_owned(),
+            registered: true,
+            checks: Vec::new(),
+        }
+    }
+}
+
+impl HealthRuntimeBuilder {
+    /// The version shown in reports, usually `env!("CARGO_PKG_VERSION")` (default `unknown`).
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = version.into();
+        self
+    }
+
+    /// How long a result is served from cache before a caller's request runs the check again
+    /// (default 1 s). Zero runs a check for every request not already sharing a run.
+    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
+        self.settings.cache_ttl = ttl;
+        self
+    }
+
+    /// The background re-run period of checks that set no `interval` (default 30 s).
+    pub fn default_interval(mut self, interval: Duration) -> Self {
+        self.settings.default_interval = interval;
+        self
+    }
+
+    /// The deadline of checks that set no `timeout` (default 5 s).
+    pub fn default_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.default_timeout = timeout;
+        self
+    }
+
+    /// Leaves out the checks declared with `#[health_check]`; only checks added with
+    /// [`check`](Self::check) or [`HealthRuntime::register`] run. Useful in tests.
+    pub fn without_declared_checks(mut self) -> Self {
+        self.registered = false;
+        self
+    }
+
+    /// Adds a check defined at runtime.
+    pub fn check(mut self, check: Check) -> Self {
+        self.checks.push(check);
+        self
+    }
+
+    /// Collects every `#[health_check]` in the binary and the checks added here, and validates
+    /// them. Every problem is reported, not only the first.
+    pub fn build(self) -> Result<HealthRuntime, BuildError> {
+        let defaults = self.settings;
+        let mut problems = Vec::new();
+        for (what, value) in [
+            ("default interval", defaults.default_interval),
+            ("default timeout", defaults.default_timeout),
+        ] {
+            if value.is_zero() {
+                problems.push(BuildProblem::Setting(format!(
+                    "the {what} must be greater than zero"
+                )));
+            }
+        }
+        if !problems.is_empty() {
+            // Every check would inherit the bad default: report it alone.
+            return Err(BuildError { problems });
+        }
+        let engine = Arc::new(Engine::new(self.settings));
+        let declared = self
+            .registered
+            .then(crate::__private::registered)
+            .into_iter()
+            .flatten()
+            .map(crate::__private::StaticCheck::to_check);
+        for check in declared.chain(self.checks) {
+            if let Err(error) = engine.register(check) {
+                problems.push(BuildProblem::Check(error));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(BuildError { problems });
+        }
+        Ok(HealthRuntime {
+            engine,
+            meta: Arc::new(Meta {
+                version: self.version,
+                started: Instant::now(),
+            }),
+        })
+    }
+}
+
+/// Why [`HealthRuntimeBuilder::build`] failed: every problem found, one per line.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", display_problems(.problems))]
+pub struct BuildError {
+    problems: Vec<BuildProblem>,
+}
+
+impl BuildError {
+    /// The problems with the checks, such as duplicate names.
+    pub fn check_errors(&self) -> impl Iterator<Item = &RegistryError> {
+        self.problems.iter().filter_map(|problem| match problem {
+            BuildProblem::Check(error) => Some(error),
+            BuildProblem::Setting(_) => None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum BuildProblem {
+    Check(RegistryError),
+    Setting(String),
+}
+
+fn display_problems(problems: &[BuildProblem]) -> String {
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|problem| match problem {
+            BuildProblem::Check(error) => error.to_string(),
+            BuildProblem::Setting(problem) => problem.clone(),
+        })
+        .collect();
+    lines.join("\n")
+}

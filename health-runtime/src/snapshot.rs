@@ -1,0 +1,172 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use crate::{CheckInfo, Group, Status};
+
+/// The published state of every check at one moment: what the report, gRPC `Watch`, metrics and
+/// the health file read.
+///
+/// Obtain it with [`HealthRuntime::snapshot`](crate::HealthRuntime::snapshot), or follow it with
+/// [`HealthRuntime::subscribe`](crate::HealthRuntime::subscribe), which wakes on every change of
+/// a status and on every check added or removed.
+#[derive(Debug, Clone, Default)]
+pub struct HealthSnapshot {
+    pub(crate) checks: BTreeMap<Arc<str>, Arc<CheckSnapshot>>,
+}
+
+impl HealthSnapshot {
+    /// Every check, by name.
+    pub fn checks(&self) -> impl ExactSizeIterator<Item = &CheckSnapshot> + '_ {
+        self.checks.values().map(|check| &**check)
+    }
+
+    /// One check by name.
+    pub fn check(&self, name: &str) -> Option<&CheckSnapshot> {
+        self.checks.get(name).map(|check| &**check)
+    }
+
+    /// The worst status over every check: the overall status (`Healthy` with no checks).
+    pub fn overall(&self) -> Status {
+        worst(self.checks())
+    }
+
+    /// The worst status over the checks of a probe group (`Healthy` when the group is empty).
+    pub fn group(&self, group: Group) -> Status {
+        worst(
+            self.checks()
+                .filter(|check| check.info.groups.contains(&group)),
+        )
+    }
+
+    /// The status of a gRPC health service name: the worst over the check of that name and every
+    /// check naming it as its `service`; `None` when no check answers to it.
+    pub fn service(&self, name: &str) -> Option<Status> {
+        let mut answering = self
+            .checks()
+            .filter(|check| check.info.answers_to(name))
+            .peekable();
+        answering.peek()?;
+        Some(worst(answering))
+    }
+
+    /// Every name the gRPC health service answers to besides the overall `""` and the probe
+    /// groups: each check's name and each `service` value, sorted and without repeats.
+    pub fn service_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .checks()
+            .flat_map(|check| std::iter::once(check.info.name()).chain(check.info.service()))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+}
+
+fn worst<'a>(checks: impl Iterator<Item = &'a CheckSnapshot>) -> Status {
+    checks.fold(Status::Healthy, |status, check| {
+        status.worst(check.state.status)
+    })
+}
+
+/// One check's settings and its latest state.
+#[derive(Debug, Clone)]
+pub struct CheckSnapshot {
+    pub(crate) info: Arc<CheckInfo>,
+    pub(crate) state: CheckState,
+}
+
+impl CheckSnapshot {
+    /// The check's settings.
+    pub fn info(&self) -> &CheckInfo {
+        &self.info
+    }
+
+    /// The check's latest state.
+    pub fn state(&self) -> &CheckState {
+        &self.state
+    }
+}
+
+/// What the runs of one check have shown so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CheckState {
+    pub(crate) status: Status,
+    pub(crate) last_run_status: Status,
+    pub(crate) message: Option<String>,
+    pub(crate) value: Option<f64>,
+    pub(crate) threshold: Option<f64>,
+    pub(crate) duration: Option<Duration>,
+    pub(crate) last_run: Option<SystemTime>,
+    pub(crate) last_success: Option<SystemTime>,
+    pub(crate) finished_at: Option<Instant>,
+    pub(crate) consecutive_failures: u32,
+    pub(crate) runs: u64,
+    pub(crate) failures: u64,
+}
+
+impl CheckState {
+    /// The status shown: the last run's, unless `failure_threshold` still holds a failure back;
+    /// `Unknown` before a first result.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The status of the last run itself, before flap damping (`Unknown` before the first run).
+    pub fn last_run_status(&self) -> Status {
+        self.last_run_status
+    }
+
+    /// The last run's message: the error, the panic, the timeout, or the check's own words.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// The last run's value, if the check reports one.
+    pub fn value(&self) -> Option<f64> {
+        self.value
+    }
+
+    /// The threshold the value is compared against, if the check reports one.
+    pub fn threshold(&self) -> Option<f64> {
+        self.threshold
+    }
+
+    /// How long the last run took.
+    pub fn duration(&self) -> Option<Duration> {
+        self.duration
+    }
+
+    /// When the last run finished.
+    pub fn last_run(&self) -> Option<SystemTime> {
+        self.last_run
+    }
+
+    /// When a run last came back `Healthy`.
+    pub fn last_success(&self) -> Option<SystemTime> {
+        self.last_success
+    }
+
+    /// How many runs in a row have failed (any status other than `Healthy`).
+    pub fn consecutive_failures(&self) -> u32 {
+        self.consecutive_failures
+    }
+
+    /// How many times the check has run.
+    pub fn runs(&self) -> u64 {
+        self.runs
+    }
+
+    /// How many runs have failed in all.
+    pub fn failures(&self) -> u64 {
+        self.failures
+    }
+
+    /// Whether the last result is younger than `max_age`.
+    pub(crate) fn is_fresh(&self, max_age: Duration) -> bool {
+        self.finished_at
+            .is_some_and(|finished| finished.elapsed() < max_age)
+    }
+}
