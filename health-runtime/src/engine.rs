@@ -24,6 +24,7 @@ pub(crate) struct Settings {
     pub(crate) cache_ttl: Duration,
     pub(crate) default_interval: Duration,
     pub(crate) default_timeout: Duration,
+    pub(crate) drain_delay: Duration,
 }
 
 type SharedRun = Shared<BoxFuture<'static, Arc<CheckSnapshot>>>;
@@ -125,9 +126,9 @@ impl Engine {
             }
             entries.insert(info.name.clone(), entry.clone());
             self.published.send_modify(|published| {
-                Arc::make_mut(published)
-                    .checks
-                    .insert(info.name.clone(), latest);
+                let published = Arc::make_mut(published);
+                published.checks.insert(info.name.clone(), latest);
+                published.latch_startup();
             });
         }
         tracing::debug!(check = %info.name, location = %info.location, "health check registered");
@@ -147,7 +148,9 @@ impl Engine {
             monitor.abort();
         }
         self.published.send_modify(|published| {
-            Arc::make_mut(published).checks.remove(name);
+            let published = Arc::make_mut(published);
+            published.checks.remove(name);
+            published.latch_startup();
         });
         tracing::debug!(check = %name, "health check removed");
         true
@@ -318,17 +321,57 @@ impl Engine {
             }
         }
         self.published.send_if_modified(|published| {
+            if published.is_draining() {
+                // Frozen until `resume()`, which publishes what was recorded meanwhile.
+                return false;
+            }
             match published.checks.get(&info.name) {
                 // Removed, or replaced by a new check of the same name, while it ran.
                 Some(current) if Arc::ptr_eq(&current.info, info) => {}
                 _ => return false,
             }
-            Arc::make_mut(published)
-                .checks
-                .insert(info.name.clone(), snapshot.clone());
+            let published = Arc::make_mut(published);
+            published.checks.insert(info.name.clone(), snapshot.clone());
+            published.latch_startup();
             from != to
         });
         snapshot
+    }
+
+    /// Turns every name not serving and freezes the published state; the drain delay starts now.
+    /// Returns when the drain delay ends; calling it again keeps the first deadline.
+    pub(crate) fn shutdown(&self) -> Instant {
+        let mut deadline = Instant::now() + self.settings.drain_delay;
+        self.published.send_if_modified(|published| {
+            if let Some(existing) = published.drain_until {
+                deadline = existing;
+                return false;
+            }
+            Arc::make_mut(published).drain_until = Some(deadline);
+            true
+        });
+        if deadline > Instant::now() {
+            tracing::info!(drain_delay = ?self.settings.drain_delay, "health: shutting down, every service not serving");
+        }
+        deadline
+    }
+
+    /// Undoes `shutdown()`: publishes every check's latest state again.
+    pub(crate) fn resume(&self) {
+        let entries = read(&self.entries);
+        self.published.send_if_modified(|published| {
+            if !published.is_draining() {
+                return false;
+            }
+            let published = Arc::make_mut(published);
+            published.drain_until = None;
+            for (name, entry) in entries.iter() {
+                published.checks.insert(name.clone(), entry.latest());
+            }
+            published.latch_startup();
+            true
+        });
+        tracing::info!("health: resumed serving");
     }
 
     /// Starts the background monitor on the current Tokio runtime; starting it again does nothing.

@@ -113,6 +113,25 @@ impl HealthRuntime {
         )
     }
 
+    /// Starts draining: every health service name answers not serving, the published state stays
+    /// frozen, and gRPC `Watch` streams end once the drain delay has passed. Returns the instant
+    /// the drain delay ends. Calling it again keeps the first deadline.
+    pub fn shutdown(&self) -> Instant {
+        self.engine.shutdown()
+    }
+
+    /// Undoes [`shutdown`](Self::shutdown): the names serve again with their current status.
+    pub fn resume(&self) {
+        self.engine.resume();
+    }
+
+    /// Waits for `trigger`, then shuts down and waits out the drain delay. Hand the result to a
+    /// server's graceful shutdown so that it stops only after watchers were told.
+    pub async fn drain_on(&self, trigger: impl std::future::Future<Output = ()>) {
+        trigger.await;
+        tokio::time::sleep_until(self.shutdown()).await;
+    }
+
     /// The published state now.
     pub fn snapshot(&self) -> Arc<HealthSnapshot> {
         self.engine.snapshot()
@@ -152,6 +171,7 @@ impl Default for HealthRuntimeBuilder {
                 cache_ttl: Duration::from_secs(1),
                 default_interval: Duration::from_secs(30),
                 default_timeout: Duration::from_secs(5),
+                drain_delay: Duration::from_secs(5),
             },
             version: "unknown".to_owned(),
             registered: true,
@@ -183,6 +203,14 @@ impl HealthRuntimeBuilder {
     /// The deadline of checks that set no `timeout` (default 5 s).
     pub fn default_timeout(mut self, timeout: Duration) -> Self {
         self.settings.default_timeout = timeout;
+        self
+    }
+
+    /// How long after [`HealthRuntime::shutdown`] watchers keep their streams, seeing every name
+    /// not serving, before the streams end (default 5 s). Load balancers use this time to move
+    /// traffic away.
+    pub fn drain_delay(mut self, delay: Duration) -> Self {
+        self.settings.drain_delay = delay;
         self
     }
 

@@ -1,5 +1,5 @@
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
@@ -12,12 +12,96 @@ use crate::{CheckInfo, Group, Status};
 /// Obtain it with [`HealthRuntime::snapshot`](crate::HealthRuntime::snapshot), or follow it with
 /// [`HealthRuntime::subscribe`](crate::HealthRuntime::subscribe), which wakes on every change of
 /// a status and on every check added or removed.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct HealthSnapshot {
     pub(crate) checks: BTreeMap<Arc<str>, Arc<CheckSnapshot>>,
+    /// Set by `shutdown()`: when the drain delay ends.
+    pub(crate) drain_until: Option<Instant>,
+    /// Whether the startup group has passed once; it then stays passed.
+    pub(crate) startup_passed: bool,
+    /// The status of every name, computed once per snapshot for all readers.
+    statuses: OnceLock<BTreeMap<Arc<str>, Status>>,
 }
 
+impl Clone for HealthSnapshot {
+    /// A copy to modify: the computed statuses are left behind.
+    fn clone(&self) -> Self {
+        HealthSnapshot {
+            checks: self.checks.clone(),
+            drain_until: self.drain_until,
+            startup_passed: self.startup_passed,
+            statuses: OnceLock::new(),
+        }
+    }
+}
+
+/// The name of the overall status besides `""`: what HashiCorp go-plugin hosts ask for.
+pub(crate) const PLUGIN_SERVICE: &str = "plugin";
+
 impl HealthSnapshot {
+    /// The status of a health service name, as the probe surfaces answer it; `None` for a name
+    /// nothing answers to.
+    ///
+    /// - `""` and `"plugin"`: the overall status;
+    /// - `"liveness"`, `"readiness"`, `"startup"`: the worst of the group's checks; `startup`
+    ///   stays `Healthy` once it has passed;
+    /// - a check's name or a `service` value: the worst of the checks answering to it.
+    ///
+    /// Draining is not folded in: see [`is_draining`](Self::is_draining).
+    pub fn status_of(&self, name: &str) -> Option<Status> {
+        self.statuses().get(name).copied()
+    }
+
+    /// Every name [`status_of`](Self::status_of) answers, with its status, sorted by name.
+    pub fn statuses(&self) -> &BTreeMap<Arc<str>, Status> {
+        self.statuses.get_or_init(|| {
+            let mut statuses = BTreeMap::new();
+            let overall = self.overall();
+            statuses.insert(Arc::from(""), overall);
+            statuses.insert(Arc::from(PLUGIN_SERVICE), overall);
+            for group in Group::ALL {
+                let status = if group == Group::Startup && self.startup_passed {
+                    Status::Healthy
+                } else {
+                    self.group(group)
+                };
+                statuses.insert(Arc::from(group.as_str()), status);
+            }
+            for check in self.checks.values() {
+                let names = std::iter::once(&check.info.name).chain(check.info.service.as_ref());
+                for name in names {
+                    statuses
+                        .entry(name.clone())
+                        .and_modify(|status: &mut Status| *status = status.worst(check.state.status))
+                        .or_insert(check.state.status);
+                }
+            }
+            statuses
+        })
+    }
+
+    /// Whether `shutdown()` was called and not undone: every name then answers as not serving.
+    pub fn is_draining(&self) -> bool {
+        self.drain_until.is_some()
+    }
+
+    /// When the drain delay of a shutdown ends.
+    pub fn drain_deadline(&self) -> Option<Instant> {
+        self.drain_until
+    }
+
+    /// Whether the startup group has passed once.
+    pub fn startup_passed(&self) -> bool {
+        self.startup_passed
+    }
+
+    /// Latches `startup_passed` once the startup group serves.
+    pub(crate) fn latch_startup(&mut self) {
+        if !self.startup_passed && self.group(Group::Startup).is_serving() {
+            self.startup_passed = true;
+        }
+    }
+
     /// Every check, by name.
     pub fn checks(&self) -> impl ExactSizeIterator<Item = &CheckSnapshot> + '_ {
         self.checks.values().map(|check| &**check)
@@ -39,29 +123,6 @@ impl HealthSnapshot {
             self.checks()
                 .filter(|check| check.info.groups.contains(&group)),
         )
-    }
-
-    /// The status of a gRPC health service name: the worst over the check of that name and every
-    /// check naming it as its `service`; `None` when no check answers to it.
-    pub fn service(&self, name: &str) -> Option<Status> {
-        let mut answering = self
-            .checks()
-            .filter(|check| check.info.answers_to(name))
-            .peekable();
-        answering.peek()?;
-        Some(worst(answering))
-    }
-
-    /// Every name the gRPC health service answers to besides the overall `""` and the probe
-    /// groups: each check's name and each `service` value, sorted and without repeats.
-    pub fn service_names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self
-            .checks()
-            .flat_map(|check| std::iter::once(check.info.name()).chain(check.info.service()))
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        names
     }
 }
 
