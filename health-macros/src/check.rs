@@ -36,11 +36,11 @@ pub(crate) fn health_check(args: TokenStream, item: TokenStream) -> TokenStream 
 fn registration(check: &Check) -> TokenStream {
     let function = &check.function;
     let ident = &function.ident;
-    // Spans decide where rustc's own errors land: a non-`Send` future at the function's name, an
-    // unsupported return type at the return type.
+    // Spans decide where rustc's own errors land: the call and the future are spanned at the
+    // function's name (a non-`Send` future is reported there); the value converted into an
+    // outcome is bound to a variable spanned at the return type (an unsupported one is reported
+    // there, with `IntoCheckOutcome`'s message).
     let call = quote_spanned!(ident.span()=> #ident());
-    // Bound to a variable spanned at the return type, so that an unsupported return type is
-    // reported there.
     let output = quote_spanned!(function.output.span()=> __health_output);
     let convert = quote!(::health_runtime::IntoCheckOutcome::into_check_outcome(#output));
     let runner = if function.is_async {
