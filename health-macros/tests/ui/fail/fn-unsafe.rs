@@ -1,0 +1,8 @@
+use health_runtime::health_check;
+
+#[health_check]
+unsafe fn database() -> bool {
+    true
+}
+
+fn main() {}

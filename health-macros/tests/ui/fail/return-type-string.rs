@@ -1,0 +1,8 @@
+use health_runtime::health_check;
+
+#[health_check]
+async fn database() -> String {
+    String::from("up")
+}
+
+fn main() {}

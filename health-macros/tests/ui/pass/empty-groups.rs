@@ -1,0 +1,17 @@
+use health_runtime::__private::{inventory, StaticCheck};
+use health_runtime::health_check;
+
+// In no probe group: it still counts toward the overall status and its own service name.
+#[health_check(groups = [])]
+async fn audit_log() -> bool {
+    true
+}
+
+fn main() {
+    let check = inventory::iter::<StaticCheck>
+        .into_iter()
+        .find(|check| check.name == "audit_log")
+        .expect("`audit_log` is registered");
+    assert!(check.groups.is_empty());
+    drop(audit_log());
+}
