@@ -45,7 +45,10 @@ fn disk_space() -> Result<CheckOutcome, String> {
         .ok_or_else(|| format!("no mounted filesystem holds {}", dir.display()))?;
     let (total, free) = (disk.total_space(), disk.available_space());
     if total == 0 {
-        return Err(format!("{} reports a size of zero", disk.mount_point().display()));
+        return Err(format!(
+            "{} reports a size of zero",
+            disk.mount_point().display()
+        ));
     }
     let used = 100.0 * (1.0 - free as f64 / total as f64);
     Ok(CheckOutcome::by_threshold(used, 90.0).with_message(format!(
@@ -116,8 +119,7 @@ fn data_dir() -> PathBuf {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();

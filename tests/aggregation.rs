@@ -63,12 +63,27 @@ async fn groups_and_services_aggregate_their_members() {
     assert_eq!(snapshot.group(Group::Readiness), Status::Critical);
     assert_eq!(snapshot.group(Group::Liveness), Status::Warning);
     assert_eq!(snapshot.group(Group::Startup), Status::Healthy);
-    assert_eq!(snapshot.service("storage"), Some(Status::Critical));
-    assert_eq!(snapshot.service("cache"), Some(Status::Warning));
-    assert_eq!(snapshot.service("nothing"), None);
+    assert_eq!(snapshot.status_of("storage"), Some(Status::Critical));
+    assert_eq!(snapshot.status_of("cache"), Some(Status::Warning));
+    assert_eq!(snapshot.status_of(""), Some(Status::Critical));
+    assert_eq!(snapshot.status_of("plugin"), Some(Status::Critical));
+    assert_eq!(snapshot.status_of("liveness"), Some(Status::Warning));
+    assert_eq!(snapshot.status_of("nothing"), None);
+    let names: Vec<_> = snapshot.statuses().keys().map(|name| &**name).collect();
     assert_eq!(
-        snapshot.service_names(),
-        ["cache", "db", "loop", "orphan", "storage"]
+        names,
+        [
+            "",
+            "cache",
+            "db",
+            "liveness",
+            "loop",
+            "orphan",
+            "plugin",
+            "readiness",
+            "startup",
+            "storage"
+        ]
     );
 }
 

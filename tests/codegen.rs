@@ -13,7 +13,10 @@ struct Target {
 
 const TARGETS: &[Target] = &[
     Target {
-        protos: &["grpc/health/v1/health.proto", "plugin/health/v1/report.proto"],
+        protos: &[
+            "grpc/health/v1/health.proto",
+            "plugin/health/v1/report.proto",
+        ],
         include: "health-runtime/proto",
         out: "health-runtime/src/generated",
     },

@@ -26,7 +26,9 @@ fn defaults() -> bool {
 
 #[health_check(name = "sync_outcome")]
 fn sync_outcome() -> CheckOutcome {
-    CheckOutcome::warning("almost full").with_value(85).with_threshold(90)
+    CheckOutcome::warning("almost full")
+        .with_value(85)
+        .with_threshold(90)
 }
 
 #[health_check(name = "hangs", timeout = "100ms")]
@@ -43,7 +45,10 @@ async fn declared_checks_are_registered_with_their_settings() {
         .unwrap();
     let snapshot = runtime.snapshot();
     let names: Vec<_> = snapshot.checks().map(|check| check.info().name()).collect();
-    assert_eq!(names, ["defaults", "hangs", "storage.primary", "sync_outcome"]);
+    assert_eq!(
+        names,
+        ["defaults", "hangs", "storage.primary", "sync_outcome"]
+    );
 
     let primary = snapshot.check("storage.primary").unwrap().info();
     assert_eq!(primary.timeout(), Duration::from_millis(250));
@@ -71,7 +76,10 @@ async fn declared_checks_run() {
     let runtime = HealthRuntime::builder().build().unwrap();
     let report = runtime.report().await;
     let primary = &report.metrics["storage.primary"];
-    assert_eq!((primary.status, primary.value), (Status::Healthy, Some(12.0)));
+    assert_eq!(
+        (primary.status, primary.value),
+        (Status::Healthy, Some(12.0))
+    );
     assert_eq!(report.metrics["defaults"].status, Status::Healthy);
     let outcome = &report.metrics["sync_outcome"];
     assert_eq!(outcome.status, Status::Warning);
@@ -92,6 +100,9 @@ async fn the_functions_stay_callable() {
 
 #[test]
 fn without_declared_checks_leaves_them_out() {
-    let runtime = HealthRuntime::builder().without_declared_checks().build().unwrap();
+    let runtime = HealthRuntime::builder()
+        .without_declared_checks()
+        .build()
+        .unwrap();
     assert_eq!(runtime.snapshot().checks().len(), 0);
 }

@@ -24,20 +24,34 @@ fn duplicate_declared_names_are_a_startup_error_naming_both() {
     let error = HealthRuntime::builder().build().unwrap_err();
     let errors: Vec<_> = error.check_errors().collect();
     assert_eq!(errors.len(), 1, "{error}");
-    let RegistryError::DuplicateName { name, first, second } = errors[0] else {
+    let RegistryError::DuplicateName {
+        name,
+        first,
+        second,
+    } = errors[0]
+    else {
         panic!("unexpected error {error}");
     };
     assert_eq!(name, "database");
     let mut items = [first.item().unwrap(), second.item().unwrap()];
     items.sort_unstable();
-    assert_eq!(items, ["duplicate_names::billing::primary", "duplicate_names::search::index"]);
+    assert_eq!(
+        items,
+        [
+            "duplicate_names::billing::primary",
+            "duplicate_names::search::index"
+        ]
+    );
     for location in [first, second] {
         assert!(location.file().ends_with("duplicate_names.rs"));
     }
     let lines = [first.line(), second.line()];
-    assert!(lines.contains(&6) && lines.contains(&16), "{lines:?}");
+    assert!(lines.contains(&7) && lines.contains(&17), "{lines:?}");
     let text = error.to_string();
-    assert!(text.starts_with("health check `database` is defined twice: at "), "{text}");
-    assert!(text.contains("duplicate_names.rs:6:"), "{text}");
-    assert!(text.contains("duplicate_names.rs:16:"), "{text}");
+    assert!(
+        text.starts_with("health check `database` is defined twice: at "),
+        "{text}"
+    );
+    assert!(text.contains("duplicate_names.rs:7:"), "{text}");
+    assert!(text.contains("duplicate_names.rs:17:"), "{text}");
 }

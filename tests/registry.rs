@@ -59,13 +59,12 @@ async fn a_result_for_a_removed_check_is_not_published() {
 #[test]
 fn duplicate_runtime_names_name_both_definitions() {
     let runtime = builder().build().unwrap();
-    runtime
-        .register(Check::new("db", || async { true }))
-        .unwrap();
-    let line = line!() + 1;
-    let error = runtime
-        .register(Check::new("db", || async { true }))
-        .unwrap_err();
+    let first_line = line!() + 1;
+    let first_check = Check::new("db", || async { true });
+    runtime.register(first_check).unwrap();
+    let second_line = line!() + 1;
+    let second_check = Check::new("db", || async { true });
+    let error = runtime.register(second_check).unwrap_err();
     let RegistryError::DuplicateName {
         name,
         first,
@@ -75,8 +74,8 @@ fn duplicate_runtime_names_name_both_definitions() {
         panic!("unexpected error {error}");
     };
     assert_eq!(name, "db");
-    assert_eq!(first.line(), line - 2);
-    assert_eq!(second.line(), line);
+    assert_eq!(first.line(), first_line);
+    assert_eq!(second.line(), second_line);
     assert!(second.file().ends_with("registry.rs"));
     assert_eq!(
         error.to_string(),

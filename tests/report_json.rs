@@ -26,7 +26,10 @@ async fn report_json_has_the_documented_fields_and_round_trips() {
     assert_eq!(json["version"], "1.4.2");
     assert!(json["uptime_seconds"].as_f64().unwrap() >= 0.0);
     let timestamp = json["timestamp"].as_str().unwrap();
-    assert!(timestamp.ends_with('Z') && timestamp.contains('T'), "{timestamp}");
+    assert!(
+        timestamp.ends_with('Z') && timestamp.contains('T'),
+        "{timestamp}"
+    );
 
     let disk = &json["metrics"]["disk"];
     assert_eq!(disk["name"], "disk");

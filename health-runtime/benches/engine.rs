@@ -37,7 +37,9 @@ fn report_over_slow_checks(c: &mut Criterion) {
     let health = builder.build().expect("valid checks");
     let mut ratios = Vec::new();
     let mut group = c.benchmark_group("report");
-    group.sample_size(20).measurement_time(Duration::from_secs(5));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(5));
     group.bench_function("100_checks_of_50ms", |b| {
         b.iter_custom(|iterations| {
             let mut total = Duration::ZERO;
@@ -104,7 +106,9 @@ fn single_flight(c: &mut Criterion) {
         .expect("valid check");
     let mut per_round = Vec::new();
     let mut group = c.benchmark_group("single_flight");
-    group.sample_size(10).measurement_time(Duration::from_secs(5));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5));
     group.bench_function("1000_callers_of_a_200ms_check", |b| {
         b.iter_custom(|iterations| {
             let mut total = Duration::ZERO;

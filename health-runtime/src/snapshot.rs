@@ -72,7 +72,9 @@ impl HealthSnapshot {
                 for name in names {
                     statuses
                         .entry(name.clone())
-                        .and_modify(|status: &mut Status| *status = status.worst(check.state.status))
+                        .and_modify(|status: &mut Status| {
+                            *status = status.worst(check.state.status)
+                        })
                         .or_insert(check.state.status);
                 }
             }
