@@ -13,7 +13,6 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use health_runtime::{Check, CheckOutcome, HealthRuntime, Status, health_check};
-use sysinfo::Disks;
 use tokio::net::{TcpListener, TcpStream};
 
 /// What the checks look at, known once `main` has started the service.
@@ -33,29 +32,7 @@ fn service() -> Result<&'static Service, &'static str> {
 /// Disk usage of the filesystem that holds the data directory, against a 90 % limit.
 #[health_check(name = "disk_space", timeout = "2s", on_timeout = "warning")]
 fn disk_space() -> Result<CheckOutcome, String> {
-    let dir = &service()?.data_dir;
-    let dir = dir
-        .canonicalize()
-        .map_err(|error| format!("{}: {error}", dir.display()))?;
-    let disks = Disks::new_with_refreshed_list().map_err(|error| error.to_string())?;
-    let disk = disks
-        .iter()
-        .filter(|disk| dir.starts_with(disk.mount_point()))
-        .max_by_key(|disk| disk.mount_point().as_os_str().len())
-        .ok_or_else(|| format!("no mounted filesystem holds {}", dir.display()))?;
-    let (total, free) = (disk.total_space(), disk.available_space());
-    if total == 0 {
-        return Err(format!(
-            "{} reports a size of zero",
-            disk.mount_point().display()
-        ));
-    }
-    let used = 100.0 * (1.0 - free as f64 / total as f64);
-    Ok(CheckOutcome::by_threshold(used, 90.0).with_message(format!(
-        "{used:.1} % of {} used, {:.1} GiB free",
-        disk.mount_point().display(),
-        free as f64 / f64::from(1 << 30)
-    )))
+    examples::disk_usage(&service()?.data_dir, 90.0)
 }
 
 /// The service's own listener accepts connections; the value is the connect time in ms.

@@ -47,6 +47,9 @@
 mod check;
 mod engine;
 mod error;
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub mod grpc;
 mod name;
 mod outcome;
 mod report;

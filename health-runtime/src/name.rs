@@ -29,7 +29,7 @@ pub(crate) fn name_problem(name: &str) -> Option<String> {
     None
 }
 
-fn is_name_char(c: char) -> bool {
+pub(crate) fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | '-')
 }
 

@@ -33,12 +33,15 @@ use crate::{Check, CheckInfo, HealthReport, RegistryError, UnknownCheck};
 #[derive(Clone)]
 pub struct HealthRuntime {
     engine: Arc<Engine>,
-    meta: Arc<Meta>,
+    pub(crate) meta: Arc<Meta>,
 }
 
-struct Meta {
+pub(crate) struct Meta {
     version: String,
     started: Instant,
+    /// Open gRPC `Watch` streams.
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub(crate) watch_streams: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl fmt::Debug for HealthRuntime {
@@ -266,6 +269,7 @@ impl HealthRuntimeBuilder {
             meta: Arc::new(Meta {
                 version: self.version,
                 started: Instant::now(),
+                watch_streams: Arc::default(),
             }),
         })
     }

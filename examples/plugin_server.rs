@@ -1,0 +1,210 @@
+//! A key-value plugin server, in the shape of HashiCorp go-plugin's KV example, with the health
+//! services beside its own: `grpc.health.v1.Health` (Check, List, Watch) and
+//! `plugin.health.v1.HealthReport`.
+//!
+//! ```text
+//! cargo run --example plugin_server
+//! PLUGIN_HEALTH_GRPC_ADDR=127.0.0.1:7000 KV_DATA_DIR=/var/lib/kv cargo run --example plugin_server
+//! ```
+//!
+//! It prints go-plugin's handshake line (`1|1|tcp|127.0.0.1:50051|grpc`) once it listens, and
+//! stops on SIGTERM or Ctrl-C after reporting NOT_SERVING for the drain delay.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use health_runtime::{CheckOutcome, HealthRuntime, health_check};
+use tokio::net::{TcpListener, TcpStream};
+use tonic::service::Routes;
+use tonic::{Request, Response, Status};
+
+/// The code generated from `examples/proto/kv/v1/kv.proto`.
+#[allow(missing_docs, unreachable_pub, clippy::all)]
+mod kv {
+    include!("generated/kv.v1.rs");
+}
+
+use kv::kv_server::{Kv, KvServer};
+use kv::{GetRequest, GetResponse, PutRequest, PutResponse};
+
+/// The gRPC service name of the store, which its checks also count toward.
+const KV_SERVICE: &str = "kv.v1.KV";
+
+/// A store that keeps each value in a file of its own under one directory.
+#[derive(Debug)]
+struct FileStore {
+    dir: PathBuf,
+}
+
+impl FileStore {
+    fn open(dir: PathBuf) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&dir)?;
+        Ok(FileStore { dir })
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf, Status> {
+        let valid = !key.is_empty()
+            && key.len() <= 200
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && !key.starts_with('.');
+        if valid {
+            Ok(self.dir.join(format!("kv_{key}")))
+        } else {
+            Err(Status::invalid_argument(
+                "keys are 1-200 characters of ASCII letters, digits, `-`, `_` and `.`, not starting with `.`",
+            ))
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, Status> {
+        match tokio::fs::read(self.path(key)?).await {
+            Ok(value) => Ok(value),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                Err(Status::not_found(format!("no value under `{key}`")))
+            }
+            Err(error) => Err(Status::internal(format!("reading `{key}`: {error}"))),
+        }
+    }
+
+    /// Writes atomically: a reader sees the old value or the new one, never half of it.
+    async fn put(&self, key: &str, value: &[u8]) -> Result<(), Status> {
+        let path = self.path(key)?;
+        let temp = path.with_extension("tmp");
+        let write = async {
+            tokio::fs::write(&temp, value).await?;
+            tokio::fs::rename(&temp, &path).await
+        };
+        write
+            .await
+            .map_err(|error| Status::internal(format!("writing `{key}`: {error}")))
+    }
+}
+
+/// The `kv.v1.KV` gRPC service over the store.
+#[derive(Debug)]
+struct KvService(&'static FileStore);
+
+#[tonic::async_trait]
+impl Kv for KvService {
+    async fn get(&self, request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
+        let value = self.0.get(&request.into_inner().key).await?;
+        Ok(Response::new(GetResponse { value }))
+    }
+
+    async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
+        let PutRequest { key, value } = request.into_inner();
+        self.0.put(&key, &value).await?;
+        Ok(Response::new(PutResponse {}))
+    }
+}
+
+/// What the checks look at, set once `main` has opened the store and bound the port.
+static STORE: OnceLock<FileStore> = OnceLock::new();
+static LISTEN_ADDR: OnceLock<std::net::SocketAddr> = OnceLock::new();
+
+fn store() -> Result<&'static FileStore, String> {
+    STORE
+        .get()
+        .ok_or_else(|| "the store is not open yet".to_owned())
+}
+
+/// The store answers: a value written through it reads back the same.
+#[health_check(
+    name = "kv_store",
+    timeout = "2s",
+    groups = ["readiness", "startup"],
+    service = "kv.v1.KV",
+    interval = "10s"
+)]
+async fn kv_store() -> Result<f64, String> {
+    let store = store()?;
+    let started = Instant::now();
+    let probe = format!("{:?}", std::time::SystemTime::now());
+    store
+        .put("health-probe", probe.as_bytes())
+        .await
+        .map_err(|status| status.message().to_owned())?;
+    let read = store
+        .get("health-probe")
+        .await
+        .map_err(|status| status.message().to_owned())?;
+    if read != probe.as_bytes() {
+        return Err("the store returned a different value than was written".to_owned());
+    }
+    Ok(started.elapsed().as_secs_f64() * 1000.0)
+}
+
+/// The filesystem holding the store has room: Warning above 72 % used, Critical above 90 %.
+#[health_check(
+    name = "kv_disk",
+    timeout = "2s",
+    on_timeout = "warning",
+    service = "kv.v1.KV"
+)]
+fn kv_disk() -> Result<CheckOutcome, String> {
+    examples::disk_usage(&store()?.dir, 90.0)
+}
+
+/// The server's own port accepts connections.
+#[health_check(name = "grpc_listener", timeout = "1s", groups = ["liveness"])]
+async fn grpc_listener() -> std::io::Result<()> {
+    let addr = LISTEN_ADDR
+        .get()
+        .ok_or_else(|| std::io::Error::other("not listening yet"))?;
+    TcpStream::connect(addr).await.map(drop)
+}
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("KV_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("plugin-health-kv"))
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(error) = run().await {
+        eprintln!("plugin_server: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let addr = examples::env_addr("PLUGIN_HEALTH_GRPC_ADDR", "127.0.0.1:50051")?;
+    let dir = data_dir();
+    let store = FileStore::open(dir.clone())
+        .map_err(|error| format!("cannot open the store in {}: {error}", dir.display()))?;
+    let store: &'static FileStore = STORE.get_or_init(|| store);
+
+    let health = HealthRuntime::builder()
+        .version(env!("CARGO_PKG_VERSION"))
+        .drain_delay(Duration::from_secs(2))
+        .build()?;
+
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|error| format!("cannot listen on {addr}: {error}"))?;
+    let local = listener.local_addr()?;
+    LISTEN_ADDR.get_or_init(|| local);
+    print_handshake(local, &dir);
+
+    let routes = Routes::new(KvServer::new(KvService(store)));
+    health
+        .serve_with_shutdown(listener, routes, health_runtime::grpc::termination_signal())
+        .await?;
+    Ok(())
+}
+
+/// go-plugin's handshake: core protocol 1, app protocol 1, the address, gRPC.
+fn print_handshake(addr: std::net::SocketAddr, dir: &Path) {
+    tracing::info!(%addr, store = %dir.display(), service = KV_SERVICE, "plugin server listening");
+    println!("1|1|tcp|{addr}|grpc");
+}

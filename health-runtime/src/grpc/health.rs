@@ -1,0 +1,201 @@
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::Stream;
+use tokio::sync::watch;
+use tonic::{Request, Response, Status as GrpcStatus};
+
+use super::proto::health::v1::health_check_response::ServingStatus;
+use super::proto::health::v1::health_server::Health;
+use super::proto::health::v1::{
+    HealthCheckRequest, HealthCheckResponse, HealthListRequest, HealthListResponse,
+};
+use crate::name::{MAX_NAME_LEN, is_name_char};
+use crate::snapshot::PLUGIN_SERVICE;
+use crate::{CheckInfo, Group, HealthRuntime, HealthSnapshot, Status};
+
+/// The most names `List` returns, from the protocol.
+const LIST_LIMIT: usize = 100;
+
+/// The standard `grpc.health.v1.Health` service, answering from a [`HealthRuntime`].
+///
+/// Mount it with [`HealthRuntime::grpc_routes`] or [`HealthRuntime::health_service`].
+#[derive(Debug, Clone)]
+pub struct HealthService {
+    runtime: HealthRuntime,
+}
+
+impl HealthService {
+    pub(crate) fn new(runtime: HealthRuntime) -> Self {
+        HealthService { runtime }
+    }
+}
+
+/// The stream of a `Watch` call.
+pub type WatchStream = Pin<Box<dyn Stream<Item = Result<HealthCheckResponse, GrpcStatus>> + Send>>;
+
+#[tonic::async_trait]
+impl Health for HealthService {
+    async fn check(
+        &self,
+        request: Request<HealthCheckRequest>,
+    ) -> Result<Response<HealthCheckResponse>, GrpcStatus> {
+        let name = request.into_inner().service;
+        check_request_name(&name)?;
+        if !self.runtime.snapshot().is_draining() {
+            self.runtime.refresh(selector(&name)).await;
+        }
+        match serving_status(&self.runtime.snapshot(), &name) {
+            Some(status) => Ok(Response::new(response(status))),
+            None => Err(GrpcStatus::not_found(format!(
+                "no health service named `{name}`"
+            ))),
+        }
+    }
+
+    async fn list(
+        &self,
+        _request: Request<HealthListRequest>,
+    ) -> Result<Response<HealthListResponse>, GrpcStatus> {
+        let snapshot = self.runtime.snapshot();
+        let names = snapshot.statuses();
+        if names.len() > LIST_LIMIT {
+            return Err(GrpcStatus::resource_exhausted(format!(
+                "{} health services exceed the {LIST_LIMIT} that List may return; use Check or Watch on each",
+                names.len()
+            )));
+        }
+        let statuses = names
+            .keys()
+            .filter_map(|name| {
+                let status = serving_status(&snapshot, name)?;
+                Some((name.to_string(), response(status)))
+            })
+            .collect();
+        Ok(Response::new(HealthListResponse { statuses }))
+    }
+
+    type WatchStream = WatchStream;
+
+    async fn watch(
+        &self,
+        request: Request<HealthCheckRequest>,
+    ) -> Result<Response<WatchStream>, GrpcStatus> {
+        let name = request.into_inner().service;
+        check_request_name(&name)?;
+        // Give the first answer a real result soon when nothing has run the checks yet; the
+        // cache and single-flight keep this from multiplying runs.
+        let runtime = self.runtime.clone();
+        let refreshed = name.clone();
+        tokio::spawn(async move { runtime.refresh(selector(&refreshed)).await });
+
+        let state = WatchState {
+            updates: self.runtime.subscribe(),
+            name,
+            last: None,
+            _stream: StreamGuard::new(self.runtime.watch_stream_counter()),
+        };
+        Ok(Response::new(Box::pin(futures::stream::unfold(
+            state,
+            next_change,
+        ))))
+    }
+}
+
+struct WatchState {
+    updates: watch::Receiver<Arc<HealthSnapshot>>,
+    name: String,
+    last: Option<ServingStatus>,
+    _stream: StreamGuard,
+}
+
+/// The next status to send: the current one first, then only changes. While draining, the
+/// stream ends once the drain delay has passed, unless `resume()` comes first.
+async fn next_change(
+    mut state: WatchState,
+) -> Option<(Result<HealthCheckResponse, GrpcStatus>, WatchState)> {
+    loop {
+        let snapshot = state.updates.borrow_and_update().clone();
+        let status =
+            serving_status(&snapshot, &state.name).unwrap_or(ServingStatus::ServiceUnknown);
+        if state.last != Some(status) {
+            state.last = Some(status);
+            return Some((Ok(response(status)), state));
+        }
+        match snapshot.drain_deadline() {
+            Some(deadline) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => return None,
+                    changed = state.updates.changed() => changed.ok()?,
+                }
+            }
+            // The runtime is gone when the sender is: the stream ends.
+            None => state.updates.changed().await.ok()?,
+        }
+    }
+}
+
+/// Counts live `Watch` streams.
+struct StreamGuard(Arc<AtomicUsize>);
+
+impl StreamGuard {
+    fn new(counter: Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        StreamGuard(counter)
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn response(status: ServingStatus) -> HealthCheckResponse {
+    HealthCheckResponse {
+        status: status.into(),
+    }
+}
+
+/// The serving status of a name, or `None` when nothing answers to it.
+pub(crate) fn serving_status(snapshot: &HealthSnapshot, name: &str) -> Option<ServingStatus> {
+    let status = snapshot.status_of(name)?;
+    if snapshot.is_draining() {
+        return Some(ServingStatus::NotServing);
+    }
+    Some(match status {
+        Status::Healthy | Status::Warning => ServingStatus::Serving,
+        Status::Critical => ServingStatus::NotServing,
+        // Readiness and startup must not pass before their checks have a result.
+        Status::Unknown if name == "readiness" || name == "startup" => ServingStatus::NotServing,
+        Status::Unknown => ServingStatus::Unknown,
+    })
+}
+
+/// Which checks decide the status of a name.
+pub(crate) fn selector(name: &str) -> impl Fn(&CheckInfo) -> bool + '_ {
+    let group = Group::ALL.into_iter().find(|group| group.as_str() == name);
+    move |info| match group {
+        _ if name.is_empty() || name == PLUGIN_SERVICE => true,
+        Some(group) => info.groups().contains(&group),
+        None => info.answers_to(name),
+    }
+}
+
+/// Refuses names that can never exist, without echoing them back.
+fn check_request_name(name: &str) -> Result<(), GrpcStatus> {
+    if name.len() > MAX_NAME_LEN {
+        return Err(GrpcStatus::invalid_argument(format!(
+            "the service name is {} bytes long; health service names are at most {MAX_NAME_LEN}",
+            name.len()
+        )));
+    }
+    if let Some(bad) = name.chars().find(|&c| !is_name_char(c)) {
+        return Err(GrpcStatus::invalid_argument(format!(
+            "the service name contains {:?}; health service names use only ASCII letters, digits, `.`, `_`, `/` and `-`",
+            bad
+        )));
+    }
+    Ok(())
+}

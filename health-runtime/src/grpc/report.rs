@@ -1,0 +1,85 @@
+use tonic::{Request, Response, Status as GrpcStatus};
+
+use super::proto::report::v1::health_report_server::HealthReport as HealthReportRpc;
+use super::proto::report::v1::{
+    GetHealthReportRequest, GetHealthReportResponse, HealthMetric as ProtoMetric, HealthStatus,
+};
+use crate::{HealthMetric, HealthReport, HealthRuntime, Status};
+
+/// The `plugin.health.v1.HealthReport` service: the full report over gRPC.
+///
+/// Mount it with [`HealthRuntime::grpc_routes`] or [`HealthRuntime::report_service`].
+#[derive(Debug, Clone)]
+pub struct HealthReportService {
+    runtime: HealthRuntime,
+}
+
+impl HealthReportService {
+    pub(crate) fn new(runtime: HealthRuntime) -> Self {
+        HealthReportService { runtime }
+    }
+}
+
+#[tonic::async_trait]
+impl HealthReportRpc for HealthReportService {
+    async fn get_health_report(
+        &self,
+        _request: Request<GetHealthReportRequest>,
+    ) -> Result<Response<GetHealthReportResponse>, GrpcStatus> {
+        let report = self.runtime.report().await;
+        to_proto(&report).map(Response::new).map_err(|problem| {
+            tracing::error!(%problem, "health report not converted");
+            GrpcStatus::internal(format!("the health report could not be encoded: {problem}"))
+        })
+    }
+}
+
+fn to_proto(report: &HealthReport) -> Result<GetHealthReportResponse, String> {
+    Ok(GetHealthReportResponse {
+        overall_status: status(report.overall_status).into(),
+        uptime_seconds: report.uptime_seconds,
+        timestamp: Some(report.timestamp.into()),
+        version: report.version.clone(),
+        metrics: report
+            .metrics
+            .iter()
+            .map(|(name, metric)| Ok((name.clone(), metric_to_proto(metric)?)))
+            .collect::<Result<_, String>>()?,
+    })
+}
+
+fn metric_to_proto(metric: &HealthMetric) -> Result<ProtoMetric, String> {
+    let duration = metric
+        .duration_ms
+        .map(|ms| {
+            std::time::Duration::try_from_secs_f64(ms / 1000.0)
+                .map_err(|error| error.to_string())
+                .and_then(|duration| {
+                    prost_types::Duration::try_from(duration).map_err(|error| error.to_string())
+                })
+        })
+        .transpose()
+        .map_err(|problem| format!("duration of `{}`: {problem}", metric.name))?;
+    Ok(ProtoMetric {
+        name: metric.name.clone(),
+        value: metric.value,
+        status: status(metric.status).into(),
+        message: metric.message.clone(),
+        threshold: metric.threshold,
+        last_updated: metric.last_updated.map(Into::into),
+        duration,
+        last_success: metric.last_success.map(Into::into),
+        consecutive_failures: metric.consecutive_failures,
+        groups: metric.groups.iter().map(ToString::to_string).collect(),
+        service: metric.service.clone().unwrap_or_default(),
+    })
+}
+
+fn status(status: Status) -> HealthStatus {
+    match status {
+        Status::Unknown => HealthStatus::Unknown,
+        Status::Healthy => HealthStatus::Healthy,
+        Status::Warning => HealthStatus::Warning,
+        Status::Critical => HealthStatus::Critical,
+    }
+}

@@ -1,0 +1,131 @@
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+
+use super::proto::health::v1::health_server::HealthServer;
+use super::proto::report::v1::health_report_server::HealthReportServer;
+use super::{HealthReportService, HealthService};
+use crate::HealthRuntime;
+
+/// Why serving gRPC stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server failed.
+    #[error("gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+impl HealthRuntime {
+    /// The `grpc.health.v1.Health` service.
+    pub fn health_service(&self) -> HealthServer<HealthService> {
+        HealthServer::new(HealthService::new(self.clone()))
+    }
+
+    /// The `plugin.health.v1.HealthReport` service.
+    pub fn report_service(&self) -> HealthReportServer<HealthReportService> {
+        HealthReportServer::new(HealthReportService::new(self.clone()))
+    }
+
+    /// Both health services, to add to a tonic server with `Server::add_routes`.
+    pub fn grpc_routes(&self) -> Routes {
+        Routes::new(self.health_service()).add_service(self.report_service())
+    }
+
+    /// Resolves once SIGTERM or Ctrl-C has arrived and the drain delay after it has passed;
+    /// meanwhile every health service name answers `NOT_SERVING`. Hand it to a tonic server's
+    /// `serve_with_shutdown`.
+    pub fn shutdown_signal(&self) -> impl Future<Output = ()> + Send + 'static {
+        let runtime = self.clone();
+        async move { runtime.drain_on(termination_signal()).await }
+    }
+
+    /// Starts the monitor and serves `routes` plus both health services on `addr` until SIGTERM
+    /// or Ctrl-C; then every name turns `NOT_SERVING`, `Watch` streams end after the drain
+    /// delay, and the server stops.
+    pub async fn serve(&self, addr: SocketAddr, routes: Routes) -> Result<(), ServeError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        self.serve_with_shutdown(listener, routes, termination_signal())
+            .await
+    }
+
+    /// Like [`serve`](Self::serve), on a bound listener, and shutting down when `trigger`
+    /// resolves instead of on a signal.
+    pub async fn serve_with_shutdown(
+        &self,
+        listener: TcpListener,
+        routes: Routes,
+        trigger: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServeError> {
+        self.start();
+        let routes = routes
+            .add_service(self.health_service())
+            .add_service(self.report_service());
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "serving gRPC with health services");
+        }
+        Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(TcpIncoming::from(listener), self.drain_on(trigger))
+            .await?;
+        tracing::info!("gRPC server stopped");
+        Ok(())
+    }
+
+    /// How many `Watch` streams are open now.
+    pub fn watch_streams(&self) -> usize {
+        self.watch_stream_counter().load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn watch_stream_counter(&self) -> Arc<AtomicUsize> {
+        self.meta.watch_streams.clone()
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C: the trigger [`HealthRuntime::serve`] and
+/// [`HealthRuntime::shutdown_signal`] wait for. A signal that cannot be listened for is logged
+/// and ignored.
+pub async fn termination_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received"),
+        () = terminate => tracing::info!("SIGTERM received"),
+    }
+}
