@@ -25,7 +25,7 @@ async fn overall_is_the_worst_check() {
     ] {
         let mut builder = builder();
         for (i, status) in statuses.iter().enumerate() {
-            builder = builder.check(fixed(&format!("check{i}"), *status));
+            builder = builder.with_check(fixed(&format!("check{i}"), *status));
         }
         let runtime = builder.build().unwrap();
         assert_eq!(
@@ -39,18 +39,18 @@ async fn overall_is_the_worst_check() {
 #[tokio::test(start_paused = true)]
 async fn groups_and_services_aggregate_their_members() {
     let runtime = builder()
-        .check(
+        .with_check(
             fixed("db", Status::Critical)
                 .groups([Group::Readiness])
                 .service("storage"),
         )
-        .check(
+        .with_check(
             fixed("cache", Status::Warning)
                 .groups([Group::Readiness, Group::Liveness])
                 .service("storage"),
         )
-        .check(fixed("loop", Status::Healthy).groups([Group::Liveness, Group::Startup]))
-        .check(fixed("orphan", Status::Healthy).groups([]))
+        .with_check(fixed("loop", Status::Healthy).groups([Group::Liveness, Group::Startup]))
+        .with_check(fixed("orphan", Status::Healthy).groups([]))
         .build()
         .unwrap();
     let before = runtime.snapshot();
@@ -93,7 +93,7 @@ async fn subscribers_wake_on_status_changes_only() {
     let source = level.clone();
     let runtime = builder()
         .cache_ttl(Duration::ZERO)
-        .check(Check::new("gauge", move || {
+        .with_check(Check::new("gauge", move || {
             let value = f64::from(source.load(Ordering::SeqCst));
             async move { CheckOutcome::by_threshold(value, 100.0) }
         }))

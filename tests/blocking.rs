@@ -12,11 +12,11 @@ async fn blocking_check_does_not_stall_async_checks() {
     let (async_tx, async_rx) = tokio::sync::oneshot::channel::<Instant>();
     let async_tx = std::sync::Mutex::new(Some(async_tx));
     let runtime = builder()
-        .check(Check::blocking("slow_sync", move || {
+        .with_check(Check::blocking("slow_sync", move || {
             std::thread::sleep(Duration::from_millis(300));
             done_tx.send(Instant::now()).is_ok()
         }))
-        .check(Check::new("quick_async", move || {
+        .with_check(Check::new("quick_async", move || {
             let tx = async_tx.lock().unwrap().take();
             async move {
                 tokio::time::sleep(Duration::from_millis(10)).await;

@@ -13,7 +13,7 @@ async fn three_consecutive_failures_are_needed() {
     let flag = healthy.clone();
     let runtime = builder()
         .cache_ttl(Duration::ZERO)
-        .check(
+        .with_check(
             Check::new("flaky", move || {
                 let ok = flag.load(Ordering::SeqCst);
                 async move { if ok { Ok(()) } else { Err("connection reset") } }
@@ -55,7 +55,7 @@ async fn three_consecutive_failures_are_needed() {
 #[tokio::test(start_paused = true)]
 async fn a_failure_held_back_before_any_success_stays_unknown() {
     let runtime = builder()
-        .check(Check::new("down", || async { false }).failure_threshold(2))
+        .with_check(Check::new("down", || async { false }).failure_threshold(2))
         .build()
         .unwrap();
     let first = runtime.check("down").await.unwrap();
@@ -67,7 +67,7 @@ async fn a_failure_held_back_before_any_success_stays_unknown() {
 #[tokio::test(start_paused = true)]
 async fn threshold_of_one_shows_the_first_failure() {
     let runtime = builder()
-        .check(Check::new("down", || async { false }).on_error(Status::Warning))
+        .with_check(Check::new("down", || async { false }).on_error(Status::Warning))
         .build()
         .unwrap();
     let state = runtime.check("down").await.unwrap();

@@ -13,9 +13,10 @@ fn counted(runs: &Runs, name: &str) -> Check {
     })
 }
 
-/// Lets spawned tasks run after the paused clock moves.
+/// Lets spawned tasks run after the paused clock moves; generous, since a run crosses several
+/// tasks (monitor, run, check).
 async fn settle() {
-    for _ in 0..10 {
+    for _ in 0..100 {
         tokio::task::yield_now().await;
     }
 }
@@ -25,8 +26,8 @@ async fn monitor_reruns_each_check_at_its_interval() {
     let (fast, slow) = (Runs::default(), Runs::default());
     let runtime = builder()
         .default_interval(Duration::from_secs(30))
-        .check(counted(&fast, "fast").interval(Duration::from_secs(10)))
-        .check(counted(&slow, "slow"))
+        .with_check(counted(&fast, "fast").interval(Duration::from_secs(10)))
+        .with_check(counted(&slow, "slow"))
         .build()
         .unwrap();
     assert_eq!(
@@ -61,7 +62,7 @@ async fn a_run_by_a_caller_postpones_the_monitor() {
     let runs = Runs::default();
     let runtime = builder()
         .cache_ttl(Duration::ZERO)
-        .check(counted(&runs, "check").interval(Duration::from_secs(10)))
+        .with_check(counted(&runs, "check").interval(Duration::from_secs(10)))
         .build()
         .unwrap();
     runtime.start();
@@ -105,10 +106,61 @@ async fn monitor_follows_checks_added_and_removed_at_runtime() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_interval_too_large_to_schedule_runs_once() {
+    let runs = Runs::default();
+    let runtime = builder()
+        .with_check(counted(&runs, "rare").interval(Duration::MAX))
+        .build()
+        .unwrap();
+    runtime.start();
+    settle().await;
+    tokio::time::advance(Duration::from_secs(3600 * 24 * 365)).await;
+    settle().await;
+    assert_eq!(runs.count(), 1);
+    assert_eq!(
+        runtime.cached("rare").unwrap().state().status(),
+        Status::Healthy
+    );
+}
+
+#[test]
+fn checks_removed_while_being_added_leave_no_monitor_behind() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let runs = Runs::default();
+    let runtime = builder().build().unwrap();
+    rt.block_on(async { runtime.start() });
+    std::thread::scope(|scope| {
+        let remover = scope.spawn(|| {
+            let mut removed = 0;
+            while removed < 300 {
+                if runtime.deregister("churn") {
+                    removed += 1;
+                }
+            }
+        });
+        for _ in 0..300 {
+            while runtime
+                .register(counted(&runs, "churn").interval(Duration::from_millis(1)))
+                .is_err()
+            {}
+        }
+        remover.join().unwrap();
+    });
+    rt.block_on(async { tokio::time::sleep(Duration::from_millis(50)).await });
+    let settled = runs.count();
+    rt.block_on(async { tokio::time::sleep(Duration::from_millis(100)).await });
+    assert_eq!(runs.count(), settled, "a removed check kept running");
+}
+
+#[tokio::test(start_paused = true)]
 async fn dropping_the_runtime_stops_the_monitor() {
     let runs = Runs::default();
     let runtime = builder()
-        .check(counted(&runs, "check").interval(Duration::from_secs(1)))
+        .with_check(counted(&runs, "check").interval(Duration::from_secs(1)))
         .build()
         .unwrap();
     runtime.start();

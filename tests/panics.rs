@@ -12,7 +12,7 @@ async fn panic_becomes_on_error_and_the_runtime_keeps_running() {
     let counter = runs.clone();
     let runtime = builder()
         .cache_ttl(Duration::ZERO)
-        .check(
+        .with_check(
             Check::new("panics", move || {
                 let counter = counter.clone();
                 async move {
@@ -25,10 +25,10 @@ async fn panic_becomes_on_error_and_the_runtime_keeps_running() {
             })
             .on_error(Status::Warning),
         )
-        .check(Check::blocking("sync_panics", || -> bool {
+        .with_check(Check::blocking("sync_panics", || -> bool {
             panic!("disk probe failed")
         }))
-        .check(Check::new("fine", || async { true }))
+        .with_check(Check::new("fine", || async { true }))
         .build()
         .unwrap();
 
@@ -50,7 +50,7 @@ async fn panic_becomes_on_error_and_the_runtime_keeps_running() {
 #[tokio::test(start_paused = true)]
 async fn panic_while_building_the_future_is_contained() {
     let runtime = builder()
-        .check(Check::new("eager_panic", || -> std::future::Ready<bool> {
+        .with_check(Check::new("eager_panic", || -> std::future::Ready<bool> {
             panic!("before the first poll")
         }))
         .build()

@@ -137,9 +137,9 @@ fn invalid_settings_are_refused_with_the_reason() {
 #[test]
 fn build_reports_every_problem() {
     let error = builder()
-        .check(Check::new("a", || async { true }).failure_threshold(0))
-        .check(Check::new("b", || async { true }))
-        .check(Check::new("b", || async { true }))
+        .with_check(Check::new("a", || async { true }).failure_threshold(0))
+        .with_check(Check::new("b", || async { true }))
+        .with_check(Check::new("b", || async { true }))
         .build()
         .unwrap_err();
     let text = error.to_string();
@@ -151,7 +151,7 @@ fn build_reports_every_problem() {
     let error = builder()
         .default_timeout(Duration::ZERO)
         .default_interval(Duration::ZERO)
-        .check(Check::new("a", || async { true }))
+        .with_check(Check::new("a", || async { true }))
         .build()
         .unwrap_err();
     assert_eq!(

@@ -9,13 +9,13 @@ use tests::builder;
 async fn report_json_has_the_documented_fields_and_round_trips() {
     let runtime = builder()
         .version("1.4.2")
-        .check(
+        .with_check(
             Check::new("disk", || async {
                 CheckOutcome::by_threshold(85.0, 90.0).with_message("85 % used")
             })
             .service("storage"),
         )
-        .check(Check::new("never_run", || async { true }).interval(Duration::from_secs(1)))
+        .with_check(Check::new("never_run", || async { true }).interval(Duration::from_secs(1)))
         .build()
         .unwrap();
     runtime.check("disk").await.unwrap();

@@ -20,7 +20,10 @@ fn slow_check(runs: &Runs, name: &str) -> Check {
 #[tokio::test(start_paused = true)]
 async fn thousand_concurrent_callers_cause_one_execution() {
     let runs = Runs::default();
-    let runtime = builder().check(slow_check(&runs, "slow")).build().unwrap();
+    let runtime = builder()
+        .with_check(slow_check(&runs, "slow"))
+        .build()
+        .unwrap();
 
     let callers = (0..1000).map(|_| {
         let runtime = runtime.clone();
@@ -42,7 +45,7 @@ async fn fresh_results_come_from_cache_until_the_ttl_passes() {
     let runs = Runs::default();
     let runtime = builder()
         .cache_ttl(Duration::from_secs(1))
-        .check(slow_check(&runs, "slow"))
+        .with_check(slow_check(&runs, "slow"))
         .build()
         .unwrap();
 
@@ -60,7 +63,10 @@ async fn fresh_results_come_from_cache_until_the_ttl_passes() {
 #[tokio::test(start_paused = true)]
 async fn a_caller_that_leaves_does_not_cancel_the_shared_run() {
     let runs = Runs::default();
-    let runtime = builder().check(slow_check(&runs, "slow")).build().unwrap();
+    let runtime = builder()
+        .with_check(slow_check(&runs, "slow"))
+        .build()
+        .unwrap();
 
     let impatient = tokio::time::timeout(Duration::from_millis(50), runtime.check("slow")).await;
     assert!(impatient.is_err());
@@ -71,9 +77,28 @@ async fn a_caller_that_leaves_does_not_cancel_the_shared_run() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_run_completes_after_every_caller_has_left() {
+    let runs = Runs::default();
+    let runtime = builder()
+        .with_check(slow_check(&runs, "slow"))
+        .build()
+        .unwrap();
+
+    let gone = tokio::time::timeout(Duration::from_millis(50), runtime.check("slow")).await;
+    assert!(gone.is_err());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let state = runtime.cached("slow").unwrap();
+    assert_eq!(state.state().status(), Status::Healthy);
+    assert_eq!(state.state().runs(), 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn reading_the_cache_never_runs_a_check() {
     let runs = Runs::default();
-    let runtime = builder().check(slow_check(&runs, "slow")).build().unwrap();
+    let runtime = builder()
+        .with_check(slow_check(&runs, "slow"))
+        .build()
+        .unwrap();
     let before = runtime.cached("slow").unwrap();
     assert_eq!(before.state().status(), Status::Unknown);
     assert_eq!(

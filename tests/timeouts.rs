@@ -8,12 +8,12 @@ use tests::{Runs, builder};
 #[tokio::test(start_paused = true)]
 async fn hanging_async_check_is_cut_at_its_timeout() {
     let runtime = builder()
-        .check(
+        .with_check(
             Check::new("hangs", std::future::pending::<bool>)
                 .timeout(Duration::from_secs(2))
                 .on_timeout(Status::Warning),
         )
-        .check(
+        .with_check(
             Check::new("hangs_critical", std::future::pending::<bool>)
                 .timeout(Duration::from_millis(250)),
         )
@@ -45,7 +45,7 @@ async fn timed_out_async_check_is_dropped() {
     let drops = Runs::default();
     let counter = drops.clone();
     let runtime = builder()
-        .check(
+        .with_check(
             Check::new("hangs", move || {
                 let guard = Dropped(counter.clone());
                 async move {
@@ -70,7 +70,7 @@ async fn stuck_blocking_check_does_not_pile_up_threads() {
     let released = std::sync::Mutex::new(released);
     let runtime = builder()
         .cache_ttl(Duration::ZERO)
-        .check(
+        .with_check(
             Check::blocking("stuck", move || {
                 counter.hit();
                 released.lock().unwrap().recv().is_ok()
@@ -106,4 +106,21 @@ async fn stuck_blocking_check_does_not_pile_up_threads() {
     }
     assert_eq!(runs.count(), 2);
     assert_eq!(latest.state().message(), Some("check returned false"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_shown_healthy_is_still_a_failed_run() {
+    let runtime = builder()
+        .with_check(
+            Check::new("optional", std::future::pending::<bool>)
+                .timeout(Duration::from_secs(1))
+                .on_timeout(Status::Healthy),
+        )
+        .build()
+        .unwrap();
+    let state = runtime.check("optional").await.unwrap();
+    assert_eq!(state.state().status(), Status::Healthy);
+    assert_eq!(state.state().consecutive_failures(), 1);
+    assert_eq!(state.state().failures(), 1);
+    assert_eq!(state.state().last_success(), None);
 }

@@ -29,7 +29,7 @@ fn report_over_slow_checks(c: &mut Criterion) {
         .without_declared_checks()
         .cache_ttl(Duration::ZERO);
     for i in 0..100 {
-        builder = builder.check(Check::new(format!("slow{i}"), || async {
+        builder = builder.with_check(Check::new(format!("slow{i}"), || async {
             tokio::time::sleep(Duration::from_millis(50)).await;
             true
         }));
@@ -71,7 +71,7 @@ fn cached_read(c: &mut Criterion) {
     let rt = runtime();
     let mut builder = HealthRuntime::builder().without_declared_checks();
     for i in 0..100 {
-        builder = builder.check(Check::new(format!("check{i}"), || async { true }));
+        builder = builder.with_check(Check::new(format!("check{i}"), || async { true }));
     }
     let health = builder.build().expect("valid checks");
     rt.block_on(health.report());
@@ -95,7 +95,7 @@ fn single_flight(c: &mut Criterion) {
     let health = HealthRuntime::builder()
         .without_declared_checks()
         .cache_ttl(Duration::ZERO)
-        .check(Check::new("slow", move || {
+        .with_check(Check::new("slow", move || {
             counter.fetch_add(1, Ordering::SeqCst);
             async {
                 tokio::time::sleep(Duration::from_millis(200)).await;

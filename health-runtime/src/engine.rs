@@ -115,6 +115,10 @@ impl Engine {
             busy: Arc::default(),
             monitor: Mutex::default(),
         });
+        // The monitor lock is held across the insertion so that a concurrent `deregister` cannot
+        // slip between inserting the entry and starting its monitor (lock order: monitor,
+        // entries, entry.monitor).
+        let monitor = lock(&self.monitor);
         {
             let mut entries = write(&self.entries);
             if let Some(existing) = entries.get(&info.name) {
@@ -126,15 +130,15 @@ impl Engine {
             }
             entries.insert(info.name.clone(), entry.clone());
             self.published.send_modify(|published| {
-                let published = Arc::make_mut(published);
+                let published = HealthSnapshot::edit(published);
                 published.checks.insert(info.name.clone(), latest);
-                published.latch_startup();
             });
+            if let Some(handle) = monitor.as_ref() {
+                self.spawn_monitor(handle, &entry);
+            }
         }
+        drop(monitor);
         tracing::debug!(check = %info.name, location = %info.location, "health check registered");
-        if let Some(handle) = lock(&self.monitor).as_ref() {
-            self.spawn_monitor(handle, &entry);
-        }
         Ok(())
     }
 
@@ -148,9 +152,8 @@ impl Engine {
             monitor.abort();
         }
         self.published.send_modify(|published| {
-            let published = Arc::make_mut(published);
+            let published = HealthSnapshot::edit(published);
             published.checks.remove(name);
-            published.latch_startup();
         });
         tracing::debug!(check = %name, "health check removed");
         true
@@ -330,7 +333,7 @@ impl Engine {
                 Some(current) if Arc::ptr_eq(&current.info, info) => {}
                 _ => return false,
             }
-            let published = Arc::make_mut(published);
+            let published = HealthSnapshot::edit(published);
             published.checks.insert(info.name.clone(), snapshot.clone());
             published.latch_startup();
             from != to
@@ -341,13 +344,13 @@ impl Engine {
     /// Turns every name not serving and freezes the published state; the drain delay starts now.
     /// Returns when the drain delay ends; calling it again keeps the first deadline.
     pub(crate) fn shutdown(&self) -> Instant {
-        let mut deadline = Instant::now() + self.settings.drain_delay;
+        let mut deadline = after(Instant::now(), self.settings.drain_delay);
         self.published.send_if_modified(|published| {
             if let Some(existing) = published.drain_until {
                 deadline = existing;
                 return false;
             }
-            Arc::make_mut(published).drain_until = Some(deadline);
+            HealthSnapshot::edit(published).drain_until = Some(deadline);
             true
         });
         if deadline > Instant::now() {
@@ -363,7 +366,7 @@ impl Engine {
             if !published.is_draining() {
                 return false;
             }
-            let published = Arc::make_mut(published);
+            let published = HealthSnapshot::edit(published);
             published.drain_until = None;
             for (name, entry) in entries.iter() {
                 published.checks.insert(name.clone(), entry.latest());
@@ -400,7 +403,7 @@ impl Engine {
                 let snapshot = engine.run(&entry, interval).await;
                 drop(engine);
                 let finished = snapshot.state.finished_at.unwrap_or_else(Instant::now);
-                tokio::time::sleep_until(finished + interval).await;
+                tokio::time::sleep_until(after(finished, interval)).await;
             }
         });
         if let Some(previous) = lock(&entry.monitor).replace(task.abort_handle()) {
@@ -486,6 +489,9 @@ fn next_state(
     duration: Duration,
 ) -> CheckState {
     let timeout = || humantime::format_duration(info.timeout);
+    // A timeout shown as healthy (`on_timeout = "healthy"`) is still a failed run.
+    let completed_healthy =
+        matches!(&result, RunResult::Completed(Ok(outcome)) if outcome.status() == Status::Healthy);
     let (raw, value, threshold, message) = match result {
         RunResult::Completed(Ok(outcome)) => outcome.into_parts(),
         RunResult::Completed(Err(error)) => (info.on_error, None, None, Some(error.to_string())),
@@ -512,7 +518,7 @@ fn next_state(
         ),
     };
     let now = SystemTime::now();
-    let failed = raw != Status::Healthy;
+    let failed = !completed_healthy;
     let consecutive_failures = if failed {
         previous.consecutive_failures.saturating_add(1)
     } else {
@@ -549,6 +555,14 @@ fn next_state(
         runs: previous.runs + 1,
         failures: previous.failures + u64::from(failed),
     }
+}
+
+/// `start + delay`, or a point decades away when that overflows.
+fn after(start: Instant, delay: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(60 * 60 * 24 * 365 * 30);
+    start
+        .checked_add(delay)
+        .unwrap_or_else(|| start + FAR.min(delay))
 }
 
 /// Locks a mutex; a panic while it was held cannot leave our data half-updated, so poisoning is

@@ -38,10 +38,24 @@ pub enum RegistryError {
     },
 }
 
-/// No check, service or probe group answers to the name asked for.
+/// No check has the name asked for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("no health check named `{name}`")]
 pub struct UnknownCheck {
-    /// The name asked for, escaped for display.
+    /// The name asked for, escaped for display and cut to 128 characters.
     pub name: String,
+}
+
+impl UnknownCheck {
+    pub(crate) fn new(name: &str) -> Self {
+        let mut shown: String = name
+            .chars()
+            .take(128)
+            .flat_map(char::escape_debug)
+            .collect();
+        if name.chars().nth(128).is_some() {
+            shown.push('…');
+        }
+        UnknownCheck { name: shown }
+    }
 }

@@ -15,6 +15,7 @@ use crate::Status;
 /// assert_eq!(outcome.value(), Some(85.0));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[must_use]
 pub struct CheckOutcome {
     status: Status,
     value: Option<f64>,
@@ -48,10 +49,11 @@ impl CheckOutcome {
         Self::new(Status::Critical).with_message(message)
     }
 
-    /// Grades `value` against an upper `threshold`: `Critical` above it, `Warning` above 80 % of
-    /// it, `Healthy` otherwise. The value and the threshold are recorded.
+    /// Grades `value` against an upper `threshold`: `Critical` above it (or when the value is not
+    /// a number), `Warning` above 80 % of it, `Healthy` otherwise. The value and the threshold are
+    /// recorded.
     pub fn by_threshold(value: f64, threshold: f64) -> Self {
-        let status = if value > threshold {
+        let status = if value.is_nan() || value > threshold {
             Status::Critical
         } else if value > threshold * 0.8 {
             Status::Warning
@@ -307,5 +309,6 @@ mod tests {
         assert_eq!(grade(80.1), Status::Warning);
         assert_eq!(grade(100.0), Status::Warning);
         assert_eq!(grade(100.1), Status::Critical);
+        assert_eq!(grade(f64::NAN), Status::Critical);
     }
 }

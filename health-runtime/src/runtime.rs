@@ -69,8 +69,10 @@ impl HealthRuntime {
         self.engine.deregister(name)
     }
 
-    /// Starts the background monitor on the current Tokio runtime: every check runs now and then
-    /// every `interval`. Checks registered later join it. Calling it again does nothing.
+    /// Starts the background monitor on the current Tokio runtime: every check runs now, and
+    /// again `interval` after its previous run finished (a run caused by a caller counts), so
+    /// runs of one check never overlap. Checks registered later join it. Calling it again does
+    /// nothing.
     ///
     /// # Panics
     ///
@@ -80,11 +82,13 @@ impl HealthRuntime {
     }
 
     /// The state of one check, running it first unless its result is younger than the cache
-    /// TTL. Concurrent callers share one run.
+    /// TTL. Concurrent callers share one run. `name` is a check's name, not a group or a
+    /// `service` value.
     pub async fn check(&self, name: &str) -> Result<Arc<CheckSnapshot>, UnknownCheck> {
-        self.engine.check(name).await.ok_or_else(|| UnknownCheck {
-            name: name.escape_debug().to_string(),
-        })
+        self.engine
+            .check(name)
+            .await
+            .ok_or_else(|| UnknownCheck::new(name))
     }
 
     /// The state of one check as last published, without running it.
@@ -141,7 +145,10 @@ impl HealthRuntime {
     }
 
     /// Follows the published state: the receiver wakes whenever a status changes or a check is
-    /// added or removed.
+    /// added or removed. Values, messages and timestamps are updated without waking it.
+    ///
+    /// Clone the snapshot out of the receiver (`receiver.borrow_and_update().clone()`) rather
+    /// than holding the borrow: while it is held, no run can publish its result.
     pub fn subscribe(&self) -> watch::Receiver<Arc<HealthSnapshot>> {
         self.engine.subscribe()
     }
@@ -218,14 +225,14 @@ impl HealthRuntimeBuilder {
     }
 
     /// Leaves out the checks declared with `#[health_check]`; only checks added with
-    /// [`check`](Self::check) or [`HealthRuntime::register`] run. Useful in tests.
+    /// [`with_check`](Self::with_check) or [`HealthRuntime::register`] run. Useful in tests.
     pub fn without_declared_checks(mut self) -> Self {
         self.registered = false;
         self
     }
 
     /// Adds a check defined at runtime.
-    pub fn check(mut self, check: Check) -> Self {
+    pub fn with_check(mut self, check: Check) -> Self {
         self.checks.push(check);
         self
     }

@@ -97,11 +97,28 @@ impl HealthSnapshot {
         self.startup_passed
     }
 
-    /// Latches `startup_passed` once the startup group serves.
+    /// The snapshot behind `published`, to modify: copied if anyone still reads it, and with the
+    /// computed statuses dropped either way.
+    pub(crate) fn edit(published: &mut Arc<HealthSnapshot>) -> &mut HealthSnapshot {
+        let snapshot = Arc::make_mut(published);
+        snapshot.statuses = OnceLock::new();
+        snapshot
+    }
+
+    /// Latches `startup_passed` once every check of a non-empty startup group serves.
     pub(crate) fn latch_startup(&mut self) {
-        if !self.startup_passed && self.group(Group::Startup).is_serving() {
-            self.startup_passed = true;
+        if self.startup_passed {
+            return;
         }
+        let mut startup = self
+            .checks
+            .values()
+            .filter(|check| check.info.groups.contains(&Group::Startup))
+            .map(|check| check.state.status.is_serving())
+            .peekable();
+        let passed = startup.peek().is_some() && startup.all(|serving| serving);
+        drop(startup);
+        self.startup_passed = passed;
     }
 
     /// Every check, by name.

@@ -1,6 +1,6 @@
 //! Timestamps as RFC 3339 strings in JSON, e.g. `2026-11-25T16:03:26.123Z`.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
 
@@ -8,7 +8,13 @@ pub(crate) fn serialize<S: Serializer>(
     time: &SystemTime,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(&humantime::format_rfc3339_millis(*time))
+    serializer.collect_str(&humantime::format_rfc3339_millis(representable(*time)))
+}
+
+/// RFC 3339 covers years 1970 to 9999 here; a clock outside them is shown at the nearest end.
+fn representable(time: SystemTime) -> SystemTime {
+    const LAST: Duration = Duration::from_secs(253_402_300_799); // 9999-12-31T23:59:59Z
+    time.clamp(SystemTime::UNIX_EPOCH, SystemTime::UNIX_EPOCH + LAST)
 }
 
 pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
