@@ -66,21 +66,18 @@ impl CheckOutcome {
     }
 
     /// Records a measured value.
-    #[must_use]
     pub fn with_value(mut self, value: impl Into<MetricValue>) -> Self {
         self.value = Some(value.into().0);
         self
     }
 
     /// Records the threshold the value is compared against.
-    #[must_use]
     pub fn with_threshold(mut self, threshold: impl Into<MetricValue>) -> Self {
         self.threshold = Some(threshold.into().0);
         self
     }
 
     /// Records a human-readable message.
-    #[must_use]
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
         self.message = Some(message.into());
         self
