@@ -29,3 +29,100 @@ pub fn builder() -> HealthRuntimeBuilder {
         .without_declared_checks()
         .default_interval(Duration::from_secs(3600))
 }
+
+/// A health runtime served over gRPC on a loopback port, for as long as the test needs it.
+#[derive(Debug)]
+pub struct GrpcServer {
+    /// The address it listens on.
+    pub addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), health_runtime::grpc::ServeError>>,
+}
+
+impl GrpcServer {
+    /// Serves `runtime`'s health services (which also starts its monitor).
+    pub async fn start(runtime: &HealthRuntime) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let runtime = runtime.clone();
+        let task = tokio::spawn(async move {
+            let trigger = async {
+                let _ = stopped.await;
+            };
+            runtime
+                .serve_with_shutdown(listener, tonic::service::Routes::default(), trigger)
+                .await
+        });
+        GrpcServer {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// A new connection to the server.
+    pub async fn channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    /// A health client on a new connection.
+    pub async fn health(&self) -> HealthClient {
+        HealthClient::new(self.channel().await)
+    }
+
+    /// Triggers shutdown (drain, then stop) and waits until the server has stopped.
+    pub async fn stop(mut self) -> Result<(), health_runtime::grpc::ServeError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.unwrap()
+    }
+}
+
+impl Drop for GrpcServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The generated `grpc.health.v1.Health` client.
+pub type HealthClient =
+    health_runtime::grpc::proto::health::v1::health_client::HealthClient<tonic::transport::Channel>;
+
+pub use health_runtime::grpc::proto::health::v1::health_check_response::ServingStatus;
+
+/// A `Check` request for `service`.
+pub fn request(service: &str) -> health_runtime::grpc::proto::health::v1::HealthCheckRequest {
+    health_runtime::grpc::proto::health::v1::HealthCheckRequest {
+        service: service.to_owned(),
+    }
+}
+
+/// The serving status of `Check(service)`, or the gRPC error code.
+pub async fn check_status(
+    client: &mut HealthClient,
+    service: &str,
+) -> Result<ServingStatus, tonic::Code> {
+    client
+        .check(request(service))
+        .await
+        .map(|response| response.into_inner().status())
+        .map_err(|status| status.code())
+}
+
+/// The next status on a `Watch` stream, within `wait`; `None` when the stream ended or nothing
+/// came.
+pub async fn next_status(
+    stream: &mut tonic::Streaming<health_runtime::grpc::proto::health::v1::HealthCheckResponse>,
+    wait: Duration,
+) -> Option<ServingStatus> {
+    match tokio::time::timeout(wait, stream.message()).await {
+        Ok(Ok(Some(response))) => Some(response.status()),
+        _ => None,
+    }
+}

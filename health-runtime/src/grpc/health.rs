@@ -84,11 +84,11 @@ impl Health for HealthService {
     ) -> Result<Response<WatchStream>, GrpcStatus> {
         let name = request.into_inner().service;
         check_request_name(&name)?;
-        // Give the first answer a real result soon when nothing has run the checks yet; the
-        // cache and single-flight keep this from multiplying runs.
-        let runtime = self.runtime.clone();
-        let refreshed = name.clone();
-        tokio::spawn(async move { runtime.refresh(selector(&refreshed)).await });
+        // When nothing has run the checks behind the name yet, run them so that a real status
+        // follows soon; otherwise watchers only read the published state.
+        if self.runtime.snapshot().status_of(&name) == Some(Status::Unknown) {
+            tokio::spawn(run_first(self.runtime.clone(), name.clone()));
+        }
 
         let state = WatchState {
             updates: self.runtime.subscribe(),
@@ -134,6 +134,20 @@ async fn next_change(
             None => state.updates.changed().await.ok()?,
         }
     }
+}
+
+/// Runs the checks behind `name` that have never run.
+async fn run_first(runtime: HealthRuntime, name: String) {
+    let snapshot = runtime.snapshot();
+    let never_ran = |info: &CheckInfo| {
+        snapshot
+            .check(info.name())
+            .is_some_and(|check| check.state().runs() == 0)
+    };
+    let behind_name = selector(&name);
+    runtime
+        .refresh(|info| behind_name(info) && never_ran(info))
+        .await;
 }
 
 /// Counts live `Watch` streams.
