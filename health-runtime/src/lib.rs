@@ -45,6 +45,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod check;
+mod config;
 mod engine;
 mod error;
 #[cfg(feature = "grpc")]
@@ -63,6 +64,7 @@ mod timefmt;
 pub mod __private;
 
 pub use check::{Check, CheckInfo, Location};
+pub use config::{ConfigError, DetailLevel, HealthConfig};
 pub use error::{RegistryError, UnknownCheck};
 pub use health_macros::health_check;
 pub use outcome::{CheckError, CheckOutcome, IntoCheckOutcome, MetricValue, OkValue};

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use crate::engine::{Engine, Settings};
 use crate::snapshot::{CheckSnapshot, HealthSnapshot};
 use crate::{Check, CheckInfo, HealthReport, RegistryError, UnknownCheck};
+use crate::{ConfigError, HealthConfig};
 
 /// The health runtime: every registered check, the engine that runs them, and their published
 /// state. Cloning it is cheap; every clone is the same runtime.
@@ -38,6 +39,7 @@ pub struct HealthRuntime {
 
 pub(crate) struct Meta {
     version: String,
+    pub(crate) config: HealthConfig,
     started: Instant,
     /// Open gRPC `Watch` streams.
     #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
@@ -153,6 +155,11 @@ impl HealthRuntime {
         self.engine.subscribe()
     }
 
+    /// The configuration the runtime was built with (the builder's setters not folded in).
+    pub fn config(&self) -> &HealthConfig {
+        &self.meta.config
+    }
+
     /// The service version shown in reports.
     pub fn version(&self) -> &str {
         &self.meta.version
@@ -165,24 +172,32 @@ impl HealthRuntime {
 }
 
 /// Builds a [`HealthRuntime`].
+///
+/// Settings come from a [`HealthConfig`] (the defaults, or the environment with
+/// [`from_env`](Self::from_env)); the builder's own setters win over it, whatever their order.
 #[derive(Debug)]
 #[must_use]
 pub struct HealthRuntimeBuilder {
-    settings: Settings,
+    config: HealthConfig,
+    overrides: Overrides,
     version: String,
     registered: bool,
     checks: Vec<Check>,
 }
 
+#[derive(Debug, Default)]
+struct Overrides {
+    cache_ttl: Option<Duration>,
+    default_interval: Option<Duration>,
+    default_timeout: Option<Duration>,
+    drain_delay: Option<Duration>,
+}
+
 impl Default for HealthRuntimeBuilder {
     fn default() -> Self {
         HealthRuntimeBuilder {
-            settings: Settings {
-                cache_ttl: Duration::from_secs(1),
-                default_interval: Duration::from_secs(30),
-                default_timeout: Duration::from_secs(5),
-                drain_delay: Duration::from_secs(5),
-            },
+            config: HealthConfig::default(),
+            overrides: Overrides::default(),
             version: "unknown".to_owned(),
             registered: true,
             checks: Vec::new(),
@@ -191,6 +206,18 @@ impl Default for HealthRuntimeBuilder {
 }
 
 impl HealthRuntimeBuilder {
+    /// A builder configured from the `PLUGIN_HEALTH_*` and `PLUGIN_RESOURCE_*` environment
+    /// variables; fails on a malformed value, naming the variable and the value.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self::default().config(HealthConfig::from_env()?))
+    }
+
+    /// Uses `config` for every setting not set on the builder itself.
+    pub fn config(mut self, config: HealthConfig) -> Self {
+        self.config = config;
+        self
+    }
+
     /// The version shown in reports, usually `env!("CARGO_PKG_VERSION")` (default `unknown`).
     pub fn version(mut self, version: impl Into<String>) -> Self {
         self.version = version.into();
@@ -200,19 +227,19 @@ impl HealthRuntimeBuilder {
     /// How long a result is served from cache before a caller's request runs the check again
     /// (default 1 s). Zero runs a check for every request not already sharing a run.
     pub fn cache_ttl(mut self, ttl: Duration) -> Self {
-        self.settings.cache_ttl = ttl;
+        self.overrides.cache_ttl = Some(ttl);
         self
     }
 
     /// The background re-run period of checks that set no `interval` (default 30 s).
     pub fn default_interval(mut self, interval: Duration) -> Self {
-        self.settings.default_interval = interval;
+        self.overrides.default_interval = Some(interval);
         self
     }
 
     /// The deadline of checks that set no `timeout` (default 5 s).
     pub fn default_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.default_timeout = timeout;
+        self.overrides.default_timeout = Some(timeout);
         self
     }
 
@@ -220,7 +247,7 @@ impl HealthRuntimeBuilder {
     /// not serving, before the streams end (default 5 s). Load balancers use this time to move
     /// traffic away.
     pub fn drain_delay(mut self, delay: Duration) -> Self {
-        self.settings.drain_delay = delay;
+        self.overrides.drain_delay = Some(delay);
         self
     }
 
@@ -240,7 +267,14 @@ impl HealthRuntimeBuilder {
     /// Collects every `#[health_check]` in the binary and the checks added here, and validates
     /// them. Every problem is reported, not only the first.
     pub fn build(self) -> Result<HealthRuntime, BuildError> {
-        let defaults = self.settings;
+        let (config, overrides) = (&self.config, &self.overrides);
+        let settings = Settings {
+            cache_ttl: overrides.cache_ttl.unwrap_or(config.cache_ttl),
+            default_interval: overrides.default_interval.unwrap_or(config.check_interval),
+            default_timeout: overrides.default_timeout.unwrap_or(config.default_timeout),
+            drain_delay: overrides.drain_delay.unwrap_or(config.drain_delay),
+        };
+        let defaults = settings;
         let mut problems = Vec::new();
         for (what, value) in [
             ("default interval", defaults.default_interval),
@@ -256,7 +290,7 @@ impl HealthRuntimeBuilder {
             // Every check would inherit the bad default: report it alone.
             return Err(BuildError { problems });
         }
-        let engine = Arc::new(Engine::new(self.settings));
+        let engine = Arc::new(Engine::new(settings));
         let declared = self
             .registered
             .then(crate::__private::registered)
@@ -275,6 +309,7 @@ impl HealthRuntimeBuilder {
             engine,
             meta: Arc::new(Meta {
                 version: self.version,
+                config: self.config,
                 started: Instant::now(),
                 watch_streams: Arc::default(),
             }),
