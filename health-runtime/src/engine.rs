@@ -63,6 +63,9 @@ pub(crate) struct Engine {
     published: watch::Sender<Arc<HealthSnapshot>>,
     /// The runtime the monitor runs on, once it has been started.
     monitor: Mutex<Option<tokio::runtime::Handle>>,
+    /// Run durations for Prometheus.
+    #[cfg(feature = "prometheus")]
+    pub(crate) run_metrics: Arc<crate::metrics::RunMetrics>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -89,6 +92,8 @@ impl Engine {
             entries: RwLock::default(),
             published: watch::Sender::new(Arc::default()),
             monitor: Mutex::default(),
+            #[cfg(feature = "prometheus")]
+            run_metrics: Arc::default(),
         }
     }
 
@@ -155,6 +160,8 @@ impl Engine {
             let published = HealthSnapshot::edit(published);
             published.checks.remove(name);
         });
+        #[cfg(feature = "prometheus")]
+        self.run_metrics.forget(name);
         tracing::debug!(check = %name, "health check removed");
         true
     }
@@ -304,6 +311,8 @@ impl Engine {
     /// Folds one run into the check's state and publishes it.
     fn record(&self, entry: &Entry, result: RunResult, duration: Duration) -> Arc<CheckSnapshot> {
         let info = &entry.info;
+        #[cfg(feature = "prometheus")]
+        self.run_metrics.observe(&info.name, duration);
         let (previous, snapshot) = {
             let mut latest = lock(&entry.latest);
             let state = next_state(&latest.state, info, result, duration);

@@ -48,11 +48,18 @@ mod check;
 mod config;
 mod engine;
 mod error;
+mod health_file;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+mod http;
+#[cfg(feature = "prometheus")]
+mod metrics;
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub mod grpc;
 mod name;
 mod outcome;
+mod probe;
 mod report;
 mod runtime;
 mod snapshot;
@@ -66,6 +73,7 @@ pub mod __private;
 pub use check::{Check, CheckInfo, Location};
 pub use config::{ConfigError, DetailLevel, HealthConfig};
 pub use error::{RegistryError, UnknownCheck};
+pub use health_file::{HEALTH_FILE_CHECK, HealthFile};
 pub use health_macros::health_check;
 pub use outcome::{CheckError, CheckOutcome, IntoCheckOutcome, MetricValue, OkValue};
 pub use report::{HealthMetric, HealthReport};

@@ -71,7 +71,7 @@ pub struct HealthMetric {
 }
 
 impl HealthMetric {
-    fn from_check(check: &CheckSnapshot) -> Self {
+    pub(crate) fn from_check(check: &CheckSnapshot) -> Self {
         let (info, state) = (check.info(), check.state());
         HealthMetric {
             name: info.name().to_owned(),

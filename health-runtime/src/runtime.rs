@@ -41,6 +41,9 @@ pub(crate) struct Meta {
     version: String,
     pub(crate) config: HealthConfig,
     started: Instant,
+    /// Run durations for Prometheus, shared with the engine.
+    #[cfg(feature = "prometheus")]
+    pub(crate) run_metrics: Arc<crate::metrics::RunMetrics>,
     /// Open gRPC `Watch` streams.
     #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
     pub(crate) watch_streams: Arc<std::sync::atomic::AtomicUsize>,
@@ -305,15 +308,15 @@ impl HealthRuntimeBuilder {
         if !problems.is_empty() {
             return Err(BuildError { problems });
         }
-        Ok(HealthRuntime {
-            engine,
-            meta: Arc::new(Meta {
-                version: self.version,
-                config: self.config,
-                started: Instant::now(),
-                watch_streams: Arc::default(),
-            }),
-        })
+        let meta = Arc::new(Meta {
+            #[cfg(feature = "prometheus")]
+            run_metrics: engine.run_metrics.clone(),
+            version: self.version,
+            config: self.config,
+            started: Instant::now(),
+            watch_streams: Arc::default(),
+        });
+        Ok(HealthRuntime { engine, meta })
     }
 }
 

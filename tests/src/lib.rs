@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use health_runtime::{HealthRuntime, HealthRuntimeBuilder};
+use health_runtime::{HealthConfig, HealthRuntime, HealthRuntimeBuilder};
 
 /// Counts executions of a check.
 #[derive(Debug, Clone, Default)]
@@ -23,11 +23,21 @@ impl Runs {
 }
 
 /// A builder without the `#[health_check]` functions of the test binary, with a long interval so
-/// that only the test decides when checks run.
+/// that only the test decides when checks run, and with no HTTP server or health file unless a
+/// test asks for them.
 pub fn builder() -> HealthRuntimeBuilder {
     HealthRuntime::builder()
+        .config(quiet_config())
         .without_declared_checks()
         .default_interval(Duration::from_secs(3600))
+}
+
+/// The default configuration without the HTTP server and the health file.
+pub fn quiet_config() -> HealthConfig {
+    let mut config = HealthConfig::default();
+    config.http_addr = None;
+    config.health_file = None;
+    config
 }
 
 /// A health runtime served over gRPC on a loopback port, for as long as the test needs it.

@@ -12,8 +12,8 @@ use super::proto::health::v1::{
     HealthCheckRequest, HealthCheckResponse, HealthListRequest, HealthListResponse,
 };
 use crate::name::{MAX_NAME_LEN, is_name_char};
-use crate::snapshot::PLUGIN_SERVICE;
-use crate::{CheckInfo, Group, HealthRuntime, HealthSnapshot, Status};
+use crate::probe::{Probe, selector};
+use crate::{CheckInfo, HealthRuntime, HealthSnapshot, Status};
 
 /// The most names `List` returns, from the protocol.
 const LIST_LIMIT: usize = 100;
@@ -173,28 +173,12 @@ fn response(status: ServingStatus) -> HealthCheckResponse {
 }
 
 /// The serving status of a name, or `None` when nothing answers to it.
-pub(crate) fn serving_status(snapshot: &HealthSnapshot, name: &str) -> Option<ServingStatus> {
-    let status = snapshot.status_of(name)?;
-    if snapshot.is_draining() {
-        return Some(ServingStatus::NotServing);
-    }
-    Some(match status {
-        Status::Healthy | Status::Warning => ServingStatus::Serving,
-        Status::Critical => ServingStatus::NotServing,
-        // Readiness and startup must not pass before their checks have a result.
-        Status::Unknown if name == "readiness" || name == "startup" => ServingStatus::NotServing,
-        Status::Unknown => ServingStatus::Unknown,
+fn serving_status(snapshot: &HealthSnapshot, name: &str) -> Option<ServingStatus> {
+    Probe::of(snapshot, name).map(|probe| match probe {
+        Probe::Serving => ServingStatus::Serving,
+        Probe::NotServing => ServingStatus::NotServing,
+        Probe::Unknown => ServingStatus::Unknown,
     })
-}
-
-/// Which checks decide the status of a name.
-pub(crate) fn selector(name: &str) -> impl Fn(&CheckInfo) -> bool + '_ {
-    let group = Group::ALL.into_iter().find(|group| group.as_str() == name);
-    move |info| match group {
-        _ if name.is_empty() || name == PLUGIN_SERVICE => true,
-        Some(group) => info.groups().contains(&group),
-        None => info.answers_to(name),
-    }
 }
 
 /// Refuses names that can never exist, without echoing them back.

@@ -1,4 +1,6 @@
 use std::future::Future;
+
+use futures::FutureExt as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,9 +27,12 @@ pub enum ServeError {
         /// Why.
         source: std::io::Error,
     },
-    /// The server failed.
+    /// The gRPC server failed.
     #[error("gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The HTTP server failed.
+    #[error("HTTP server failed: {0}")]
+    Http(std::io::Error),
 }
 
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
@@ -55,9 +60,11 @@ impl HealthRuntime {
         async move { runtime.drain_on(termination_signal()).await }
     }
 
-    /// Starts the monitor and serves `routes` plus both health services on `addr` until SIGTERM
-    /// or Ctrl-C; then every name turns `NOT_SERVING`, `Watch` streams end after the drain
-    /// delay, and the server stops.
+    /// Serves every health surface the configuration asks for, until SIGTERM or Ctrl-C: gRPC on
+    /// `addr` with `routes` and both health services, the HTTP probes on
+    /// [`http_addr`](crate::HealthConfig::http_addr), the health file at
+    /// [`health_file`](crate::HealthConfig::health_file), and the monitor. On the signal every
+    /// name turns `NOT_SERVING`; after the drain delay `Watch` streams end and the servers stop.
     pub async fn serve(&self, addr: SocketAddr, routes: Routes) -> Result<(), ServeError> {
         let listener = TcpListener::bind(addr)
             .await
@@ -66,26 +73,64 @@ impl HealthRuntime {
             .await
     }
 
-    /// Like [`serve`](Self::serve), on a bound listener, and shutting down when `trigger`
-    /// resolves instead of on a signal.
+    /// Like [`serve`](Self::serve), with gRPC on a bound listener, and shutting down when
+    /// `trigger` resolves instead of on a signal.
     pub async fn serve_with_shutdown(
         &self,
         listener: TcpListener,
         routes: Routes,
-        trigger: impl Future<Output = ()> + Send,
+        trigger: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         self.start();
+        let drained = {
+            let runtime = self.clone();
+            async move { runtime.drain_on(trigger).await }
+        }
+        .boxed()
+        .shared();
+        let config = self.config();
+
+        #[cfg(feature = "http")]
+        let http = match config.http_addr {
+            Some(addr) => {
+                let http = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServeError::Bind { addr, source })?;
+                let runtime = self.clone();
+                let stop = drained.clone();
+                Some(tokio::spawn(async move { runtime.serve_http(http, stop).await }))
+            }
+            None => None,
+        };
+        let file = config.health_file.clone().map(|path| {
+            let runtime = self.clone();
+            let stop = drained.clone();
+            tokio::spawn(async move { runtime.keep_health_file(path, stop).await })
+        });
+
         let routes = routes
             .add_service(self.health_service())
             .add_service(self.report_service());
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, "serving gRPC with health services");
         }
-        Server::builder()
+        let grpc = Server::builder()
             .add_routes(routes)
-            .serve_with_incoming_shutdown(TcpIncoming::from(listener), self.drain_on(trigger))
-            .await?;
-        tracing::info!("gRPC server stopped");
+            .serve_with_incoming_shutdown(TcpIncoming::from(listener), drained)
+            .await;
+
+        if let Some(file) = file {
+            let _ = file.await;
+        }
+        #[cfg(feature = "http")]
+        if let Some(http) = http {
+            match http.await {
+                Ok(result) => result.map_err(ServeError::Http)?,
+                Err(error) => return Err(ServeError::Http(std::io::Error::other(error))),
+            }
+        }
+        grpc?;
+        tracing::info!("health servers stopped");
         Ok(())
     }
 

@@ -1,0 +1,253 @@
+//! The HTTP probes (DESIGN §9), on axum: `/health`, `/ready`, `/live`, `/startup` (and `/readyz`,
+//! `/livez`), `/health/report` and `/metrics`.
+//!
+//! | path | answers |
+//! |---|---|
+//! | `/health` | every check: 200 when healthy or warning, 503 otherwise |
+//! | `/ready`, `/readyz` | the readiness group: 503 until its checks have a result, and while draining |
+//! | `/live`, `/livez` | the liveness group |
+//! | `/startup` | the startup group, 200 for good once it has passed |
+//! | `/health/report` | the full report as JSON, subject to the detail level |
+//! | `/metrics` | Prometheus text exposition, when enabled |
+//!
+//! Probes run what is due first (cache and single-flight, as for gRPC `Check`). `?verbose`
+//! answers in Kubernetes' `[+]name ok` lines. Details (messages, values) show according to
+//! [`DetailLevel`](crate::DetailLevel): to everyone, to requests with
+//! `Authorization: Bearer <PLUGIN_HEALTH_AUTH_TOKEN>`, or never; statuses never need a token.
+//! Every response carries `Cache-Control: no-store`.
+
+use std::future::Future;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use subtle::ConstantTimeEq as _;
+use tokio::net::TcpListener;
+
+use crate::probe::{Probe, selector};
+use crate::{DetailLevel, HealthMetric, HealthRuntime};
+
+/// The probe paths and the health service name each answers for.
+const PROBES: [(&str, &str); 7] = [
+    ("/health", ""),
+    ("/ready", "readiness"),
+    ("/readyz", "readiness"),
+    ("/live", "liveness"),
+    ("/livez", "liveness"),
+    ("/startup", "startup"),
+    ("/startupz", "startup"),
+];
+
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+impl HealthRuntime {
+    /// The HTTP probe routes, to serve alone ([`serve_http`](Self::serve_http)) or to merge into
+    /// an axum application.
+    pub fn http_router(&self) -> Router {
+        let mut router = Router::new();
+        for (path, name) in PROBES {
+            router = router.route(
+                path,
+                get(move |State(runtime): State<HealthRuntime>, uri: Uri, headers: HeaderMap| async move {
+                    probe(&runtime, name, &uri, &headers).await
+                }),
+            );
+        }
+        router
+            .route("/health/report", get(report))
+            .route("/metrics", get(metrics))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(axum::middleware::map_response(no_store))
+            .with_state(self.clone())
+    }
+
+    /// Serves the HTTP probes on `listener` until `shutdown` resolves.
+    pub async fn serve_http(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "serving HTTP health probes");
+        }
+        axum::serve(listener, self.http_router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+async fn probe(runtime: &HealthRuntime, name: &str, uri: &Uri, headers: &HeaderMap) -> Response {
+    if !runtime.snapshot().is_draining() {
+        runtime.refresh(selector(name)).await;
+    }
+    let snapshot = runtime.snapshot();
+    let serving = Probe::of(&snapshot, name) == Some(Probe::Serving);
+    let code = if serving {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let details = authorized(runtime, headers);
+    let members = snapshot.checks().filter(|check| selector(name)(check.info()));
+
+    if query_has(uri, "verbose") {
+        let mut body = String::new();
+        for check in members {
+            let state = check.state();
+            let ok = state.status().is_serving();
+            body.push_str(if ok { "[+]" } else { "[-]" });
+            body.push_str(check.info().name());
+            body.push_str(if ok { " ok" } else { " failed" });
+            match state.message() {
+                Some(message) if details && !message.is_empty() => {
+                    body.push_str(": ");
+                    body.push_str(&message.replace('\n', " "));
+                }
+                _ if !ok && !details => body.push_str(": reason withheld"),
+                _ => {}
+            }
+            body.push('\n');
+        }
+        if snapshot.is_draining() {
+            body.push_str("[-]shutdown failed: draining\n");
+        }
+        let path = uri.path().trim_start_matches('/');
+        body.push_str(&format!(
+            "{path} check {}\n",
+            if serving { "passed" } else { "failed" }
+        ));
+        return (code, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response();
+    }
+
+    let status = snapshot.status_of(name).unwrap_or_default();
+    let mut body = json!({
+        "status": status,
+        "serving": serving,
+        "draining": snapshot.is_draining(),
+    });
+    if details {
+        body["checks"] = members
+            .map(|check| {
+                let metric = HealthMetric::from_check(check);
+                (metric.name.clone(), json!(metric))
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+    }
+    (code, axum::Json(body)).into_response()
+}
+
+async fn report(State(runtime): State<HealthRuntime>, headers: HeaderMap) -> Response {
+    match runtime.config().show_details {
+        DetailLevel::Never => error(
+            StatusCode::FORBIDDEN,
+            "details are turned off (PLUGIN_HEALTH_SHOW_DETAILS=never)",
+        ),
+        _ if !authorized(&runtime, &headers) => {
+            let mut response = error(
+                StatusCode::UNAUTHORIZED,
+                "the report needs `Authorization: Bearer <token>`",
+            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+        _ => axum::Json(runtime.report().await).into_response(),
+    }
+}
+
+async fn metrics(State(runtime): State<HealthRuntime>) -> Response {
+    if !runtime.config().enable_prometheus {
+        return error(
+            StatusCode::NOT_FOUND,
+            "metrics are turned off; set PLUGIN_ENABLE_PROMETHEUS=true",
+        );
+    }
+    #[cfg(feature = "prometheus")]
+    {
+        match runtime.render_metrics() {
+            Ok(text) => (
+                [(
+                    header::CONTENT_TYPE,
+                    crate::metrics::CONTENT_TYPE,
+                )],
+                text,
+            )
+                .into_response(),
+            Err(problem) => {
+                tracing::error!(%problem, "metrics not rendered");
+                error(StatusCode::INTERNAL_SERVER_ERROR, "metrics could not be rendered")
+            }
+        }
+    }
+    #[cfg(not(feature = "prometheus"))]
+    error(
+        StatusCode::NOT_FOUND,
+        "this build has no Prometheus support (feature `prometheus`)",
+    )
+}
+
+async fn not_found(uri: Uri) -> Response {
+    let body = json!({
+        "error": "no such endpoint",
+        "path": uri.path(),
+        "endpoints": ["/health", "/ready", "/live", "/startup", "/health/report", "/metrics"],
+    });
+    (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    let body = json!({
+        "error": "method not allowed; the health endpoints answer GET and HEAD",
+        "method": request.method().as_str(),
+    });
+    let mut response = (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    response
+}
+
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn error(code: StatusCode, message: &str) -> Response {
+    (code, axum::Json(json!({ "error": message }))).into_response()
+}
+
+/// Whether the request may see details, comparing the token in constant time.
+fn authorized(runtime: &HealthRuntime, headers: &HeaderMap) -> bool {
+    let config = runtime.config();
+    match config.show_details {
+        DetailLevel::Always => true,
+        DetailLevel::Never => false,
+        DetailLevel::WhenAuthorized => {
+            let (Some(expected), Some(given)) = (
+                config.auth_token.as_deref(),
+                headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.strip_prefix("Bearer ")),
+            ) else {
+                return false;
+            };
+            bool::from(expected.as_bytes().ct_eq(given.trim().as_bytes()))
+        }
+    }
+}
+
+fn query_has(uri: &Uri, key: &str) -> bool {
+    uri.query().is_some_and(|query| {
+        query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some(key))
+    })
+}

@@ -1,0 +1,223 @@
+//! Prometheus metrics (DESIGN §10), with `prometheus-client`. A scrape reads the published state
+//! and the run histograms; it never runs a check.
+
+use std::time::Duration;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::probe::Probe;
+use crate::{HealthRuntime, HealthSnapshot};
+
+/// The content type of the Prometheus text exposition format 0.0.4.
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ServiceLabel {
+    service: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ResultLabels {
+    service: String,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct VersionLabel {
+    version: String,
+}
+
+type Durations = Family<ServiceLabel, Histogram, fn() -> Histogram>;
+
+fn duration_histogram() -> Histogram {
+    // 1 ms to about 33 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+/// The duration of every run, by check.
+#[derive(Debug)]
+pub(crate) struct RunMetrics {
+    durations: Durations,
+}
+
+impl Default for RunMetrics {
+    fn default() -> Self {
+        RunMetrics {
+            durations: Family::new_with_constructor(duration_histogram),
+        }
+    }
+}
+
+impl RunMetrics {
+    pub(crate) fn observe(&self, check: &str, duration: Duration) {
+        let label = ServiceLabel {
+            service: check.to_owned(),
+        };
+        self.durations
+            .get_or_create(&label)
+            .observe(duration.as_secs_f64());
+    }
+
+    pub(crate) fn forget(&self, check: &str) {
+        self.durations.remove(&ServiceLabel {
+            service: check.to_owned(),
+        });
+    }
+}
+
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+impl HealthRuntime {
+    /// The Prometheus text exposition of the health state, as `/metrics` serves it:
+    ///
+    /// | family | type | labels |
+    /// |---|---|---|
+    /// | `health_status` | gauge: 1 serving, 0 not | `service`: every health service name |
+    /// | `health_checks_total` | counter: runs | `service`, `result` (`success`, `failure`) |
+    /// | `health_check_duration_seconds` | histogram | `service` |
+    /// | `health_check_value`, `health_check_threshold` | gauge: what checks report (resource and request figures among them) | `service` |
+    /// | `health_check_consecutive_failures` | gauge | `service` |
+    /// | `health_uptime_seconds`, `health_draining`, `health_info` | gauge | `version` on `health_info` |
+    pub fn render_metrics(&self) -> Result<String, std::fmt::Error> {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(StateCollector {
+            snapshot: self.snapshot(),
+            runs: self.meta.run_metrics.clone(),
+            uptime: self.uptime(),
+            version: self.version().to_owned(),
+            #[cfg(feature = "grpc")]
+            watch_streams: self.watch_streams(),
+        }));
+        let mut text = String::with_capacity(16 * 1024);
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)?;
+        Ok(text)
+    }
+}
+
+/// Everything one scrape shows, taken at the start of the scrape.
+#[derive(Debug)]
+struct StateCollector {
+    snapshot: std::sync::Arc<HealthSnapshot>,
+    runs: std::sync::Arc<RunMetrics>,
+    uptime: Duration,
+    version: String,
+    #[cfg(feature = "grpc")]
+    watch_streams: usize,
+}
+
+impl Collector for StateCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let snapshot = &self.snapshot;
+        let label = |name: &str| ServiceLabel {
+            service: name.to_owned(),
+        };
+
+        let mut family = encoder.encode_descriptor(
+            "health_status",
+            "Whether the health service name is serving (1) or not (0)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for name in snapshot.statuses().keys() {
+            let serving = Probe::of(snapshot, name) == Some(Probe::Serving);
+            family
+                .encode_family(&label(name))?
+                .encode_gauge(&i64::from(serving))?;
+        }
+
+        let mut family = encoder.encode_descriptor(
+            "health_checks",
+            "Runs of each check, by result",
+            None,
+            MetricType::Counter,
+        )?;
+        for check in snapshot.checks() {
+            let state = check.state();
+            for (result, count) in [
+                ("success", state.runs() - state.failures()),
+                ("failure", state.failures()),
+            ] {
+                let labels = ResultLabels {
+                    service: check.info().name().to_owned(),
+                    result,
+                };
+                family
+                    .encode_family(&labels)?
+                    .encode_counter::<ResultLabels, u64, f64>(&count, None)?;
+            }
+        }
+
+        let durations = &self.runs.durations;
+        let family = encoder.encode_descriptor(
+            "health_check_duration_seconds",
+            "Duration of check runs",
+            None,
+            durations.metric_type(),
+        )?;
+        durations.encode(family)?;
+
+        type Reading = fn(&crate::CheckState) -> Option<f64>;
+        let readings: [(&str, &str, Reading); 3] = [
+            (
+                "health_check_value",
+                "The value the check last reported",
+                |state| state.value(),
+            ),
+            (
+                "health_check_threshold",
+                "The threshold the check compares its value against",
+                |state| state.threshold(),
+            ),
+            (
+                "health_check_consecutive_failures",
+                "Failed runs in a row",
+                |state| Some(f64::from(state.consecutive_failures())),
+            ),
+        ];
+        for (name, help, reading) in readings {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for check in snapshot.checks() {
+                if let Some(value) = reading(check.state()).filter(|value| value.is_finite()) {
+                    family
+                        .encode_family(&label(check.info().name()))?
+                        .encode_gauge(&value)?;
+                }
+            }
+        }
+
+        let mut gauges: Vec<(&str, &str, f64)> = vec![
+            (
+                "health_uptime_seconds",
+                "Seconds since the health runtime started",
+                self.uptime.as_secs_f64(),
+            ),
+            (
+                "health_draining",
+                "Whether shutdown has begun (1) or not (0)",
+                f64::from(u8::from(snapshot.is_draining())),
+            ),
+        ];
+        #[cfg(feature = "grpc")]
+        gauges.push((
+            "health_watch_streams",
+            "Open gRPC Watch streams",
+            self.watch_streams as f64,
+        ));
+        for (name, help, value) in gauges {
+            encoder
+                .encode_descriptor(name, help, None, MetricType::Gauge)?
+                .encode_gauge(&value)?;
+        }
+        encoder
+            .encode_descriptor("health_info", "The service version", None, MetricType::Gauge)?
+            .encode_family(&VersionLabel {
+                version: self.version.clone(),
+            })?
+            .encode_gauge(&1i64)?;
+        Ok(())
+    }
+}
