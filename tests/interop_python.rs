@@ -1,0 +1,422 @@
+//! Interop with a client nobody here wrote: Python's `grpcio` and `grpcio-health-checking` from
+//! PyPI drive the example plugin server's `grpc.health.v1.Health` (Check and Watch).
+//!
+//! Needs `python3` with `venv` and `pip`, and PyPI the first time: the packages pinned in
+//! `tests/interop/requirements.txt` go into a virtualenv under the target directory
+//! (`target/tmp/interop-venv`), which is reused while the pins and the Python stay the same.
+//! The client, `tests/interop/health_client.py`, prints what it saw as JSON; this test judges it.
+
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The example server's drain delay after SIGTERM.
+const DRAIN_DELAY: Duration = Duration::from_secs(2);
+
+fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn workspace() -> &'static Path {
+    manifest_dir()
+        .parent()
+        .expect("the tests crate lives inside the workspace")
+}
+
+/// What a finished child process printed.
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+fn read_all(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = from.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// Runs `command` to its end, killing it and failing the test after `timeout`.
+fn run(what: &str, command: &mut Command, timeout: Duration) -> Finished {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("{what}: cannot start {command:?}: {error}"));
+    let stdout = read_all(child.stdout.take().expect("piped stdout"));
+    let stderr = read_all(child.stderr.take().expect("piped stderr"));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Err(error) => panic!("{what}: waiting for {command:?}: {error}"),
+        }
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    match status {
+        Some(status) => Finished {
+            status,
+            stdout,
+            stderr,
+        },
+        None => panic!(
+            "{what}: {command:?} did not finish within {timeout:?} and was killed\n\
+             --- its stderr ---\n{stderr}\n--- its stdout ---\n{stdout}"
+        ),
+    }
+}
+
+/// Runs `command` and fails the test, quoting its output, unless it succeeds.
+fn run_ok(what: &str, command: &mut Command, timeout: Duration) -> Finished {
+    let finished = run(what, command, timeout);
+    assert!(
+        finished.status.success(),
+        "{what} failed ({}): {command:?}\n--- its stderr ---\n{}\n--- its stdout ---\n{}",
+        finished.status,
+        finished.stderr,
+        finished.stdout
+    );
+    finished
+}
+
+/// The Python of a virtualenv holding the pinned client packages, made on first use and reused
+/// while the requirements and the base Python are unchanged.
+fn python_env() -> PathBuf {
+    let requirements = manifest_dir().join("interop/requirements.txt");
+    let pins = std::fs::read_to_string(&requirements)
+        .unwrap_or_else(|error| panic!("reading {}: {error}", requirements.display()));
+    let base = run_ok(
+        "`python3 --version` (the interop test needs CPython 3 with venv and pip on PATH)",
+        Command::new("python3").arg("--version"),
+        Duration::from_secs(30),
+    );
+    let wanted = format!("{}{}\n{pins}", base.stdout.trim(), base.stderr.trim());
+
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-venv");
+    let python = venv.join("bin/python");
+    let stamp = venv.join("requirements.stamp");
+    if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|have| have == wanted) {
+        return python;
+    }
+
+    let started = Instant::now();
+    eprintln!("interop: creating a virtualenv in {}", venv.display());
+    run_ok(
+        "creating the virtualenv (`python3 -m venv`; on Debian/Ubuntu it needs python3-venv)",
+        Command::new("python3")
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv),
+        Duration::from_secs(120),
+    );
+    run_ok(
+        "installing tests/interop/requirements.txt from PyPI with pip",
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--only-binary=:all:",
+                "--timeout",
+                "60",
+                "--requirement",
+            ])
+            .arg(&requirements),
+        Duration::from_secs(600),
+    );
+    std::fs::write(&stamp, &wanted)
+        .unwrap_or_else(|error| panic!("writing {}: {error}", stamp.display()));
+    eprintln!(
+        "interop: virtualenv ready in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    python
+}
+
+/// Builds the example server with the cargo running this test and returns its executable.
+fn build_server() -> PathBuf {
+    let built = run_ok(
+        "building the example server",
+        Command::new(env!("CARGO")).current_dir(workspace()).args([
+            "build",
+            "--package",
+            "examples",
+            "--example",
+            "plugin_server",
+            "--message-format=json-render-diagnostics",
+        ]),
+        Duration::from_secs(30 * 60),
+    );
+    built
+        .stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|message| {
+            message["reason"] == "compiler-artifact" && message["target"]["name"] == "plugin_server"
+        })
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| {
+            panic!(
+                "cargo built no plugin_server executable\n--- cargo's stderr ---\n{}",
+                built.stderr
+            )
+        })
+}
+
+/// The running example server; killed, and its data directory removed, when dropped.
+struct Server {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+    data_dir: PathBuf,
+}
+
+impl Server {
+    /// Starts the server on a free port and waits for go-plugin's handshake line.
+    fn start(exe: &Path) -> (Server, String) {
+        let data_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("interop-kv-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let mut child = Command::new(exe)
+            .env("PLUGIN_HEALTH_GRPC_ADDR", "127.0.0.1:0")
+            .env("KV_DATA_DIR", &data_dir)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {}: {error}", exe.display()));
+
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err = BufReader::new(child.stderr.take().expect("piped stderr"));
+        let log = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while matches!(err.read_line(&mut line), Ok(n) if n > 0) {
+                log.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_str(&line);
+                line.clear();
+            }
+        });
+        let (lines, handshake) = mpsc::channel();
+        let out = BufReader::new(child.stdout.take().expect("piped stdout"));
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+
+        let mut server = Server {
+            child,
+            stderr,
+            data_dir,
+        };
+        // go-plugin reads the handshake from the first line the plugin prints on stdout.
+        let line = match handshake.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Timeout) => {
+                server.fail("no handshake line on the server's stdout within 30 s")
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = server.child.wait();
+                server.fail(&format!(
+                    "the server closed its stdout without a handshake line; exit: {status:?}"
+                ))
+            }
+        };
+        let fields: Vec<&str> = line.trim().split('|').collect();
+        let ["1", "1", "tcp", addr, "grpc"] = fields[..] else {
+            server.fail(&format!(
+                "the server printed {line:?} where go-plugin's handshake line \
+                 `1|1|tcp|ADDR|grpc` was due"
+            ))
+        };
+        let addr = addr.to_owned();
+        (server, addr)
+    }
+
+    fn stderr(&self) -> String {
+        // Let the reader catch up with what the server has just written.
+        std::thread::sleep(Duration::from_millis(100));
+        self.stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn fail(&self, why: &str) -> ! {
+        panic!("{why}\n--- the server's stderr ---\n{}", self.stderr())
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    fn terminate(&mut self, within: Duration) -> (ExitStatus, Duration) {
+        let started = Instant::now();
+        let pid = self.child.id().to_string();
+        let kill = run(
+            "kill -TERM",
+            Command::new("kill").args(["-TERM", &pid]),
+            within,
+        );
+        if !kill.status.success() {
+            self.fail(&format!("`kill -TERM {pid}` failed: {}", kill.stderr));
+        }
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return (status, started.elapsed()),
+                Ok(None) if started.elapsed() < within => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Ok(None) => self.fail(&format!(
+                    "the server did not exit within {within:?} of SIGTERM"
+                )),
+                Err(error) => self.fail(&format!("waiting for the server: {error}")),
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// Compares one field of the client's results, collecting mismatches.
+fn expect(problems: &mut Vec<String>, results: &Value, pointer: &str, wanted: Value) {
+    let got = results.pointer(pointer).unwrap_or(&Value::Null);
+    if *got != wanted {
+        problems.push(format!("{pointer}: expected {wanted}, got {got}"));
+    }
+}
+
+#[test]
+fn python_grpcio_health_client() {
+    let python = python_env();
+    let exe = build_server();
+    let (mut server, addr) = Server::start(&exe);
+    eprintln!("interop: {} listening on {addr}", exe.display());
+
+    let client = manifest_dir().join("interop/health_client.py");
+    let ran = run(
+        "the Python health client",
+        Command::new(&python).arg(&client).arg(&addr),
+        Duration::from_secs(120),
+    );
+    if !ran.status.success() {
+        server.fail(&format!(
+            "the Python health client failed ({})\n--- its stderr ---\n{}\n--- its stdout ---\n{}",
+            ran.status, ran.stderr, ran.stdout
+        ));
+    }
+    let results: Value = serde_json::from_str(&ran.stdout).unwrap_or_else(|error| {
+        server.fail(&format!(
+            "the Python client printed no JSON ({error}):\n{}\n--- its stderr ---\n{}",
+            ran.stdout, ran.stderr
+        ))
+    });
+    eprintln!("interop: the Python client saw\n{}", ran.stdout.trim_end());
+
+    let serving = || serde_json::json!("SERVING");
+    let mut problems = Vec::new();
+    for name in ["", "plugin", "readiness", "kv.v1.KV", "kv_store"] {
+        let pointer = format!(
+            "/check/{}/status",
+            name.replace('~', "~0").replace('/', "~1")
+        );
+        expect(&mut problems, &results, &pointer, serving());
+    }
+    expect(
+        &mut problems,
+        &results,
+        "/check_unknown/code",
+        "NOT_FOUND".into(),
+    );
+    expect(
+        &mut problems,
+        &results,
+        "/check_1mib_name/code",
+        "INVALID_ARGUMENT".into(),
+    );
+    expect(
+        &mut problems,
+        &results,
+        "/check_bad_chars/code",
+        "INVALID_ARGUMENT".into(),
+    );
+    // Watch: the current status at once, no duplicates after it, and the stream open until the
+    // client leaves, for a known name and for an unknown one.
+    for (watch, first) in [
+        ("watch_readiness", "SERVING"),
+        ("watch_unknown", "SERVICE_UNKNOWN"),
+    ] {
+        expect(
+            &mut problems,
+            &results,
+            &format!("/{watch}/first"),
+            first.into(),
+        );
+        expect(
+            &mut problems,
+            &results,
+            &format!("/{watch}/later"),
+            serde_json::json!([]),
+        );
+        expect(
+            &mut problems,
+            &results,
+            &format!("/{watch}/open_after_observing"),
+            true.into(),
+        );
+        expect(
+            &mut problems,
+            &results,
+            &format!("/{watch}/ended_with"),
+            "error: CANCELLED".into(),
+        );
+    }
+    expect(&mut problems, &results, "/check_after/status", serving());
+    if !problems.is_empty() {
+        server.fail(&format!(
+            "the Python client saw what the server should not have answered:\n  {}\n\
+             --- the client's results ---\n{}",
+            problems.join("\n  "),
+            ran.stdout.trim_end()
+        ));
+    }
+
+    let within = DRAIN_DELAY + Duration::from_secs(8);
+    let (status, took) = server.terminate(within);
+    eprintln!(
+        "interop: the server exited {status} {:.1} s after SIGTERM",
+        took.as_secs_f64()
+    );
+    if !status.success() {
+        server.fail(&format!("the server exited with {status} after SIGTERM"));
+    }
+}
