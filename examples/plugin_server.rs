@@ -7,14 +7,18 @@
 //! PLUGIN_HEALTH_GRPC_ADDR=127.0.0.1:7000 KV_DATA_DIR=/var/lib/kv cargo run --example plugin_server
 //! ```
 //!
-//! It prints go-plugin's handshake line (`1|1|tcp|127.0.0.1:50051|grpc`) once it listens, and
-//! stops on SIGTERM or Ctrl-C after reporting NOT_SERVING for the drain delay.
+//! Every surface is on: gRPC on `PLUGIN_HEALTH_GRPC_ADDR` (default `127.0.0.1:50051`), the HTTP
+//! probes and `/metrics` on `PLUGIN_HEALTH_HTTP_ADDR` (default `0.0.0.0:8080`; metrics are on
+//! unless `PLUGIN_ENABLE_PROMETHEUS` says otherwise), and the health file at
+//! `PLUGIN_HEALTH_FILE_PATH` (default `/tmp/health`). It prints go-plugin's handshake line
+//! (`1|1|tcp|127.0.0.1:50051|grpc`) once it listens, and stops on SIGTERM or Ctrl-C after
+//! reporting NOT_SERVING for the drain delay.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use health_runtime::{CheckOutcome, HealthRuntime, health_check};
+use health_runtime::{CheckOutcome, HealthConfig, HealthRuntime, health_check};
 use tokio::net::{TcpListener, TcpStream};
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
@@ -178,15 +182,19 @@ async fn main() {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let addr = examples::env_addr("PLUGIN_HEALTH_GRPC_ADDR", "127.0.0.1:50051")?;
+    let mut config = HealthConfig::from_env()?;
+    if std::env::var_os("PLUGIN_ENABLE_PROMETHEUS").is_none() {
+        config.enable_prometheus = true;
+    }
+    let addr = config.grpc_addr;
     let dir = data_dir();
     let store = FileStore::open(dir.clone())
         .map_err(|error| format!("cannot open the store in {}: {error}", dir.display()))?;
     let store: &'static FileStore = STORE.get_or_init(|| store);
 
     let health = HealthRuntime::builder()
+        .config(config)
         .version(env!("CARGO_PKG_VERSION"))
-        .drain_delay(Duration::from_secs(2))
         .build()?;
 
     let listener = TcpListener::bind(addr)

@@ -2,13 +2,13 @@
 //! PyPI drive the example plugin server's `grpc.health.v1.Health` (Check and Watch).
 //!
 //! Needs `python3` with `venv` and `pip`, and PyPI the first time: the packages pinned in
-//! `tests/interop/requirements.txt` go into a virtualenv under the target directory
+//! `tests/python/requirements.txt` go into a virtualenv under the target directory
 //! (`target/tmp/interop-venv`), which is reused while the pins and the Python stay the same.
-//! The client, `tests/interop/health_client.py`, prints what it saw as JSON; this test judges it.
+//! The client, `tests/python/health_client.py`, prints what it saw as JSON; this test judges it.
 
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -16,141 +16,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tests::process::{manifest_dir, python_env, run, run_ok, workspace};
 
 /// The example server's drain delay after SIGTERM.
 const DRAIN_DELAY: Duration = Duration::from_secs(2);
-
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn workspace() -> &'static Path {
-    manifest_dir()
-        .parent()
-        .expect("the tests crate lives inside the workspace")
-}
-
-/// What a finished child process printed.
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-fn read_all(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = from.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
-/// Runs `command` to its end, killing it and failing the test after `timeout`.
-fn run(what: &str, command: &mut Command, timeout: Duration) -> Finished {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("{what}: cannot start {command:?}: {error}"));
-    let stdout = read_all(child.stdout.take().expect("piped stdout"));
-    let stderr = read_all(child.stderr.take().expect("piped stderr"));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            Err(error) => panic!("{what}: waiting for {command:?}: {error}"),
-        }
-    };
-    let stdout = stdout.join().unwrap_or_default();
-    let stderr = stderr.join().unwrap_or_default();
-    match status {
-        Some(status) => Finished {
-            status,
-            stdout,
-            stderr,
-        },
-        None => panic!(
-            "{what}: {command:?} did not finish within {timeout:?} and was killed\n\
-             --- its stderr ---\n{stderr}\n--- its stdout ---\n{stdout}"
-        ),
-    }
-}
-
-/// Runs `command` and fails the test, quoting its output, unless it succeeds.
-fn run_ok(what: &str, command: &mut Command, timeout: Duration) -> Finished {
-    let finished = run(what, command, timeout);
-    assert!(
-        finished.status.success(),
-        "{what} failed ({}): {command:?}\n--- its stderr ---\n{}\n--- its stdout ---\n{}",
-        finished.status,
-        finished.stderr,
-        finished.stdout
-    );
-    finished
-}
-
-/// The Python of a virtualenv holding the pinned client packages, made on first use and reused
-/// while the requirements and the base Python are unchanged.
-fn python_env() -> PathBuf {
-    let requirements = manifest_dir().join("interop/requirements.txt");
-    let pins = std::fs::read_to_string(&requirements)
-        .unwrap_or_else(|error| panic!("reading {}: {error}", requirements.display()));
-    let base = run_ok(
-        "`python3 --version` (the interop test needs CPython 3 with venv and pip on PATH)",
-        Command::new("python3").arg("--version"),
-        Duration::from_secs(30),
-    );
-    let wanted = format!("{}{}\n{pins}", base.stdout.trim(), base.stderr.trim());
-
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-venv");
-    let python = venv.join("bin/python");
-    let stamp = venv.join("requirements.stamp");
-    if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|have| have == wanted) {
-        return python;
-    }
-
-    let started = Instant::now();
-    eprintln!("interop: creating a virtualenv in {}", venv.display());
-    run_ok(
-        "creating the virtualenv (`python3 -m venv`; on Debian/Ubuntu it needs python3-venv)",
-        Command::new("python3")
-            .args(["-m", "venv", "--clear"])
-            .arg(&venv),
-        Duration::from_secs(120),
-    );
-    run_ok(
-        "installing tests/interop/requirements.txt from PyPI with pip",
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--only-binary=:all:",
-                "--timeout",
-                "60",
-                "--requirement",
-            ])
-            .arg(&requirements),
-        Duration::from_secs(600),
-    );
-    std::fs::write(&stamp, &wanted)
-        .unwrap_or_else(|error| panic!("writing {}: {error}", stamp.display()));
-    eprintln!(
-        "interop: virtualenv ready in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    python
-}
 
 /// Builds the example server with the cargo running this test and returns its executable.
 fn build_server() -> PathBuf {
@@ -197,6 +66,9 @@ impl Server {
         let _ = std::fs::remove_dir_all(&data_dir);
         let mut child = Command::new(exe)
             .env("PLUGIN_HEALTH_GRPC_ADDR", "127.0.0.1:0")
+            .env("PLUGIN_HEALTH_HTTP_ADDR", "127.0.0.1:0")
+            .env("PLUGIN_HEALTH_FILE_PATH", "")
+            .env("PLUGIN_HEALTH_DRAIN_DELAY", "2s")
             .env("KV_DATA_DIR", &data_dir)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
@@ -317,12 +189,12 @@ fn expect(problems: &mut Vec<String>, results: &Value, pointer: &str, wanted: Va
 
 #[test]
 fn python_grpcio_health_client() {
-    let python = python_env();
+    let python = python_env(Path::new(env!("CARGO_TARGET_TMPDIR")));
     let exe = build_server();
     let (mut server, addr) = Server::start(&exe);
     eprintln!("interop: {} listening on {addr}", exe.display());
 
-    let client = manifest_dir().join("interop/health_client.py");
+    let client = manifest_dir().join("python/health_client.py");
     let ran = run(
         "the Python health client",
         Command::new(&python).arg(&client).arg(&addr),

@@ -1,6 +1,5 @@
 //! Helpers shared by the example services: measurements their health checks report.
 
-use std::net::SocketAddr;
 use std::path::Path;
 
 use health_runtime::CheckOutcome;
@@ -33,13 +32,4 @@ pub fn disk_usage(dir: &Path, limit_percent: f64) -> Result<CheckOutcome, String
             free as f64 / f64::from(1 << 30)
         )),
     )
-}
-
-/// Reads a socket address from the environment variable `var`, or `default` when it is unset.
-/// A malformed value is an error naming the variable and the value.
-pub fn env_addr(var: &str, default: &str) -> Result<SocketAddr, String> {
-    let value = std::env::var(var).unwrap_or_else(|_| default.to_owned());
-    value
-        .parse()
-        .map_err(|error| format!("{var}={value:?} is not a socket address (host:port): {error}"))
 }

@@ -91,9 +91,10 @@ impl HealthRuntime {
         tokio::pin!(stop);
         loop {
             let outcome = self.write_health_file(&path).await;
-            let now = outcome.as_ref().err().map(|error| {
-                format!("cannot write the health file {}: {error}", path.display())
-            });
+            let now = outcome
+                .as_ref()
+                .err()
+                .map(|error| format!("cannot write the health file {}: {error}", path.display()));
             let changed = {
                 let mut slot = problem.lock().unwrap_or_else(PoisonError::into_inner);
                 let changed = *slot != now;

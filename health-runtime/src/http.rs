@@ -48,12 +48,17 @@ impl HealthRuntime {
     pub fn http_router(&self) -> Router {
         let mut router = Router::new();
         for (path, name) in PROBES {
-            router = router.route(
-                path,
-                get(move |State(runtime): State<HealthRuntime>, uri: Uri, headers: HeaderMap| async move {
-                    probe(&runtime, name, &uri, &headers).await
-                }),
-            );
+            router =
+                router.route(
+                    path,
+                    get(
+                        move |State(runtime): State<HealthRuntime>,
+                              uri: Uri,
+                              headers: HeaderMap| async move {
+                            probe(&runtime, name, &uri, &headers).await
+                        },
+                    ),
+                );
         }
         router
             .route("/health/report", get(report))
@@ -91,7 +96,9 @@ async fn probe(runtime: &HealthRuntime, name: &str, uri: &Uri, headers: &HeaderM
         StatusCode::SERVICE_UNAVAILABLE
     };
     let details = authorized(runtime, headers);
-    let members = snapshot.checks().filter(|check| selector(name)(check.info()));
+    let members = snapshot
+        .checks()
+        .filter(|check| selector(name)(check.info()));
 
     if query_has(uri, "verbose") {
         let mut body = String::new();
@@ -119,7 +126,12 @@ async fn probe(runtime: &HealthRuntime, name: &str, uri: &Uri, headers: &HeaderM
             "{path} check {}\n",
             if serving { "passed" } else { "failed" }
         ));
-        return (code, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response();
+        return (
+            code,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            body,
+        )
+            .into_response();
     }
 
     let status = snapshot.status_of(name).unwrap_or_default();
@@ -170,17 +182,15 @@ async fn metrics(State(runtime): State<HealthRuntime>) -> Response {
     #[cfg(feature = "prometheus")]
     {
         match runtime.render_metrics() {
-            Ok(text) => (
-                [(
-                    header::CONTENT_TYPE,
-                    crate::metrics::CONTENT_TYPE,
-                )],
-                text,
-            )
-                .into_response(),
+            Ok(text) => {
+                ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
+            }
             Err(problem) => {
                 tracing::error!(%problem, "metrics not rendered");
-                error(StatusCode::INTERNAL_SERVER_ERROR, "metrics could not be rendered")
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "metrics could not be rendered",
+                )
             }
         }
     }

@@ -48,15 +48,15 @@ mod check;
 mod config;
 mod engine;
 mod error;
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub mod grpc;
 mod health_file;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 mod http;
 #[cfg(feature = "prometheus")]
 mod metrics;
-#[cfg(feature = "grpc")]
-#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
-pub mod grpc;
 mod name;
 mod outcome;
 mod probe;

@@ -213,7 +213,12 @@ impl Collector for StateCollector {
                 .encode_gauge(&value)?;
         }
         encoder
-            .encode_descriptor("health_info", "The service version", None, MetricType::Gauge)?
+            .encode_descriptor(
+                "health_info",
+                "The service version",
+                None,
+                MetricType::Gauge,
+            )?
             .encode_family(&VersionLabel {
                 version: self.version.clone(),
             })?

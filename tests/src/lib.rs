@@ -136,3 +136,4 @@ pub async fn next_status(
         _ => None,
     }
 }
+pub mod process;

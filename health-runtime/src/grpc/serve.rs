@@ -98,7 +98,9 @@ impl HealthRuntime {
                     .map_err(|source| ServeError::Bind { addr, source })?;
                 let runtime = self.clone();
                 let stop = drained.clone();
-                Some(tokio::spawn(async move { runtime.serve_http(http, stop).await }))
+                Some(tokio::spawn(
+                    async move { runtime.serve_http(http, stop).await },
+                ))
             }
             None => None,
         };

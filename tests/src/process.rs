@@ -1,0 +1,146 @@
+//! Processes for the tests: running commands with a deadline, and a Python virtualenv with the
+//! packages pinned in `tests/python/requirements.txt` (gRPC health stubs, the Prometheus parser).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `tests` package directory.
+pub fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The workspace root.
+pub fn workspace() -> &'static Path {
+    manifest_dir()
+        .parent()
+        .expect("the tests crate lives inside the workspace")
+}
+
+/// What a finished child process printed.
+#[derive(Debug)]
+pub struct Finished {
+    /// How it ended.
+    pub status: ExitStatus,
+    /// Its standard output.
+    pub stdout: String,
+    /// Its standard error.
+    pub stderr: String,
+}
+
+fn read_all(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = from.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// Runs `command` to its end, killing it and failing the test after `timeout`.
+pub fn run(what: &str, command: &mut Command, timeout: Duration) -> Finished {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("{what}: cannot start {command:?}: {error}"));
+    let stdout = read_all(child.stdout.take().expect("piped stdout"));
+    let stderr = read_all(child.stderr.take().expect("piped stderr"));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Err(error) => panic!("{what}: waiting for {command:?}: {error}"),
+        }
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    match status {
+        Some(status) => Finished {
+            status,
+            stdout,
+            stderr,
+        },
+        None => panic!(
+            "{what}: {command:?} did not finish within {timeout:?} and was killed\n\
+             --- its stderr ---\n{stderr}\n--- its stdout ---\n{stdout}"
+        ),
+    }
+}
+
+/// Runs `command` and fails the test, quoting its output, unless it succeeds.
+pub fn run_ok(what: &str, command: &mut Command, timeout: Duration) -> Finished {
+    let finished = run(what, command, timeout);
+    assert!(
+        finished.status.success(),
+        "{what} failed ({}): {command:?}\n--- its stderr ---\n{}\n--- its stdout ---\n{}",
+        finished.status,
+        finished.stderr,
+        finished.stdout
+    );
+    finished
+}
+
+/// The Python of a virtualenv under `dir` (a test's `CARGO_TARGET_TMPDIR`) holding the pinned
+/// packages, made on first use and reused while the requirements and the base Python are
+/// unchanged.
+pub fn python_env(dir: &Path) -> PathBuf {
+    let requirements = manifest_dir().join("python/requirements.txt");
+    let pins = std::fs::read_to_string(&requirements)
+        .unwrap_or_else(|error| panic!("reading {}: {error}", requirements.display()));
+    let base = run_ok(
+        "`python3 --version` (the test needs CPython 3 with venv and pip on PATH)",
+        Command::new("python3").arg("--version"),
+        Duration::from_secs(30),
+    );
+    let wanted = format!("{}{}\n{pins}", base.stdout.trim(), base.stderr.trim());
+
+    let venv = dir.join("python-venv");
+    let python = venv.join("bin/python");
+    let stamp = venv.join("requirements.stamp");
+    if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|have| have == wanted) {
+        return python;
+    }
+
+    let started = Instant::now();
+    eprintln!("python: creating a virtualenv in {}", venv.display());
+    run_ok(
+        "creating the virtualenv (`python3 -m venv`; on Debian/Ubuntu it needs python3-venv)",
+        Command::new("python3")
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv),
+        Duration::from_secs(120),
+    );
+    run_ok(
+        "installing tests/python/requirements.txt from PyPI with pip",
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--only-binary=:all:",
+                "--timeout",
+                "60",
+                "--requirement",
+            ])
+            .arg(&requirements),
+        Duration::from_secs(600),
+    );
+    std::fs::write(&stamp, &wanted)
+        .unwrap_or_else(|error| panic!("writing {}: {error}", stamp.display()));
+    eprintln!(
+        "python: virtualenv ready in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    python
+}
