@@ -11,7 +11,9 @@
 //!    happens before the load starts). One client (4 connections, 64 calls in flight) loads them
 //!    in alternating rounds, `tonic-health`/ours/`tonic-health`/ours..., and prints requests/s,
 //!    p50 and p99 of each round, their medians, and the ratios ours / `tonic-health` (targets:
-//!    throughput ratio >= 0.95, p99 <= 1.1 x `tonic-health`'s).
+//!    throughput ratio >= 0.95, p99 <= 1.1 x `tonic-health`'s). Also the server's CPU time per
+//!    call (user + system, from `/proc/<pid>/stat`), which other load on the machine disturbs
+//!    far less than requests/s.
 //! 2. **`Watch` fan-out.** 10,000 `Watch` streams on `db`, spread evenly over 20 connections and
 //!    opened at a bounded pace (at most 64 waiting for their first message at once), then one
 //!    status flip: `tonic-health` sets `NOT_SERVING`, ours makes the checker fail and runs it
@@ -298,6 +300,22 @@ impl ServerProcess {
         self.read_reply()
     }
 
+    /// CPU time the process has used, user and system, from `/proc/<pid>/stat`; counted in
+    /// ticks of 10 ms (Linux's `USER_HZ` of 100).
+    fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .expect("/proc/<pid>/stat");
+        // After the command name, in parentheses, come the fields from the 3rd (state) on;
+        // utime and stime are the 14th and 15th.
+        let after_name = &stat[stat.rfind(')').expect("command name") + 1..];
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks: u64 = fields[11..13]
+            .iter()
+            .map(|field| field.parse::<u64>().expect("CPU ticks"))
+            .sum();
+        Duration::from_millis(ticks * 10)
+    }
+
     /// Resident memory, in KiB.
     fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
@@ -356,6 +374,8 @@ struct Round {
     p99: Duration,
     calls: usize,
     errors: usize,
+    /// Server CPU time per call, in µs.
+    server_cpu_per_call: f64,
 }
 
 /// `IN_FLIGHT` callers, spread over `channels`, call `Check` back to back for `length`.
@@ -402,6 +422,7 @@ async fn check_round(server: Server, channels: &[Channel], length: Duration) -> 
         p99: percentile(&latencies, 0.99),
         calls: latencies.len(),
         errors,
+        server_cpu_per_call: f64::NAN,
     }
 }
 
@@ -449,14 +470,19 @@ fn check_benchmark(rt: &tokio::runtime::Runtime) {
     }
     let mut results: Vec<Round> = Vec::new();
     for round in 1..=rounds {
-        for ((server, _), channels) in servers.iter().zip(&channels) {
-            let result = rt.block_on(check_round(*server, channels, length));
+        for ((server, process), channels) in servers.iter().zip(&channels) {
+            let cpu_before = process.cpu_time();
+            let mut result = rt.block_on(check_round(*server, channels, length));
+            let cpu = process.cpu_time().saturating_sub(cpu_before);
+            result.server_cpu_per_call = micros(cpu) / result.calls as f64;
             println!(
-                "round {round} {:<12} {:>9.0} req/s  p50 {:>7.1} µs  p99 {:>7.1} µs  ({} calls, {} errors)",
+                "round {round} {:<12} {:>9.0} req/s  p50 {:>7.1} µs  p99 {:>7.1} µs  \
+                 server CPU {:>5.1} µs/call  ({} calls, {} errors)",
                 result.server.to_string(),
                 result.per_second,
                 micros(result.p50),
                 micros(result.p99),
+                result.server_cpu_per_call,
                 result.calls,
                 result.errors,
             );
@@ -470,10 +496,11 @@ fn check_benchmark(rt: &tokio::runtime::Runtime) {
             .map(figure)
             .collect()
     };
-    let figures: [(&str, RoundFigure); 3] = [
+    let figures: [(&str, RoundFigure); 4] = [
         ("req/s", |round| round.per_second),
         ("p50 µs", |round| micros(round.p50)),
         ("p99 µs", |round| micros(round.p99)),
+        ("server CPU µs/call", |round| round.server_cpu_per_call),
     ];
     println!("medians over {rounds} rounds:");
     let mut ratios = Vec::new();
@@ -485,7 +512,7 @@ fn check_benchmark(rt: &tokio::runtime::Runtime) {
         let (tonic, ours) = (median(&mut tonic), median(&mut ours));
         let paired = median(&mut paired);
         println!(
-            "  {label:<7} tonic-health {tonic:>9.1}  ours {ours:>9.1}  ours/tonic-health {:.3} \
+            "  {label:<18} tonic-health {tonic:>9.1}  ours {ours:>9.1}  ours/tonic-health {:.3} \
              (median of per-round ratios {paired:.3})",
             ours / tonic
         );
