@@ -68,7 +68,7 @@ use std::time::{Duration, Instant};
 use health_runtime::grpc::proto::health::v1::HealthCheckRequest;
 use health_runtime::grpc::proto::health::v1::health_check_response::ServingStatus;
 use health_runtime::grpc::proto::health::v1::health_client::HealthClient;
-use health_runtime::{Check, HealthRuntime, Status};
+use health_runtime::{Check, HealthConfig, HealthRuntime, Status};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc};
 use tonic::transport::{Channel, Endpoint};
@@ -183,11 +183,16 @@ fn serve(server: Server) {
             Server::Ours => {
                 let healthy = Arc::new(AtomicBool::new(true));
                 let checker = healthy.clone();
+                // gRPC only: no HTTP server, no health file.
+                let mut config = HealthConfig::default();
+                config.http_addr = None;
+                config.health_file = None;
                 let runtime = HealthRuntime::builder()
+                    .config(config)
                     .without_declared_checks()
                     .cache_ttl(cache_ttl)
                     .default_interval(Duration::from_secs(3600))
-                    .check(Check::new(NAME, move || {
+                    .with_check(Check::new(NAME, move || {
                         let healthy = checker.load(Ordering::SeqCst);
                         async move { healthy }
                     }))

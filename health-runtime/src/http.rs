@@ -85,10 +85,7 @@ impl HealthRuntime {
 }
 
 async fn probe(runtime: &HealthRuntime, name: &str, uri: &Uri, headers: &HeaderMap) -> Response {
-    if !runtime.snapshot().is_draining() {
-        runtime.refresh(selector(name)).await;
-    }
-    let snapshot = runtime.snapshot();
+    let snapshot = runtime.probed(name).await;
     let serving = Probe::of(&snapshot, name) == Some(Probe::Serving);
     let code = if serving {
         StatusCode::OK

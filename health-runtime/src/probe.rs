@@ -31,6 +31,7 @@ impl Probe {
 }
 
 /// Which checks decide the status of a name.
+#[cfg_attr(not(any(feature = "grpc", feature = "http")), allow(dead_code))]
 pub(crate) fn selector(name: &str) -> impl Fn(&CheckInfo) -> bool + '_ {
     let group = Group::ALL.into_iter().find(|group| group.as_str() == name);
     move |info| match group {

@@ -107,6 +107,26 @@ impl HealthRuntime {
         self.engine.refresh(select).await;
     }
 
+    /// The published state after running, if needed, the checks behind a health service name:
+    /// nothing runs while draining or when every one of them is younger than the cache TTL (the
+    /// path of every probe while results are fresh).
+    #[cfg_attr(not(any(feature = "grpc", feature = "http")), allow(dead_code))]
+    pub(crate) async fn probed(&self, name: &str) -> Arc<HealthSnapshot> {
+        let snapshot = self.snapshot();
+        let select = crate::probe::selector(name);
+        let ttl = self.engine.settings.cache_ttl;
+        let fresh = snapshot
+            .checks()
+            .filter(|check| select(check.info()))
+            .all(|check| check.state().is_fresh(ttl));
+        if fresh || snapshot.is_draining() {
+            return snapshot;
+        }
+        drop(snapshot);
+        self.refresh(select).await;
+        self.snapshot()
+    }
+
     /// The detailed report, after running every check whose result is older than the cache TTL.
     ///
     /// All due checks run concurrently, so the report takes about as long as the slowest of

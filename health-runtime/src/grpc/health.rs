@@ -43,10 +43,8 @@ impl Health for HealthService {
     ) -> Result<Response<HealthCheckResponse>, GrpcStatus> {
         let name = request.into_inner().service;
         check_request_name(&name)?;
-        if !self.runtime.snapshot().is_draining() {
-            self.runtime.refresh(selector(&name)).await;
-        }
-        match serving_status(&self.runtime.snapshot(), &name) {
+        let snapshot = self.runtime.probed(&name).await;
+        match serving_status(&snapshot, &name) {
             Some(status) => Ok(Response::new(response(status))),
             None => Err(GrpcStatus::not_found(format!(
                 "no health service named `{name}`"
@@ -116,14 +114,18 @@ async fn next_change(
     mut state: WatchState,
 ) -> Option<(Result<HealthCheckResponse, GrpcStatus>, WatchState)> {
     loop {
-        let snapshot = state.updates.borrow_and_update().clone();
-        let status =
-            serving_status(&snapshot, &state.name).unwrap_or(ServingStatus::ServiceUnknown);
+        // Only the status and the deadline are kept while waiting, not the snapshot.
+        let (status, drain_deadline) = {
+            let snapshot = state.updates.borrow_and_update();
+            let status =
+                serving_status(&snapshot, &state.name).unwrap_or(ServingStatus::ServiceUnknown);
+            (status, snapshot.drain_deadline())
+        };
         if state.last != Some(status) {
             state.last = Some(status);
             return Some((Ok(response(status)), state));
         }
-        match snapshot.drain_deadline() {
+        match drain_deadline {
             Some(deadline) => {
                 tokio::select! {
                     () = tokio::time::sleep_until(deadline) => return None,

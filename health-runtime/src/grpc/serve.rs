@@ -15,6 +15,9 @@ use super::proto::report::v1::health_report_server::HealthReportServer;
 use super::{HealthReportService, HealthService};
 use crate::HealthRuntime;
 
+/// The h2 connection window of the servers started here, in bytes.
+const CONNECTION_WINDOW: u32 = 8 << 20;
+
 /// Why serving gRPC stopped with an error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -116,7 +119,10 @@ impl HealthRuntime {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, "serving gRPC with health services");
         }
+        // A larger connection window than h2's default lets a client open thousands of Watch
+        // streams on one connection without tripping h2's limit on queued frames.
         let grpc = Server::builder()
+            .initial_connection_window_size(CONNECTION_WINDOW)
             .add_routes(routes)
             .serve_with_incoming_shutdown(TcpIncoming::from(listener), drained)
             .await;
