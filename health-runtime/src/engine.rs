@@ -243,6 +243,12 @@ impl Engine {
         Some(self.run(&entry, self.settings.cache_ttl).await)
     }
 
+    /// Runs the check `name` now, whatever the age of its result; joins a run in flight.
+    pub(crate) async fn recheck(self: &Arc<Self>, name: &str) -> Option<Arc<CheckSnapshot>> {
+        let entry = self.entry(name)?;
+        Some(self.run(&entry, Duration::ZERO).await)
+    }
+
     /// Runs, concurrently, every check whose result is older than the cache TTL and that
     /// `select` picks.
     pub(crate) async fn refresh(self: &Arc<Self>, select: impl Fn(&CheckInfo) -> bool) {

@@ -81,8 +81,11 @@ impl HealthRuntime {
         })
         .on_error(Status::Warning)
         .groups([]);
-        if let Err(error) = self.register(check) {
-            tracing::warn!(%error, "the health file's own check is not registered");
+        match self.register(check) {
+            // A first result at once, so that the new check does not hold the overall status
+            // at unknown.
+            Ok(()) => drop(self.recheck(HEALTH_FILE_CHECK).await),
+            Err(error) => tracing::warn!(%error, "the health file's own check is not registered"),
         }
 
         let mut updates = self.subscribe();
@@ -108,7 +111,7 @@ impl HealthRuntime {
                 changed
             };
             if changed {
-                self.refresh(|info| info.name() == HEALTH_FILE_CHECK).await;
+                let _ = self.recheck(HEALTH_FILE_CHECK).await;
             }
             tokio::select! {
                 _ = ticks.tick() => {}

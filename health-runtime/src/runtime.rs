@@ -96,6 +96,16 @@ impl HealthRuntime {
             .ok_or_else(|| UnknownCheck::new(name))
     }
 
+    /// Runs one check now, however fresh its last result, and returns its state; a run already
+    /// in flight is joined rather than doubled. For when something is known to have changed,
+    /// such as a dependency that was just repaired.
+    pub async fn recheck(&self, name: &str) -> Result<Arc<CheckSnapshot>, UnknownCheck> {
+        self.engine
+            .recheck(name)
+            .await
+            .ok_or_else(|| UnknownCheck::new(name))
+    }
+
     /// The state of one check as last published, without running it.
     pub fn cached(&self, name: &str) -> Option<Arc<CheckSnapshot>> {
         self.engine.cached(name)

@@ -1,0 +1,180 @@
+//! The health file for exec probes: atomic replacement under concurrent readers, updates on
+//! change, and an unwritable path reported as a warning.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use health_runtime::{Check, HEALTH_FILE_CHECK, HealthFile, Status};
+use tests::builder;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("health-file-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn read(path: &std::path::Path) -> HealthFile {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+async fn wait_for(path: &std::path::Path, want: impl Fn(&HealthFile) -> bool) -> HealthFile {
+    for _ in 0..500 {
+        if let Ok(bytes) = std::fs::read(path) {
+            if let Ok(file) = serde_json::from_slice::<HealthFile>(&bytes) {
+                if want(&file) {
+                    return file;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the health file never showed the expected state");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_always_see_a_complete_file_during_ten_thousand_rewrites() {
+    let dir = scratch("atomic");
+    let path = dir.join("health");
+    let runtime = builder()
+        .with_check(Check::new("db", || async { true }))
+        .build()
+        .unwrap();
+    runtime.report().await;
+    runtime.write_health_file(&path).await.unwrap();
+
+    let done = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (path, done) = (path.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut reads = 0u64;
+                while !done.load(Ordering::Relaxed) {
+                    let bytes = std::fs::read(&path).expect("the file is always there");
+                    let file: HealthFile = serde_json::from_slice(&bytes)
+                        .unwrap_or_else(|error| panic!("torn read ({error}): {bytes:?}"));
+                    assert!(file.healthy);
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    for _ in 0..10_000 {
+        runtime.write_health_file(&path).await.unwrap();
+    }
+    done.store(true, Ordering::Relaxed);
+    let reads: u64 = readers
+        .into_iter()
+        .map(|reader| reader.join().unwrap())
+        .sum();
+    assert!(reads > 0);
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, ["health"], "no temporary files left behind");
+    let file = read(&path);
+    assert_eq!(file.status, Status::Healthy);
+    assert!(SystemTime::now().duration_since(file.timestamp).unwrap() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn the_file_follows_changes_and_says_not_healthy_while_draining() {
+    let dir = scratch("follow");
+    let path = dir.join("health");
+    let up = Arc::new(AtomicBool::new(true));
+    let flag = up.clone();
+    let runtime = builder()
+        .cache_ttl(Duration::ZERO)
+        .drain_delay(Duration::from_millis(200))
+        .with_check(Check::new("db", move || {
+            std::future::ready(flag.load(Ordering::SeqCst))
+        }))
+        .build()
+        .unwrap();
+    runtime.check("db").await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let keeper = tokio::spawn({
+        let (runtime, path) = (runtime.clone(), path.clone());
+        async move {
+            runtime
+                .keep_health_file(path, async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    let first = wait_for(&path, |file| file.healthy).await;
+    assert_eq!(first.status, Status::Healthy);
+
+    up.store(false, Ordering::SeqCst);
+    runtime.check("db").await.unwrap();
+    let failing = wait_for(&path, |file| !file.healthy).await;
+    assert_eq!(failing.status, Status::Critical);
+
+    up.store(true, Ordering::SeqCst);
+    runtime.check("db").await.unwrap();
+    wait_for(&path, |file| file.healthy).await;
+
+    runtime.shutdown();
+    let draining = wait_for(&path, |file| !file.healthy).await;
+    assert_eq!(
+        draining.status,
+        Status::Healthy,
+        "the checks pass, but the process stops"
+    );
+    stop.send(()).unwrap();
+    keeper.await.unwrap();
+    assert!(!read(&path).healthy);
+}
+
+#[tokio::test]
+async fn an_unwritable_path_is_a_warning_not_a_crash() {
+    let dir = scratch("unwritable");
+    let path = dir.join("missing-directory").join("health");
+    let runtime = builder()
+        .with_check(Check::new("db", || async { true }))
+        .build()
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let keeper = tokio::spawn({
+        let runtime = runtime.clone();
+        async move {
+            runtime
+                .keep_health_file(path, async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    let mut state = None;
+    for _ in 0..500 {
+        state = runtime
+            .cached(HEALTH_FILE_CHECK)
+            .filter(|check| check.state().status() == Status::Warning);
+        if state.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let state = state.expect("the health_file check turns warning");
+    let message = state.state().message().unwrap();
+    assert!(
+        message.starts_with("cannot write the health file "),
+        "{message}"
+    );
+    assert!(message.contains("missing-directory"), "{message}");
+    let report = runtime.report().await;
+    assert_eq!(report.overall_status, Status::Warning, "still serving");
+    assert_eq!(report.metrics["db"].status, Status::Healthy);
+
+    stop.send(()).unwrap();
+    keeper.await.unwrap();
+    assert!(
+        runtime.cached(HEALTH_FILE_CHECK).is_none(),
+        "its check leaves with it"
+    );
+}
