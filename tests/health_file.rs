@@ -22,12 +22,11 @@ fn read(path: &std::path::Path) -> HealthFile {
 
 async fn wait_for(path: &std::path::Path, want: impl Fn(&HealthFile) -> bool) -> HealthFile {
     for _ in 0..500 {
-        if let Ok(bytes) = std::fs::read(path) {
-            if let Ok(file) = serde_json::from_slice::<HealthFile>(&bytes) {
-                if want(&file) {
-                    return file;
-                }
-            }
+        let file = std::fs::read(path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<HealthFile>(&bytes).ok());
+        if let Some(file) = file.filter(|file| want(file)) {
+            return file;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
