@@ -108,6 +108,8 @@ impl Kv for KvService {
 /// What the checks look at, set once `main` has opened the store and bound the port.
 static STORE: OnceLock<FileStore> = OnceLock::new();
 static LISTEN_ADDR: OnceLock<std::net::SocketAddr> = OnceLock::new();
+/// `PLUGIN_RESOURCE_DISK_THRESHOLD`: the disk usage, in percent, above which `kv_disk` is critical.
+static DISK_THRESHOLD: OnceLock<f64> = OnceLock::new();
 
 fn store() -> Result<&'static FileStore, String> {
     STORE
@@ -141,7 +143,8 @@ async fn kv_store() -> Result<f64, String> {
     Ok(started.elapsed().as_secs_f64() * 1000.0)
 }
 
-/// The filesystem holding the store has room: Warning above 72 % used, Critical above 90 %.
+/// The filesystem holding the store has room: critical above `PLUGIN_RESOURCE_DISK_THRESHOLD`
+/// percent used (90 by default), warning above 80 % of that.
 #[health_check(
     name = "kv_disk",
     timeout = "2s",
@@ -149,7 +152,7 @@ async fn kv_store() -> Result<f64, String> {
     service = "kv.v1.KV"
 )]
 fn kv_disk() -> Result<CheckOutcome, String> {
-    examples::disk_usage(&store()?.dir, 90.0)
+    examples::disk_usage(&store()?.dir, DISK_THRESHOLD.get().copied().unwrap_or(90.0))
 }
 
 /// The server's own port accepts connections.
@@ -187,6 +190,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         config.enable_prometheus = true;
     }
     let addr = config.grpc_addr;
+    DISK_THRESHOLD.get_or_init(|| config.disk_threshold);
     let dir = data_dir();
     let store = FileStore::open(dir.clone())
         .map_err(|error| format!("cannot open the store in {}: {error}", dir.display()))?;

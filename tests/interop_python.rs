@@ -69,6 +69,9 @@ impl Server {
             .env("PLUGIN_HEALTH_HTTP_ADDR", "127.0.0.1:0")
             .env("PLUGIN_HEALTH_FILE_PATH", "")
             .env("PLUGIN_HEALTH_DRAIN_DELAY", "2s")
+            // A full disk on the test machine must not turn the example's real disk check
+            // critical: this test is about the protocol.
+            .env("PLUGIN_RESOURCE_DISK_THRESHOLD", "100")
             .env("KV_DATA_DIR", &data_dir)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
