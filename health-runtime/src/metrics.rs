@@ -7,7 +7,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::probe::Probe;
@@ -35,8 +35,10 @@ struct VersionLabel {
 type Durations = Family<ServiceLabel, Histogram, fn() -> Histogram>;
 
 fn duration_histogram() -> Histogram {
-    // 1 ms to about 33 s.
-    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+    // Prometheus' usual 1-2.5-5 steps, from 1 ms to 10 s (timeouts are seconds).
+    Histogram::new([
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ])
 }
 
 /// The duration of every run, by check.
@@ -92,7 +94,7 @@ impl HealthRuntime {
             #[cfg(feature = "grpc")]
             watch_streams: self.watch_streams(),
         }));
-        let mut text = String::with_capacity(16 * 1024);
+        let mut text = String::with_capacity(64 * 1024);
         prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)?;
         Ok(text)
     }
