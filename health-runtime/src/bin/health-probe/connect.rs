@@ -55,8 +55,9 @@ fn endpoint(args: &ConnectArgs) -> Result<Endpoint, Failure> {
             causes(&error)
         ))
     })?;
+    // No `Endpoint::connect_timeout`: the timeout around `connect` covers the TCP connection and
+    // the TLS handshake, and reports itself as a timeout.
     let endpoint = endpoint
-        .connect_timeout(args.connect_timeout)
         .user_agent(concat!("health-probe/", env!("CARGO_PKG_VERSION")))
         .map_err(|error| Failure::Usage(causes(&error)))?;
     if !(tls || endpoint.uri().scheme_str() == Some("https")) {

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Write as _;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
+
+use tonic::Code;
 
 use health_runtime::grpc::proto::health::v1::health_check_response::ServingStatus;
 use health_runtime::grpc::proto::health::v1::health_client::HealthClient;
@@ -70,8 +72,17 @@ async fn rpc<T>(
     timeout: Duration,
     call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
 ) -> Result<T, Failure> {
+    let started = Instant::now();
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(response)) => Ok(response.into_inner()),
+        // The deadline sent in `grpc-timeout` may fire first, in tonic's channel (`CANCELLED`)
+        // or at the server (`DEADLINE_EXCEEDED`): the same timeout either way.
+        Ok(Err(status))
+            if matches!(status.code(), Code::Cancelled | Code::DeadlineExceeded)
+                && started.elapsed() >= timeout =>
+        {
+            Err(Failure::RpcTimeout(timeout))
+        }
         Ok(Err(status)) => Err(Failure::Rpc(status)),
         Err(_) => Err(Failure::RpcTimeout(timeout)),
     }
@@ -103,7 +114,7 @@ fn exit_for(status: ServingStatus) -> Exit {
 }
 
 /// Prints each status the server sends, stamped with the local clock, until the stream ends,
-/// fails, or Ctrl-C.
+/// fails, or Ctrl-C or SIGTERM.
 async fn watch(
     mut client: HealthClient<tonic::transport::Channel>,
     timeout: Duration,
@@ -135,7 +146,7 @@ async fn watch(
     };
     let mut last = first.status();
     print_update(&label, last);
-    let interrupted = tokio::signal::ctrl_c();
+    let interrupted = health_runtime::grpc::termination_signal();
     tokio::pin!(interrupted);
     loop {
         tokio::select! {
@@ -147,7 +158,7 @@ async fn watch(
                 Ok(None) => break,
                 Err(status) => return Err(Failure::Rpc(status)),
             },
-            _ = &mut interrupted => break,
+            () = &mut interrupted => break,
         }
     }
     Ok(exit_for(last))

@@ -91,7 +91,7 @@ enum Command {
         service: String,
     },
     /// Print a timestamped line for the current status of a service and for each change,
-    /// until the server ends the stream or Ctrl-C; exit by the last status.
+    /// until the server ends the stream, Ctrl-C or SIGTERM; exit by the last status.
     Watch {
         /// The service name, as for `check`.
         #[arg(long, default_value = "")]
