@@ -144,10 +144,13 @@ async fn watch(
             "the server ended the stream before sending a status",
         )));
     };
-    let mut last = first.status();
-    print_update(&label, last);
     let interrupted = health_runtime::grpc::termination_signal();
     tokio::pin!(interrupted);
+    // Install the signal handlers before the first line: from then on Ctrl-C and SIGTERM end the
+    // watch with the last status instead of killing the process.
+    let _ = futures::poll!(&mut interrupted);
+    let mut last = first.status();
+    print_update(&label, last);
     loop {
         tokio::select! {
             message = stream.message() => match message {
