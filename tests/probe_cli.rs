@@ -65,8 +65,11 @@ async fn built() -> &'static Path {
 /// What one run of the probe did.
 #[derive(Debug)]
 struct Run {
+    /// The exit code; `None` when a signal ended it.
     code: Option<i32>,
+    /// Everything it printed on stdout.
     stdout: String,
+    /// Everything it printed on stderr.
     stderr: String,
 }
 
@@ -103,6 +106,7 @@ fn at(server: &GrpcServer, args: &[&str]) -> Vec<String> {
     all
 }
 
+/// A check that is healthy while `up` is true, critical otherwise.
 fn switch(name: &str, up: &Arc<AtomicBool>) -> Check {
     let up = up.clone();
     Check::new(name.to_owned(), move || {
@@ -307,6 +311,7 @@ fn lines(child: &mut Child) -> tokio::sync::mpsc::UnboundedReceiver<String> {
     receive
 }
 
+/// The next line the child prints, within [`WAIT`].
 async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> String {
     tokio::time::timeout(WAIT, lines.recv())
         .await
@@ -314,6 +319,7 @@ async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> 
         .expect("the probe still prints")
 }
 
+/// Waits (up to 20 s) for the child to exit and returns its code; kills it otherwise.
 async fn exit_code(child: &mut Child) -> Option<i32> {
     for _ in 0..2000 {
         if let Some(status) = child.try_wait().unwrap() {
@@ -559,6 +565,7 @@ impl Drop for HealthFile {
     }
 }
 
+/// A health file's JSON, written `ago`.
 fn written(status: &str, healthy: bool, ago: Duration) -> String {
     let timestamp = humantime::format_rfc3339_millis(SystemTime::now() - ago);
     format!(

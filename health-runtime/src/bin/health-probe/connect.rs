@@ -87,6 +87,7 @@ fn tls_config(args: &ConnectArgs) -> Result<ClientTlsConfig, Failure> {
     Ok(config)
 }
 
+/// The bytes of a file named by `option`; unreadable is a usage error (exit 1).
 fn read(path: &Path, option: &str) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|error| {
         Failure::Usage(format!(

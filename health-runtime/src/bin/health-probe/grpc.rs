@@ -95,6 +95,7 @@ fn with_deadline<T>(timeout: Duration, message: T) -> tonic::Request<T> {
     request
 }
 
+/// A `Check` request for `service` with the RPC deadline.
 fn request(timeout: Duration, service: &str) -> tonic::Request<HealthCheckRequest> {
     with_deadline(
         timeout,
@@ -167,6 +168,7 @@ async fn watch(
     Ok(exit_for(last))
 }
 
+/// One `watch` line, `<RFC 3339 time> <service> <STATUS>`, flushed at once for pipes.
 fn print_update(service: &str, status: ServingStatus) {
     let now = humantime::format_rfc3339_millis(SystemTime::now());
     let mut out = std::io::stdout().lock();
@@ -174,6 +176,7 @@ fn print_update(service: &str, status: ServingStatus) {
     let _ = out.flush();
 }
 
+/// The `list` output: `NAME  STATUS` rows sorted by name (`""` is the whole server), or JSON.
 fn print_list(statuses: &BTreeMap<String, ServingStatus>, json: bool, color: ColorChoice) {
     if json {
         let object: serde_json::Map<String, serde_json::Value> = statuses

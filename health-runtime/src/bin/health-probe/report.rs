@@ -28,6 +28,7 @@ pub(crate) fn from_proto(response: proto::GetHealthReportResponse) -> HealthRepo
     }
 }
 
+/// One check's entry in the library's shape; an empty `service` is none.
 fn metric_from_proto(metric: proto::HealthMetric) -> HealthMetric {
     HealthMetric {
         status: status(metric.status),
@@ -51,6 +52,7 @@ fn metric_from_proto(metric: proto::HealthMetric) -> HealthMetric {
     }
 }
 
+/// The library status for a protobuf status number; unknown numbers are `unknown`.
 fn status(value: i32) -> Status {
     match proto::HealthStatus::try_from(value) {
         Ok(proto::HealthStatus::Healthy) => Status::Healthy,
@@ -60,6 +62,7 @@ fn status(value: i32) -> Status {
     }
 }
 
+/// A protobuf timestamp as a `SystemTime`, if it is a valid one.
 fn time(timestamp: prost_types::Timestamp) -> Option<SystemTime> {
     SystemTime::try_from(timestamp).ok()
 }
@@ -129,6 +132,7 @@ pub(crate) fn table(report: &HealthReport, style: Style) -> String {
     out
 }
 
+/// One table line: cells padded to their column width, the last one as it is.
 fn join(cells: &[String; 5], widths: &[usize; 5]) -> String {
     let mut line = String::new();
     for (index, (cell, width)) in cells.iter().zip(widths).enumerate() {
@@ -161,6 +165,7 @@ fn visible_len(text: &str) -> usize {
     len
 }
 
+/// `text` in the colour of `status`.
 fn paint(style: Style, status: Status, text: &str) -> String {
     match status {
         Status::Healthy => style.good(text),
@@ -170,6 +175,7 @@ fn paint(style: Style, status: Status, text: &str) -> String {
     }
 }
 
+/// The `VALUE / THRESHOLD` cell: `85.1 / 90`, `0.42`, or `-`.
 fn value(metric: &HealthMetric) -> String {
     match (metric.value, metric.threshold) {
         (Some(value), Some(threshold)) => format!("{} / {}", number(value), number(threshold)),
