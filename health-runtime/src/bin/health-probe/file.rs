@@ -1,0 +1,93 @@
+//! `file`: the health file as an exec probe reads it.
+//!
+//! The server rewrites the file every check interval and on every change (atomically, by
+//! rename), as JSON `{"status", "timestamp", "uptime", "healthy"}`. The exit codes carry the same
+//! meaning as for the gRPC commands, so one rule reads both:
+//!
+//! | code | file |
+//! |---|---|
+//! | 0 | parses, `"healthy": true`, and younger than `--max-age` |
+//! | 2 | missing, unreadable, or older than `--max-age`: no (recent) answer from the server, as a refused or timed-out connection is |
+//! | 3 | not a health file (bad JSON, a missing field, a bad timestamp): an answer that cannot be read, as a failed RPC is |
+//! | 4 | `"healthy": false`: the server says it is not serving |
+//!
+//! Kubernetes treats every non-zero code alike and shows the probe's output in the event, so
+//! each failure prints one line saying why.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use health_runtime::Status;
+use serde::Deserialize;
+
+use crate::Exit;
+
+/// The health file's content; unknown fields are ignored so that a newer server's file still
+/// reads.
+#[derive(Debug, Deserialize)]
+struct HealthFile {
+    status: Status,
+    timestamp: String,
+    uptime: f64,
+    healthy: bool,
+}
+
+/// Validates the file at `path` and prints one line about it.
+pub(crate) fn run(path: &Path, max_age: Duration) -> Exit {
+    let shown = path.display();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!("health-probe: cannot read the health file `{shown}`: {error}");
+            return Exit::Connection;
+        }
+    };
+    let file: HealthFile = match serde_json::from_str(&text) {
+        Ok(file) => file,
+        Err(error) => {
+            eprintln!("health-probe: `{shown}` is not a health file: {error}");
+            return Exit::Rpc;
+        }
+    };
+    let written = match humantime::parse_rfc3339_weak(&file.timestamp) {
+        Ok(written) => written,
+        Err(error) => {
+            eprintln!(
+                "health-probe: `{shown}` has a bad timestamp `{}`: {error}",
+                file.timestamp
+            );
+            return Exit::Rpc;
+        }
+    };
+    // A timestamp ahead of this clock (the writer's clock runs ahead) counts as fresh.
+    let age = SystemTime::now()
+        .duration_since(written)
+        .unwrap_or_default();
+    let age_text = humantime::format_duration(Duration::from_secs(age.as_secs()));
+    if age > max_age {
+        eprintln!(
+            "health-probe: `{shown}` is stale: written {age_text} ago, more than --max-age {}; is the server running?",
+            humantime::format_duration(max_age)
+        );
+        return Exit::Connection;
+    }
+    let uptime = humantime::format_duration(whole_seconds(file.uptime));
+    if !file.healthy {
+        eprintln!(
+            "health-probe: not healthy: status {}, written {age_text} ago, uptime {uptime}",
+            file.status
+        );
+        return Exit::NotServing;
+    }
+    println!(
+        "healthy: status {}, written {age_text} ago, uptime {uptime}",
+        file.status
+    );
+    Exit::Ok
+}
+
+/// A number of seconds as a whole-second duration; negative or NaN is zero, too large is the
+/// largest duration.
+pub(crate) fn whole_seconds(seconds: f64) -> Duration {
+    Duration::try_from_secs_f64(seconds.max(0.0).floor()).unwrap_or(Duration::MAX)
+}
