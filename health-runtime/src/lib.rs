@@ -51,6 +51,7 @@ mod error;
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub mod grpc;
+pub mod indicators;
 mod name;
 mod outcome;
 mod report;
@@ -67,6 +68,7 @@ pub use check::{Check, CheckInfo, Location};
 pub use config::{ConfigError, DetailLevel, HealthConfig};
 pub use error::{RegistryError, UnknownCheck};
 pub use health_macros::health_check;
+pub use indicators::deps;
 pub use outcome::{CheckError, CheckOutcome, IntoCheckOutcome, MetricValue, OkValue};
 pub use report::{HealthMetric, HealthReport};
 pub use runtime::{BuildError, HealthRuntime, HealthRuntimeBuilder};

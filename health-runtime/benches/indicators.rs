@@ -1,0 +1,2 @@
+//! Placeholder, replaced by the indicators benchmark.
+fn main() {}
