@@ -369,7 +369,10 @@ pub async fn grpc_health(
         target: name.clone(),
         service: service.to_owned(),
         code: format!("{:?}", status.code()),
-        message: chain(&status),
+        message: match std::error::Error::source(&status) {
+            Some(source) => format!("{}: {}", status.message(), chain(source)),
+            None => status.message().to_owned(),
+        },
     };
     let channel = match target {
         GrpcTarget::Channel(channel) => channel,
