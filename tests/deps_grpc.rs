@@ -11,7 +11,11 @@ static UPSTREAM: OnceLock<String> = OnceLock::new();
 
 #[health_check(name = "grpc_upstream", timeout = "2s")]
 async fn grpc_upstream() -> Result<f64, deps::DependencyError> {
-    deps::grpc_health(UPSTREAM.get().map_or("http://127.0.0.1:1", String::as_str), "").await
+    deps::grpc_health(
+        UPSTREAM.get().map_or("http://127.0.0.1:1", String::as_str),
+        "",
+    )
+    .await
 }
 
 async fn upstream() -> GrpcServer {
@@ -43,12 +47,21 @@ async fn serving_not_serving_and_unknown() {
     let uri = format!("http://{}", server.addr);
     assert!(deps::grpc_health(uri.as_str(), "db").await.unwrap() >= 0.0);
     // Over a channel of one's own, too.
-    assert!(deps::grpc_health(server.channel().await, "db").await.is_ok());
+    assert!(
+        deps::grpc_health(server.channel().await, "db")
+            .await
+            .is_ok()
+    );
 
     let error = deps::grpc_health(uri.as_str(), "cache").await.unwrap_err();
-    assert!(matches!(error, deps::DependencyError::NotServing { .. }), "{error}");
+    assert!(
+        matches!(error, deps::DependencyError::NotServing { .. }),
+        "{error}"
+    );
 
-    let error = deps::grpc_health(uri.as_str(), "billing").await.unwrap_err();
+    let error = deps::grpc_health(uri.as_str(), "billing")
+        .await
+        .unwrap_err();
     assert_eq!(
         error.to_string(),
         format!(
@@ -57,7 +70,10 @@ async fn serving_not_serving_and_unknown() {
     );
 
     let error = deps::grpc_health("not a uri", "").await.unwrap_err();
-    assert!(matches!(error, deps::DependencyError::InvalidTarget { .. }), "{error}");
+    assert!(
+        matches!(error, deps::DependencyError::InvalidTarget { .. }),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -68,7 +84,9 @@ async fn refused() {
     let error = deps::grpc_health(uri.as_str(), "").await.unwrap_err();
     let text = error.to_string();
     assert!(
-        text.starts_with(&format!("gRPC health check of service `` at `{uri}` failed: Unavailable: ")),
+        text.starts_with(&format!(
+            "gRPC health check of service `` at `{uri}` failed: Unavailable: "
+        )),
         "{text}"
     );
     assert!(text.to_lowercase().contains("refused"), "{text}");
@@ -88,7 +106,11 @@ async fn registered_at_runtime_with_a_timeout() {
     });
     let runtime = builder().build().unwrap();
     runtime
-        .register(deps::grpc_check("db", format!("http://{}", server.addr), "db"))
+        .register(deps::grpc_check(
+            "db",
+            format!("http://{}", server.addr),
+            "db",
+        ))
         .unwrap();
     runtime
         .register(deps::grpc_check("silent", silent_uri, "").timeout(Duration::from_millis(300)))

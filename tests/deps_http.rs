@@ -5,14 +5,18 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use health_runtime::{HealthRuntime, Status, deps, health_check};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tests::builder;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 static SERVER: OnceLock<String> = OnceLock::new();
 
 #[health_check(name = "http_upstream", timeout = "2s")]
 async fn http_upstream() -> Result<f64, deps::DependencyError> {
-    deps::http_get(SERVER.get().map_or("http://127.0.0.1:1/", String::as_str), 200..=299).await
+    deps::http_get(
+        SERVER.get().map_or("http://127.0.0.1:1/", String::as_str),
+        200..=299,
+    )
+    .await
 }
 
 /// A minimal HTTP/1.1 server: `/ok` answers 200, `/missing` 404, `/slow` never answers.
@@ -56,15 +60,28 @@ async fn a_declared_check_in_one_line() {
     SERVER.set(format!("{base}/ok")).unwrap();
     let runtime = HealthRuntime::builder().build().unwrap();
     let state = runtime.check("http_upstream").await.unwrap();
-    assert_eq!(state.state().status(), Status::Healthy, "{:?}", state.state().message());
+    assert_eq!(
+        state.state().status(),
+        Status::Healthy,
+        "{:?}",
+        state.state().message()
+    );
     assert!(state.state().value().is_some());
 }
 
 #[tokio::test]
 async fn expected_and_unexpected_statuses() {
     let base = server().await;
-    assert!(deps::http_get(&format!("{base}/ok"), 200..300).await.is_ok());
-    assert!(deps::http_get(&format!("{base}/missing"), 400..=404).await.is_ok());
+    assert!(
+        deps::http_get(&format!("{base}/ok"), 200..300)
+            .await
+            .is_ok()
+    );
+    assert!(
+        deps::http_get(&format!("{base}/missing"), 400..=404)
+            .await
+            .is_ok()
+    );
     let url = format!("{base}/missing");
     let error = deps::http_get(&url, 200..=299).await.unwrap_err();
     assert_eq!(
@@ -79,7 +96,10 @@ async fn refused() {
     let url = format!("http://{}/", listener.local_addr().unwrap());
     drop(listener);
     let error = deps::http_get(&url, 200..=299).await.unwrap_err();
-    assert!(matches!(error, deps::DependencyError::Http { .. }), "{error}");
+    assert!(
+        matches!(error, deps::DependencyError::Http { .. }),
+        "{error}"
+    );
     let text = error.to_string();
     assert!(text.starts_with(&format!("GET {url} failed: ")), "{text}");
     assert!(text.to_lowercase().contains("refused"), "{text}");

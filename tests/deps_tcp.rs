@@ -29,7 +29,12 @@ async fn a_declared_check_in_one_line() {
         .unwrap();
     let runtime = HealthRuntime::builder().build().unwrap();
     let state = runtime.check("tcp_upstream").await.unwrap();
-    assert_eq!(state.state().status(), Status::Healthy, "{:?}", state.state().message());
+    assert_eq!(
+        state.state().status(),
+        Status::Healthy,
+        "{:?}",
+        state.state().message()
+    );
     assert!(state.state().value().unwrap() >= 0.0);
 }
 
@@ -49,8 +54,13 @@ async fn connected_and_refused() {
     );
     assert!(text.to_lowercase().contains("refused"), "{text}");
 
-    let error = deps::tcp_connect("no-such-host.invalid:80").await.unwrap_err();
-    assert!(matches!(error, deps::DependencyError::Resolve { .. }), "{error}");
+    let error = deps::tcp_connect("no-such-host.invalid:80")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, deps::DependencyError::Resolve { .. }),
+        "{error}"
+    );
 
     let runtime = builder()
         .with_check(deps::tcp_check("up", addr))
@@ -60,7 +70,11 @@ async fn connected_and_refused() {
     let report = runtime.report().await;
     assert_eq!(report.metrics["up"].status, Status::Healthy);
     assert_eq!(report.metrics["down"].status, Status::Warning);
-    assert!(report.metrics["down"].message.starts_with("cannot connect to"));
+    assert!(
+        report.metrics["down"]
+            .message
+            .starts_with("cannot connect to")
+    );
 }
 
 #[tokio::test]

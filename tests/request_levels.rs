@@ -83,19 +83,35 @@ async fn custom_levels_and_minimum_volume() {
     let stats = RequestStats::new();
     record(&stats, 5, 5, Duration::from_millis(400));
     // Five failures are below the default minimum of ten requests: not graded.
-    let report_default = builder().request_stats(&stats).build().unwrap().report().await;
+    let report_default = builder()
+        .request_stats(&stats)
+        .build()
+        .unwrap()
+        .report()
+        .await;
     let rate = &report_default.metrics["request_success_rate"];
     assert_eq!(rate.status, Status::Healthy);
     assert_eq!(rate.value, Some(0.0));
-    assert_eq!(rate.message, "5 requests in the last 1m; not graded below 10");
+    assert_eq!(
+        rate.message,
+        "5 requests in the last 1m; not graded below 10"
+    );
 
     let strict = stats
         .metrics()
         .min_requests(1)
         .success_rate_levels(99.9, 99.0)
         .response_time_levels(Duration::from_millis(100), Duration::from_millis(300));
-    let report = builder().request_stats(strict).build().unwrap().report().await;
-    assert_eq!(report.metrics["request_success_rate"].status, Status::Critical);
+    let report = builder()
+        .request_stats(strict)
+        .build()
+        .unwrap()
+        .report()
+        .await;
+    assert_eq!(
+        report.metrics["request_success_rate"].status,
+        Status::Critical
+    );
     assert_eq!(report.metrics["request_success_rate"].threshold, Some(99.0));
     assert_eq!(report.metrics["avg_response_time"].status, Status::Critical);
     assert_eq!(report.metrics["avg_response_time"].threshold, Some(300.0));
@@ -139,5 +155,8 @@ async fn old_requests_leave_the_window() {
     assert_eq!(stats.summary().success_rate(), Some(50.0));
     tokio::time::advance(Duration::from_secs(31)).await;
     let summary = stats.summary();
-    assert_eq!((summary.requests(), summary.success_rate()), (10, Some(100.0)));
+    assert_eq!(
+        (summary.requests(), summary.success_rate()),
+        (10, Some(100.0))
+    );
 }

@@ -42,21 +42,28 @@ async fn report_for(metrics: SystemMetrics, config: HealthConfig) -> (HealthRunt
 async fn every_boundary_of_every_resource() {
     // Default thresholds: CPU 80, memory 85, disk 90; warning above 80 % of them.
     let thresholds = [80.0, 85.0, 90.0];
-    let cases: [(&str, fn(f64) -> f64, Status); 5] = [
-        ("below the warning level", |t| t * 0.8 - 0.1, Status::Healthy),
+    type Case = (&'static str, fn(f64) -> f64, Status);
+    let cases: [Case; 5] = [
+        (
+            "below the warning level",
+            |t| t * 0.8 - 0.1,
+            Status::Healthy,
+        ),
         ("at the warning level", |t| t * 0.8, Status::Healthy),
-        ("above the warning level", |t| t * 0.8 + 0.1, Status::Warning),
+        (
+            "above the warning level",
+            |t| t * 0.8 + 0.1,
+            Status::Warning,
+        ),
         ("at the critical level", |t| t, Status::Warning),
         ("above the critical level", |t| t + 0.1, Status::Critical),
     ];
     for (case, value, expected) in cases {
         let [cpu, memory, disk] = thresholds.map(value);
-        let metrics =
-            SystemMetrics::new().source(move || ResourceReading::new(cpu, memory, disk));
+        let metrics = SystemMetrics::new().source(move || ResourceReading::new(cpu, memory, disk));
         let (_runtime, report) = report_for(metrics, HealthConfig::default()).await;
-        for (name, (threshold, reading)) in NAMES
-            .iter()
-            .zip(thresholds.iter().zip([cpu, memory, disk]))
+        for (name, (threshold, reading)) in
+            NAMES.iter().zip(thresholds.iter().zip([cpu, memory, disk]))
         {
             let metric = &report.metrics[*name];
             assert_eq!(metric.status, expected, "{name} {case}: {metric:?}");
@@ -134,7 +141,11 @@ async fn a_panicking_probe_is_reported_and_sampling_goes_on() {
     if first.reading.cpu.is_err() {
         let cpu = &report.metrics["cpu_usage"];
         assert_eq!(cpu.status, Status::Warning);
-        assert!(cpu.message.contains("panicked: probe exploded"), "{}", cpu.message);
+        assert!(
+            cpu.message.contains("panicked: probe exploded"),
+            "{}",
+            cpu.message
+        );
     }
     // The next sample succeeds.
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -186,7 +197,11 @@ async fn a_report_never_waits_for_a_sample() {
     runtime.start();
     let started = Instant::now();
     let report = runtime.report().await;
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     let cpu = &report.metrics["cpu_usage"];
     assert_eq!(cpu.status, Status::Healthy);
     assert_eq!(cpu.value, None);

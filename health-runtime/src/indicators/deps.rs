@@ -127,6 +127,7 @@ fn millis(started: Instant) -> f64 {
     started.elapsed().as_secs_f64() * 1000.0
 }
 
+#[cfg(any(feature = "http-check", feature = "grpc"))]
 /// The error and its causes, `: `-separated (reqwest and tonic hide the useful part in them).
 fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -200,6 +201,7 @@ pub fn tcp_check(name: impl Into<String>, addr: impl Into<String>) -> Check {
     })
 }
 
+#[cfg(feature = "http-check")]
 /// The range of HTTP statuses a check accepts, as text (`200..=299`).
 fn describe_range(range: &impl std::ops::RangeBounds<u16>) -> String {
     use std::ops::Bound;
@@ -435,7 +437,7 @@ pub fn grpc_check(
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "http-check"))]
 mod tests {
     use super::*;
 
