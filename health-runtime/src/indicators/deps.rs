@@ -6,7 +6,7 @@
 //! milliseconds, which shows as the metric's value; failures are [`DependencyError`]s with a
 //! message naming the target.
 //!
-//! ```
+//! ```standalone_crate
 //! use health_runtime::{deps, health_check};
 //!
 //! #[health_check(name = "database", timeout = "2s")]
@@ -225,7 +225,7 @@ fn describe_range(range: &impl std::ops::RangeBounds<u16>) -> String {
 /// Each call uses a new client and connection: a health check should see whether a new
 /// connection can be made, and a pooled one would tie the client to one Tokio runtime.
 ///
-/// ```no_run
+/// ```no_run,standalone_crate
 /// use health_runtime::{deps, health_check};
 ///
 /// #[health_check(name = "payments_api", timeout = "3s", on_error = "warning")]
@@ -347,7 +347,7 @@ impl From<tonic::transport::Channel> for GrpcTarget {
 /// Asks `target`'s `grpc.health.v1.Health/Check` for `service` (`""` for the server as a
 /// whole) and expects `SERVING`. Returns the round trip in milliseconds.
 ///
-/// ```no_run
+/// ```no_run,standalone_crate
 /// use health_runtime::{deps, health_check};
 ///
 /// #[health_check(name = "inventory", timeout = "2s")]
