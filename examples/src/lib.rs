@@ -11,7 +11,7 @@ pub fn disk_usage(dir: &Path, limit_percent: f64) -> Result<CheckOutcome, String
     let dir = dir
         .canonicalize()
         .map_err(|error| format!("{}: {error}", dir.display()))?;
-    let disks = Disks::new_with_refreshed_list().map_err(|error| error.to_string())?;
+    let disks = Disks::new_with_refreshed_list();
     let disk = disks
         .iter()
         .filter(|disk| dir.starts_with(disk.mount_point()))

@@ -20,6 +20,10 @@ use std::time::Duration;
 /// | `PLUGIN_HEALTH_GRPC_ADDR` | [`grpc_addr`](Self::grpc_addr) | `127.0.0.1:50051` |
 /// | `PLUGIN_HEALTH_SHOW_DETAILS` | [`show_details`](Self::show_details) | `when-authorized` |
 /// | `PLUGIN_HEALTH_AUTH_TOKEN` | [`auth_token`](Self::auth_token) | unset |
+/// | `PLUGIN_RESOURCE_METRICS` | [`resource_metrics`](Self::resource_metrics) | `true` (`false` leaves out `cpu_usage`, `memory_usage`, `disk_usage`) |
+/// | `PLUGIN_RESOURCE_SAMPLE_INTERVAL` | [`resource_sample_interval`](Self::resource_sample_interval) | `5s` (> 0) |
+/// | `PLUGIN_RESOURCE_DISK_PATH` | [`resource_disk_path`](Self::resource_disk_path) | the working directory (empty: the same) |
+/// | `PLUGIN_HEALTH_REQUEST_METRICS` | [`request_metrics`](Self::request_metrics) | `true` (`false` leaves out the request statistics checks) |
 ///
 /// A malformed value is an error naming the variable and the value, never a silent default.
 /// Variables of HashiCorp go-plugin (`PLUGIN_MIN_PORT`, `PLUGIN_PROTOCOL_VERSIONS`, ...) are
@@ -73,6 +77,17 @@ pub struct HealthConfig {
     pub show_details: DetailLevel,
     /// The bearer token that authorizes details when `show_details` is `when-authorized`.
     pub auth_token: Option<String>,
+    /// Whether the system resource metrics added with
+    /// [`system_metrics`](crate::HealthRuntimeBuilder::system_metrics) are registered.
+    pub resource_metrics: bool,
+    /// How often system resources are sampled.
+    pub resource_sample_interval: Duration,
+    /// A path on the filesystem whose usage `disk_usage` reports; `None` for the working
+    /// directory.
+    pub resource_disk_path: Option<PathBuf>,
+    /// Whether the request statistics checks added with
+    /// [`request_stats`](crate::HealthRuntimeBuilder::request_stats) are registered.
+    pub request_metrics: bool,
 }
 
 impl Default for HealthConfig {
@@ -91,6 +106,10 @@ impl Default for HealthConfig {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
             show_details: DetailLevel::WhenAuthorized,
             auth_token: None,
+            resource_metrics: true,
+            resource_sample_interval: Duration::from_secs(5),
+            resource_disk_path: None,
+            request_metrics: true,
         }
     }
 }
@@ -186,6 +205,24 @@ impl HealthConfig {
         if let Some(token) = vars.get("PLUGIN_HEALTH_AUTH_TOKEN") {
             config.auth_token = (!token.is_empty()).then_some(token);
         }
+        vars.parse(
+            "PLUGIN_RESOURCE_METRICS",
+            &mut config.resource_metrics,
+            parse_bool,
+        )?;
+        vars.duration(
+            "PLUGIN_RESOURCE_SAMPLE_INTERVAL",
+            &mut config.resource_sample_interval,
+            true,
+        )?;
+        if let Some(path) = vars.get("PLUGIN_RESOURCE_DISK_PATH") {
+            config.resource_disk_path = (!path.is_empty()).then(|| PathBuf::from(path));
+        }
+        vars.parse(
+            "PLUGIN_HEALTH_REQUEST_METRICS",
+            &mut config.request_metrics,
+            parse_bool,
+        )?;
         Ok(config)
     }
 }

@@ -55,6 +55,7 @@ mod health_file;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 mod http;
+pub mod indicators;
 #[cfg(feature = "prometheus")]
 mod metrics;
 mod name;
@@ -75,6 +76,7 @@ pub use config::{ConfigError, DetailLevel, HealthConfig};
 pub use error::{RegistryError, UnknownCheck};
 pub use health_file::{HEALTH_FILE_CHECK, HealthFile};
 pub use health_macros::health_check;
+pub use indicators::deps;
 pub use outcome::{CheckError, CheckOutcome, IntoCheckOutcome, MetricValue, OkValue};
 pub use report::{HealthMetric, HealthReport};
 pub use runtime::{BuildError, HealthRuntime, HealthRuntimeBuilder};

@@ -216,6 +216,7 @@ pub struct HealthRuntimeBuilder {
     version: String,
     registered: bool,
     checks: Vec<Check>,
+    indicators: crate::indicators::Indicators,
 }
 
 #[derive(Debug, Default)]
@@ -234,6 +235,7 @@ impl Default for HealthRuntimeBuilder {
             version: "unknown".to_owned(),
             registered: true,
             checks: Vec::new(),
+            indicators: crate::indicators::Indicators::default(),
         }
     }
 }
@@ -297,6 +299,24 @@ impl HealthRuntimeBuilder {
         self
     }
 
+    /// Adds the system resource metrics `cpu_usage`, `memory_usage` and `disk_usage`, sampled
+    /// in the background (see [`SystemMetrics`](crate::indicators::SystemMetrics)). Settings
+    /// not made on `metrics` come from the configuration; `PLUGIN_RESOURCE_METRICS=false`
+    /// leaves them out.
+    pub fn system_metrics(mut self, metrics: crate::indicators::SystemMetrics) -> Self {
+        self.indicators.add_system(metrics);
+        self
+    }
+
+    /// Adds the request statistics metrics `request_success_rate`, `avg_response_time` and
+    /// `p99_response_time`, read from a [`RequestStats`](crate::indicators::RequestStats)
+    /// window (pass `&stats`, or `stats.metrics()` with custom levels). Put `stats.layer()` on
+    /// the server so that it records. `PLUGIN_HEALTH_REQUEST_METRICS=false` leaves them out.
+    pub fn request_stats(mut self, metrics: impl Into<crate::indicators::RequestMetrics>) -> Self {
+        self.indicators.add_requests(metrics.into());
+        self
+    }
+
     /// Collects every `#[health_check]` in the binary and the checks added here, and validates
     /// them. Every problem is reported, not only the first.
     pub fn build(self) -> Result<HealthRuntime, BuildError> {
@@ -330,7 +350,8 @@ impl HealthRuntimeBuilder {
             .into_iter()
             .flatten()
             .map(crate::__private::StaticCheck::to_check);
-        for check in declared.chain(self.checks) {
+        let indicators = self.indicators.checks(&self.config);
+        for check in declared.chain(self.checks).chain(indicators) {
             if let Err(error) = engine.register(check) {
                 problems.push(BuildProblem::Check(error));
             }

@@ -1,0 +1,156 @@
+//! Indicator benchmarks, printed as medians and a ratio measured in the same run:
+//!
+//! - report build time with the three system metrics registered (sample already taken);
+//! - the request statistics layer's overhead on a trivial RPC (`grpc.health.v1.Health/Check`
+//!   of `""` over loopback), as the throughput with the layer over the throughput without it,
+//!   alternating A/B rounds.
+//!
+//! `cargo bench -p health-runtime --bench indicators`
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use health_runtime::HealthRuntime;
+use health_runtime::grpc::proto::health::v1::HealthCheckRequest;
+use health_runtime::grpc::proto::health::v1::health_client::HealthClient;
+use health_runtime::indicators::{RequestStats, ResourceReading, SystemMetrics};
+
+fn percentile(samples: &mut [f64], quantile: f64) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[((samples.len() - 1) as f64 * quantile).round() as usize]
+}
+
+async fn report_build_time() {
+    for (label, metrics) in [
+        (
+            "injected source",
+            SystemMetrics::new().source(|| ResourceReading::new(12.0, 40.0, 70.0)),
+        ),
+        ("sysinfo source", SystemMetrics::new()),
+    ] {
+        let monitor = metrics.monitor();
+        let runtime = HealthRuntime::builder()
+            .without_declared_checks()
+            // Every report re-runs the three checks: the worst case.
+            .cache_ttl(Duration::ZERO)
+            .system_metrics(metrics)
+            .build()
+            .expect("runtime");
+        runtime.start();
+        monitor.settled().await;
+        let mut micros = Vec::new();
+        for _ in 0..2000 {
+            let started = Instant::now();
+            let report = runtime.report().await;
+            micros.push(started.elapsed().as_secs_f64() * 1e6);
+            assert!(report.metrics["cpu_usage"].value.is_some());
+        }
+        println!(
+            "report with system metrics ({label}, cache TTL 0): p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs",
+            percentile(&mut micros, 0.5),
+            percentile(&mut micros, 0.9),
+            percentile(&mut micros, 0.99)
+        );
+    }
+}
+
+async fn serve(runtime: &HealthRuntime, stats: Option<&RequestStats>) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    let routes = runtime.grpc_routes();
+    match stats {
+        Some(stats) => {
+            let server = tonic::transport::Server::builder()
+                .layer(stats.layer())
+                .add_routes(routes);
+            tokio::spawn(server.serve_with_incoming(incoming));
+        }
+        None => {
+            let server = tonic::transport::Server::builder().add_routes(routes);
+            tokio::spawn(server.serve_with_incoming(incoming));
+        }
+    }
+    addr
+}
+
+/// RPCs per second for `calls` calls, 32 in flight.
+async fn throughput(channel: &tonic::transport::Channel, calls: usize) -> f64 {
+    let started = Instant::now();
+    futures::stream::iter(0..calls)
+        .map(|_| {
+            let mut client = HealthClient::new(channel.clone());
+            async move {
+                client
+                    .check(HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await
+                    .expect("check")
+            }
+        })
+        .buffer_unordered(32)
+        .for_each(|_| async {})
+        .await;
+    calls as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn layer_overhead() {
+    let runtime = HealthRuntime::builder()
+        .without_declared_checks()
+        .build()
+        .expect("runtime");
+    let stats = RequestStats::new();
+    let plain = serve(&runtime, None).await;
+    let layered = serve(&runtime, Some(&stats)).await;
+    let connect = |addr: std::net::SocketAddr| async move {
+        tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect")
+    };
+    let (plain, layered) = (connect(plain).await, connect(layered).await);
+    // Warm up both.
+    throughput(&plain, 2000).await;
+    throughput(&layered, 2000).await;
+    let (mut ratios, mut with, mut without) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..15 {
+        // Alternate which goes first so that drift favours neither.
+        let (a, b) = if round % 2 == 0 {
+            let a = throughput(&plain, 5000).await;
+            (a, throughput(&layered, 5000).await)
+        } else {
+            let b = throughput(&layered, 5000).await;
+            (throughput(&plain, 5000).await, b)
+        };
+        without.push(a);
+        with.push(b);
+        ratios.push(b / a);
+    }
+    println!(
+        "trivial RPC throughput: without layer {:.0}/s, with layer {:.0}/s (medians of 15 rounds of 5000 calls); ratio with/without: median {:.3}, min {:.3}, max {:.3}",
+        percentile(&mut without, 0.5),
+        percentile(&mut with, 0.5),
+        percentile(&mut ratios.clone(), 0.5),
+        percentile(&mut ratios.clone(), 0.0),
+        percentile(&mut ratios, 1.0),
+    );
+    println!(
+        "requests recorded by the layer: {}",
+        stats.summary().requests()
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        report_build_time().await;
+        layer_overhead().await;
+    });
+}

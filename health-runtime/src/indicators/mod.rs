@@ -1,0 +1,73 @@
+//! Built-in indicators: system resources, request statistics, and ready-made dependency checks.
+//!
+//! Every indicator is an ordinary [`Check`] whose run only reads the latest sample or the
+//! request window, so it returns at once and shows up wherever checks do: the report, the gRPC
+//! health names, the published snapshot. Add them with
+//! [`HealthRuntimeBuilder::system_metrics`] and [`HealthRuntimeBuilder::request_stats`], or
+//! build the checks yourself ([`SystemMetrics::checks`], [`RequestMetrics::checks`]) and
+//! [`register`](crate::HealthRuntime::register) them on a running runtime.
+//!
+//! | metric | value | graded |
+//! |---|---|---|
+//! | `cpu_usage`, `memory_usage`, `disk_usage` | percent | warning above 80 % of the threshold, critical above it |
+//! | `request_success_rate` | percent | warning below 98, critical below 95 |
+//! | `avg_response_time`, `p99_response_time` | milliseconds | warning above 2000, critical above 5000 |
+//!
+//! The indicators belong to no probe group by default: they count toward the overall status
+//! (`""` and `plugin`) and show in the report, but never restart a pod or take it out of
+//! rotation. Give them groups with [`SystemMetrics::groups`] and [`RequestMetrics::groups`].
+//!
+//! Configuration turns them off: `PLUGIN_RESOURCE_METRICS=false`,
+//! `PLUGIN_HEALTH_REQUEST_METRICS=false` (see [`HealthConfig`]).
+//!
+//! [`HealthRuntimeBuilder::system_metrics`]: crate::HealthRuntimeBuilder::system_metrics
+//! [`HealthRuntimeBuilder::request_stats`]: crate::HealthRuntimeBuilder::request_stats
+//! [`HealthConfig`]: crate::HealthConfig
+
+pub mod deps;
+mod requests;
+mod system;
+
+pub use requests::{
+    REQUEST_METRIC_NAMES, RequestMetrics, RequestStats, RequestStatsLayer, RequestStatsService,
+    RequestSummary, ResponseFuture, StatsBody,
+};
+pub use system::{
+    ProbeError, ResourceMonitor, ResourceReading, ResourceSample, ResourceSource,
+    SYSTEM_METRIC_NAMES, SysinfoSource, SystemMetrics,
+};
+
+use crate::{Check, HealthConfig};
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}
+
+/// Indicators added to a builder, turned into checks once the configuration is final.
+#[derive(Debug, Default)]
+pub(crate) struct Indicators {
+    system: Vec<SystemMetrics>,
+    requests: Vec<RequestMetrics>,
+}
+
+impl Indicators {
+    pub(crate) fn add_system(&mut self, metrics: SystemMetrics) {
+        self.system.push(metrics);
+    }
+
+    pub(crate) fn add_requests(&mut self, metrics: RequestMetrics) {
+        self.requests.push(metrics);
+    }
+
+    pub(crate) fn checks(self, config: &HealthConfig) -> Vec<Check> {
+        let system = self.system.into_iter().flat_map(|m| m.checks(config));
+        let requests = self.requests.into_iter().flat_map(|m| m.checks(config));
+        system.chain(requests).collect()
+    }
+}

@@ -1,0 +1,815 @@
+//! Request statistics: a tower layer recording every request's latency and outcome into a
+//! sliding window, and the `request_success_rate`, `avg_response_time` and `p99_response_time`
+//! checks that read it.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use http::{HeaderMap, Request, Response};
+use tokio::time::Instant;
+
+use crate::{Check, CheckOutcome, Group, HealthConfig, Status};
+
+/// Sub-buckets per power of two in the latency histogram: 32, so a bucket is at most 1/32
+/// (3.1 %) of its values wide and a percentile read at its midpoint is within ±1.6 %.
+const SUB_BITS: u32 = 5;
+const SUB: u64 = 1 << SUB_BITS;
+/// Latencies are recorded in microseconds up to 2^36 µs (about 19 hours); longer ones land in
+/// the last bucket.
+const MAX_EXPONENT: u32 = 35;
+const HISTOGRAM_LEN: usize = ((MAX_EXPONENT - SUB_BITS + 2) as usize) * SUB as usize;
+/// A bucket's second while one thread clears it for reuse.
+const CLEARING: u64 = u64::MAX;
+
+fn histogram_index(micros: u64) -> usize {
+    let micros = micros.min((1 << (MAX_EXPONENT + 1)) - 1);
+    if micros < SUB {
+        return micros as usize;
+    }
+    let exponent = 63 - micros.leading_zeros();
+    let shift = exponent - SUB_BITS;
+    (((exponent - SUB_BITS + 1) as usize) << SUB_BITS) + ((micros >> shift) & (SUB - 1)) as usize
+}
+
+/// The midpoint of a histogram bucket, in microseconds.
+fn histogram_value(index: usize) -> f64 {
+    let index = index as u64;
+    if index < SUB {
+        return index as f64;
+    }
+    let shift = (index >> SUB_BITS) - 1;
+    let low = ((index & (SUB - 1)) | SUB) << shift;
+    let width = 1u64 << shift;
+    #[allow(clippy::cast_precision_loss)]
+    let midpoint = low as f64 + (width as f64 - 1.0) / 2.0;
+    midpoint
+}
+
+/// One second of the window.
+struct Bucket {
+    /// The second (since the stats were created) plus one; 0 for never used, [`CLEARING`] while
+    /// being cleared.
+    second: AtomicU64,
+    requests: AtomicU64,
+    failures: AtomicU64,
+    total_micros: AtomicU64,
+    histogram: Box<[AtomicU64]>,
+}
+
+impl Bucket {
+    fn new() -> Self {
+        Bucket {
+            second: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            total_micros: AtomicU64::new(0),
+            histogram: (0..HISTOGRAM_LEN).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Makes the bucket hold `tag`'s second, clearing it if it held an older one. `false` when
+    /// a newer second already holds it (a record that took a whole window to arrive).
+    fn claim(&self, tag: u64) -> bool {
+        loop {
+            let current = self.second.load(Ordering::Acquire);
+            if current == tag {
+                return true;
+            }
+            if current == CLEARING {
+                // Another request clears it: a few hundred stores, once per second and bucket.
+                std::hint::spin_loop();
+                continue;
+            }
+            if current > tag {
+                return false;
+            }
+            if self
+                .second
+                .compare_exchange(current, CLEARING, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                self.requests.store(0, Ordering::Relaxed);
+                self.failures.store(0, Ordering::Relaxed);
+                self.total_micros.store(0, Ordering::Relaxed);
+                for count in &*self.histogram {
+                    count.store(0, Ordering::Relaxed);
+                }
+                self.second.store(tag, Ordering::Release);
+                return true;
+            }
+        }
+    }
+}
+
+struct Window {
+    started: Instant,
+    buckets: Box<[Bucket]>,
+}
+
+/// Latency and outcome of recent requests, over a sliding window of one-second buckets (the
+/// last 60 s by default).
+///
+/// Record into it with its [`layer`](Self::layer) on a tonic or axum server, or by hand with
+/// [`record`](Self::record); read it with [`summary`](Self::summary), or register its metrics
+/// with [`HealthRuntimeBuilder::request_stats`](crate::HealthRuntimeBuilder::request_stats).
+/// Cloning is cheap; clones share the window.
+///
+/// Recording takes no lock: each second has its own bucket of atomic counters (requests,
+/// failures, total time and a log-linear latency histogram with 3 % wide buckets), reused when
+/// the window has moved past it.
+///
+/// ```
+/// use std::time::Duration;
+/// use health_runtime::indicators::RequestStats;
+///
+/// let stats = RequestStats::new();
+/// for _ in 0..97 {
+///     stats.record(Duration::from_millis(20), true);
+/// }
+/// for _ in 0..3 {
+///     stats.record(Duration::from_millis(20), false);
+/// }
+/// let summary = stats.summary();
+/// assert_eq!(summary.success_rate(), Some(97.0));
+/// let p99 = summary.percentile(0.99).unwrap().as_secs_f64() * 1000.0;
+/// assert!((p99 - 20.0).abs() < 20.0 * 0.02);
+/// ```
+#[derive(Clone)]
+pub struct RequestStats {
+    window: Arc<Window>,
+}
+
+impl fmt::Debug for RequestStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestStats")
+            .field("window", &self.window())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for RequestStats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RequestStats {
+    /// Statistics over the last 60 seconds.
+    pub fn new() -> Self {
+        Self::with_window(Duration::from_secs(60))
+    }
+
+    /// Statistics over the last `window`, rounded up to whole seconds (1 s to 1 h).
+    pub fn with_window(window: Duration) -> Self {
+        let seconds = window.as_secs_f64().ceil().clamp(1.0, 3600.0) as usize;
+        RequestStats {
+            window: Arc::new(Window {
+                started: Instant::now(),
+                buckets: (0..seconds).map(|_| Bucket::new()).collect(),
+            }),
+        }
+    }
+
+    /// The length of the window.
+    pub fn window(&self) -> Duration {
+        Duration::from_secs(self.window.buckets.len() as u64)
+    }
+
+    /// The layer recording every request of a tower service (a tonic `Server::builder().layer`,
+    /// an axum `Router::layer`) into these statistics.
+    pub fn layer(&self) -> RequestStatsLayer {
+        RequestStatsLayer {
+            stats: self.clone(),
+        }
+    }
+
+    /// The three metrics, to register with custom thresholds or groups.
+    pub fn metrics(&self) -> RequestMetrics {
+        RequestMetrics::new(self)
+    }
+
+    /// Records one request that took `latency` and succeeded or not.
+    pub fn record(&self, latency: Duration, success: bool) {
+        let window = &*self.window;
+        let second = window.started.elapsed().as_secs();
+        let bucket = &window.buckets[(second % window.buckets.len() as u64) as usize];
+        if !bucket.claim(second + 1) {
+            return;
+        }
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        bucket.requests.fetch_add(1, Ordering::Relaxed);
+        if !success {
+            bucket.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        bucket.total_micros.fetch_add(micros, Ordering::Relaxed);
+        bucket.histogram[histogram_index(micros)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The requests of the window now.
+    pub fn summary(&self) -> RequestSummary {
+        let window = &*self.window;
+        let now = window.started.elapsed().as_secs();
+        let len = window.buckets.len() as u64;
+        let mut summary = RequestSummary {
+            window: self.window(),
+            requests: 0,
+            failures: 0,
+            total_micros: 0,
+            histogram: vec![0; HISTOGRAM_LEN],
+        };
+        for bucket in &*window.buckets {
+            let tag = bucket.second.load(Ordering::Acquire);
+            if tag == 0 || tag == CLEARING || tag - 1 > now || tag - 1 + len <= now {
+                continue;
+            }
+            let requests = bucket.requests.load(Ordering::Relaxed);
+            if requests == 0 {
+                continue;
+            }
+            summary.requests += requests;
+            summary.failures += bucket.failures.load(Ordering::Relaxed);
+            summary.total_micros += bucket.total_micros.load(Ordering::Relaxed);
+            for (sum, count) in summary.histogram.iter_mut().zip(&*bucket.histogram) {
+                *sum += count.load(Ordering::Relaxed);
+            }
+        }
+        summary
+    }
+}
+
+/// The requests recorded in a [`RequestStats`] window at one moment.
+#[derive(Clone, PartialEq)]
+pub struct RequestSummary {
+    window: Duration,
+    requests: u64,
+    failures: u64,
+    total_micros: u64,
+    histogram: Vec<u64>,
+}
+
+impl fmt::Debug for RequestSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestSummary")
+            .field("window", &self.window)
+            .field("requests", &self.requests)
+            .field("failures", &self.failures)
+            .field("average", &self.average())
+            .field("p99", &self.percentile(0.99))
+            .finish()
+    }
+}
+
+#[allow(clippy::cast_precision_loss)]
+impl RequestSummary {
+    /// The length of the window.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// How many requests finished in the window.
+    pub fn requests(&self) -> u64 {
+        self.requests
+    }
+
+    /// How many of them failed.
+    pub fn failures(&self) -> u64 {
+        self.failures
+    }
+
+    /// The percentage of requests that succeeded; `None` without requests.
+    pub fn success_rate(&self) -> Option<f64> {
+        (self.requests > 0)
+            .then(|| (self.requests - self.failures) as f64 * 100.0 / self.requests as f64)
+    }
+
+    /// The mean latency (exact, not from the histogram); `None` without requests.
+    pub fn average(&self) -> Option<Duration> {
+        (self.requests > 0).then(|| Duration::from_micros(self.total_micros / self.requests))
+    }
+
+    /// The latency below which a fraction `quantile` (0–1) of the requests finished, within
+    /// ±1.6 %; `None` without requests.
+    pub fn percentile(&self, quantile: f64) -> Option<Duration> {
+        if self.requests == 0 {
+            return None;
+        }
+        let total: u64 = self.histogram.iter().sum();
+        let rank = ((quantile.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (index, count) in self.histogram.iter().enumerate() {
+            seen += count;
+            if seen >= rank {
+                return Some(Duration::from_secs_f64(histogram_value(index) / 1e6));
+            }
+        }
+        None
+    }
+}
+
+/// A tower [`Layer`](tower_layer::Layer) recording each request's latency and outcome into a
+/// [`RequestStats`]. From [`RequestStats::layer`].
+///
+/// It works on any `http` service, so on tonic and axum servers alike:
+///
+/// ```no_run
+/// use health_runtime::HealthRuntime;
+/// use health_runtime::indicators::RequestStats;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let stats = RequestStats::new();
+/// let health = HealthRuntime::builder().request_stats(&stats).build()?;
+/// tonic::transport::Server::builder()
+///     .layer(stats.layer())
+///     .add_routes(health.grpc_routes())
+///     .serve("127.0.0.1:50051".parse()?)
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// A request counts as failed when:
+/// - it is gRPC (`content-type: application/grpc...`) and its `grpc-status` is not `0` (OK),
+///   read from the response headers of a trailers-only response or else from the trailers; a
+///   gRPC response that ends without a `grpc-status`, or with an HTTP status other than 200,
+///   failed too;
+/// - it is plain HTTP and the status is 5xx;
+/// - the service returned an error, or the response body failed;
+/// - it was abandoned before its response ended (the client went away).
+///
+/// The latency runs from the call until the response body ends, so a streaming RPC counts for
+/// its whole length.
+#[derive(Debug, Clone)]
+pub struct RequestStatsLayer {
+    stats: RequestStats,
+}
+
+impl<S> tower_layer::Layer<S> for RequestStatsLayer {
+    type Service = RequestStatsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestStatsService {
+            inner,
+            stats: self.stats.clone(),
+        }
+    }
+}
+
+/// The service made by [`RequestStatsLayer`].
+#[derive(Debug, Clone)]
+pub struct RequestStatsService<S> {
+    inner: S,
+    stats: RequestStats,
+}
+
+impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for RequestStatsService<S>
+where
+    S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body,
+{
+    type Response = Response<StatsBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        ResponseFuture {
+            inner: self.inner.call(request),
+            recorder: Some(Recorder {
+                stats: self.stats.clone(),
+                started: Instant::now(),
+                done: false,
+            }),
+        }
+    }
+}
+
+/// Records one request once, as failed if dropped before it was finished.
+struct Recorder {
+    stats: RequestStats,
+    started: Instant,
+    done: bool,
+}
+
+impl Recorder {
+    fn finish(&mut self, success: bool) {
+        if !self.done {
+            self.done = true;
+            self.stats.record(self.started.elapsed(), success);
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.finish(false);
+    }
+}
+
+/// How a response is judged once its body ends.
+#[derive(Debug, Clone, Copy)]
+enum Verdict {
+    Known(bool),
+    /// A gRPC response whose `grpc-status` comes in the trailers.
+    FromTrailers,
+}
+
+fn grpc_ok(headers: &HeaderMap) -> Option<bool> {
+    headers
+        .get("grpc-status")
+        .map(|status| status.as_bytes() == b"0")
+}
+
+fn verdict<B>(response: &Response<B>) -> Verdict {
+    let grpc = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"));
+    if !grpc {
+        return Verdict::Known(!response.status().is_server_error());
+    }
+    if response.status() != http::StatusCode::OK {
+        return Verdict::Known(false);
+    }
+    match grpc_ok(response.headers()) {
+        Some(ok) => Verdict::Known(ok),
+        None => Verdict::FromTrailers,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`RequestStatsService`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        recorder: Option<Recorder>,
+    }
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body,
+{
+    type Output = Result<Response<StatsBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        let mut recorder = this.recorder.take();
+        Poll::Ready(match result {
+            Ok(response) => {
+                let verdict = verdict(&response);
+                if let Some(recorder) = recorder
+                    .as_mut()
+                    .filter(|_| response.body().is_end_stream())
+                {
+                    recorder.finish(matches!(verdict, Verdict::Known(true)));
+                }
+                Ok(response.map(|inner| StatsBody {
+                    inner,
+                    recorder,
+                    verdict,
+                }))
+            }
+            Err(error) => {
+                if let Some(recorder) = &mut recorder {
+                    recorder.finish(false);
+                }
+                Err(error)
+            }
+        })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that records its request when it ends.
+    pub struct StatsBody<B> {
+        #[pin]
+        inner: B,
+        recorder: Option<Recorder>,
+        verdict: Verdict,
+    }
+}
+
+impl<B> fmt::Debug for StatsBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StatsBody")
+            .field("verdict", &self.verdict)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for StatsBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        let polled = ready!(this.inner.as_mut().poll_frame(cx));
+        let Some(recorder) = this.recorder.as_mut() else {
+            return Poll::Ready(polled);
+        };
+        match &polled {
+            Some(Ok(frame)) => {
+                if let (Some(trailers), Verdict::FromTrailers) =
+                    (frame.trailers_ref(), *this.verdict)
+                {
+                    *this.verdict = Verdict::Known(grpc_ok(trailers).unwrap_or(false));
+                }
+                if this.inner.is_end_stream() {
+                    recorder.finish(matches!(this.verdict, Verdict::Known(true)));
+                }
+            }
+            Some(Err(_)) => recorder.finish(false),
+            None => recorder.finish(matches!(this.verdict, Verdict::Known(true))),
+        }
+        Poll::Ready(polled)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The names of the three request checks.
+pub const REQUEST_METRIC_NAMES: [&str; 3] = [
+    "request_success_rate",
+    "avg_response_time",
+    "p99_response_time",
+];
+
+/// The checks reading a [`RequestStats`]: `request_success_rate` (percent), `avg_response_time`
+/// and `p99_response_time` (milliseconds), over its window.
+///
+/// | metric | warning | critical | threshold shown |
+/// |---|---|---|---|
+/// | `request_success_rate` | below 98 % | below 95 % | 95 |
+/// | `avg_response_time` | above 2000 ms | above 5000 ms | 5000 |
+/// | `p99_response_time` | above 2000 ms | above 5000 ms | 5000 |
+///
+/// With fewer than [`min_requests`](Self::min_requests) requests in the window (default 10)
+/// the metrics are healthy and say so: one failed request of two is not an outage. The checks
+/// run every 5 s by default ([`interval`](Self::interval)); they only read the window. They
+/// belong to no probe group (they count toward the overall status `""`/`plugin`, not liveness
+/// or readiness) unless [`groups`](Self::groups) says otherwise. `PLUGIN_HEALTH_REQUEST_METRICS=false`
+/// leaves them out (the layer still records).
+///
+/// ```
+/// use std::time::Duration;
+/// use health_runtime::HealthRuntime;
+/// use health_runtime::indicators::RequestStats;
+///
+/// let stats = RequestStats::new();
+/// let runtime = HealthRuntime::builder()
+///     .request_stats(
+///         stats
+///             .metrics()
+///             .success_rate_levels(99.0, 97.0)
+///             .response_time_levels(Duration::from_millis(500), Duration::from_secs(1)),
+///     )
+///     .build()?;
+/// # Ok::<(), health_runtime::BuildError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RequestMetrics {
+    stats: RequestStats,
+    success_warning: f64,
+    success_critical: f64,
+    time_warning: Duration,
+    time_critical: Duration,
+    p99_warning: Duration,
+    p99_critical: Duration,
+    min_requests: u64,
+    interval: Duration,
+    groups: Vec<Group>,
+}
+
+impl From<&RequestStats> for RequestMetrics {
+    fn from(stats: &RequestStats) -> Self {
+        RequestMetrics::new(stats)
+    }
+}
+
+impl From<RequestStats> for RequestMetrics {
+    fn from(stats: RequestStats) -> Self {
+        RequestMetrics::new(&stats)
+    }
+}
+
+impl RequestMetrics {
+    /// The metrics of `stats` with the default levels.
+    pub fn new(stats: &RequestStats) -> Self {
+        RequestMetrics {
+            stats: stats.clone(),
+            success_warning: 98.0,
+            success_critical: 95.0,
+            time_warning: Duration::from_millis(2000),
+            time_critical: Duration::from_millis(5000),
+            p99_warning: Duration::from_millis(2000),
+            p99_critical: Duration::from_millis(5000),
+            min_requests: 10,
+            interval: Duration::from_secs(5),
+            groups: Vec::new(),
+        }
+    }
+
+    /// `request_success_rate` is a warning below `warning` percent and critical below
+    /// `critical` (default 98 and 95).
+    pub fn success_rate_levels(mut self, warning: f64, critical: f64) -> Self {
+        self.success_warning = warning;
+        self.success_critical = critical;
+        self
+    }
+
+    /// `avg_response_time` and `p99_response_time` are warnings above `warning` and critical
+    /// above `critical` (default 2 s and 5 s).
+    pub fn response_time_levels(mut self, warning: Duration, critical: Duration) -> Self {
+        self.time_warning = warning;
+        self.time_critical = critical;
+        self.p99_warning = warning;
+        self.p99_critical = critical;
+        self
+    }
+
+    /// Levels for `p99_response_time` alone (default: those of the average).
+    pub fn p99_levels(mut self, warning: Duration, critical: Duration) -> Self {
+        self.p99_warning = warning;
+        self.p99_critical = critical;
+        self
+    }
+
+    /// How many requests the window needs before the metrics are graded (default 10).
+    pub fn min_requests(mut self, requests: u64) -> Self {
+        self.min_requests = requests;
+        self
+    }
+
+    /// How often the checks re-read the window for the published state (default 5 s).
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// The probe groups the three checks gate (default: none).
+    pub fn groups(mut self, groups: impl IntoIterator<Item = Group>) -> Self {
+        self.groups = groups.into_iter().collect();
+        self
+    }
+
+    /// The three checks; none when `config.request_metrics` is off.
+    /// [`HealthRuntimeBuilder::request_stats`](crate::HealthRuntimeBuilder::request_stats)
+    /// calls it; call it yourself to register them on a running runtime.
+    pub fn checks(self, config: &HealthConfig) -> Vec<Check> {
+        if !config.request_metrics {
+            return Vec::new();
+        }
+        let metrics = Arc::new(self);
+        [Metric::SuccessRate, Metric::Average, Metric::P99]
+            .into_iter()
+            .map(|metric| {
+                let settings = metrics.clone();
+                Check::new(REQUEST_METRIC_NAMES[metric as usize], move || {
+                    std::future::ready(settings.grade(metric))
+                })
+                .interval(metrics.interval)
+                .groups(metrics.groups.clone())
+            })
+            .collect()
+    }
+
+    fn grade(&self, metric: Metric) -> CheckOutcome {
+        let summary = self.stats.summary();
+        let window = humantime::format_duration(summary.window());
+        let requests = summary.requests();
+        let (threshold, status, value, message) = match metric {
+            Metric::SuccessRate => {
+                let threshold = self.success_critical;
+                let rate = summary.success_rate().unwrap_or(100.0);
+                let status = if rate < self.success_critical {
+                    Status::Critical
+                } else if rate < self.success_warning {
+                    Status::Warning
+                } else {
+                    Status::Healthy
+                };
+                let message = format!(
+                    "{rate:.1} % of {requests} requests in the last {window} succeeded (warning below {} %, critical below {} %)",
+                    self.success_warning, self.success_critical
+                );
+                (threshold, status, rate, message)
+            }
+            Metric::Average | Metric::P99 => {
+                let (label, latency, warning, critical) = if matches!(metric, Metric::Average) {
+                    (
+                        "average",
+                        summary.average(),
+                        self.time_warning,
+                        self.time_critical,
+                    )
+                } else {
+                    (
+                        "99th percentile",
+                        summary.percentile(0.99),
+                        self.p99_warning,
+                        self.p99_critical,
+                    )
+                };
+                let millis = latency.unwrap_or_default().as_secs_f64() * 1000.0;
+                let status = if latency > Some(critical) {
+                    Status::Critical
+                } else if latency > Some(warning) {
+                    Status::Warning
+                } else {
+                    Status::Healthy
+                };
+                let message = format!(
+                    "{label} response time {millis:.1} ms over {requests} requests in the last {window} (warning above {} ms, critical above {} ms)",
+                    warning.as_millis(),
+                    critical.as_millis()
+                );
+                (critical.as_secs_f64() * 1000.0, status, millis, message)
+            }
+        };
+        let outcome = CheckOutcome::new(status)
+            .with_value(value)
+            .with_threshold(threshold);
+        if requests < self.min_requests {
+            return CheckOutcome::healthy()
+                .with_value(value)
+                .with_threshold(threshold)
+                .with_message(format!(
+                    "{requests} requests in the last {window}; not graded below {}",
+                    self.min_requests
+                ));
+        }
+        outcome.with_message(message)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Metric {
+    SuccessRate,
+    Average,
+    P99,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_contiguous_and_precise() {
+        let mut previous = 0;
+        for micros in 0..200_000u64 {
+            let index = histogram_index(micros);
+            assert!(index == previous || index == previous + 1, "{micros}");
+            previous = index;
+            let value = histogram_value(index);
+            assert!(
+                (value - micros as f64).abs() <= (micros as f64 / 32.0).max(0.0) + 0.5,
+                "{micros}: {value}"
+            );
+        }
+        assert_eq!(histogram_index(u64::MAX), HISTOGRAM_LEN - 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_window_slides() {
+        let stats = RequestStats::with_window(Duration::from_secs(10));
+        stats.record(Duration::from_millis(5), false);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        stats.record(Duration::from_millis(5), true);
+        assert_eq!(stats.summary().requests(), 2);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        // The first second has left the window.
+        let summary = stats.summary();
+        assert_eq!((summary.requests(), summary.failures()), (1, 0));
+        tokio::time::advance(Duration::from_secs(20)).await;
+        assert_eq!(stats.summary().requests(), 0);
+        // Buckets are reused once the window has moved past them.
+        stats.record(Duration::from_millis(7), false);
+        assert_eq!(stats.summary().failures(), 1);
+    }
+}
