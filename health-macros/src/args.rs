@@ -193,9 +193,17 @@ impl Args {
         };
         if key == Key::Skip {
             if let Some(value) = value {
-                errors.at(index, &value, "`skip` takes no value; write `#[health(skip)]`");
+                errors.at(
+                    index,
+                    &value,
+                    "`skip` takes no value; write `#[health(skip)]`",
+                );
             } else if self.skip.is_some() {
-                errors.at(index, &ident, "duplicate `health` argument `skip`; give it once");
+                errors.at(
+                    index,
+                    &ident,
+                    "duplicate `health` argument `skip`; give it once",
+                );
             } else {
                 self.skip = Some(ident.span());
             }

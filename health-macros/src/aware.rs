@@ -194,24 +194,25 @@ fn collect(input: &DeriveInput, errors: &mut Errors) -> Vec<AwareCheck> {
                 }
                 continue;
             }
-            let (member, default, item): (Member, Option<(String, Span)>, String) = match &field.ident {
-                Some(ident) => {
-                    let name = ident.unraw().to_string();
-                    (
-                        Member::Named(ident.clone()),
-                        Some((name.clone(), ident.span())),
-                        format!("{ty_name}.{name}"),
-                    )
-                }
-                None => (
-                    Member::Unnamed(syn::Index {
-                        index: u32::try_from(position).unwrap_or(u32::MAX),
-                        span: field.ty.span(),
-                    }),
-                    None,
-                    format!("{ty_name}.{position}"),
-                ),
-            };
+            let (member, default, item): (Member, Option<(String, Span)>, String) =
+                match &field.ident {
+                    Some(ident) => {
+                        let name = ident.unraw().to_string();
+                        (
+                            Member::Named(ident.clone()),
+                            Some((name.clone(), ident.span())),
+                            format!("{ty_name}.{name}"),
+                        )
+                    }
+                    None => (
+                        Member::Unnamed(syn::Index {
+                            index: u32::try_from(position).unwrap_or(u32::MAX),
+                            span: field.ty.span(),
+                        }),
+                        None,
+                        format!("{ty_name}.{position}"),
+                    ),
+                };
             let span = field
                 .ident
                 .as_ref()

@@ -188,7 +188,11 @@ fn string_literal(expr: &Expr) -> Option<&LitStr> {
 
 /// The argument's string literal; anything else is refused with `expected`, or, for a bare word
 /// such as `on_error = warning`, with the quoted form to write instead.
-pub(crate) fn string_value<'a>(arg: &'a Arg, expected: &str, errors: &mut Errors) -> Option<&'a LitStr> {
+pub(crate) fn string_value<'a>(
+    arg: &'a Arg,
+    expected: &str,
+    errors: &mut Errors,
+) -> Option<&'a LitStr> {
     let value = value(arg);
     if let Some(literal) = string_literal(value) {
         return Some(literal);

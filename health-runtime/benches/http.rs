@@ -80,11 +80,15 @@ fn health_throughput(_: &mut Criterion) {
     let health = health(10);
     let (ours, baseline) = rt.block_on(async {
         health.report().await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let ours = format!("http://{}/health", listener.local_addr().expect("addr"));
         let server = health.clone();
         tokio::spawn(async move { server.serve_http(listener, std::future::pending()).await });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let baseline = format!("http://{}/health", listener.local_addr().expect("addr"));
         let router = axum::Router::new().route(
             "/health",
@@ -109,7 +113,11 @@ fn health_throughput(_: &mut Criterion) {
             our_rates.push(rate);
         }
     });
-    let ratios: Vec<f64> = our_rates.iter().zip(&base_rates).map(|(o, b)| o / b).collect();
+    let ratios: Vec<f64> = our_rates
+        .iter()
+        .zip(&base_rates)
+        .map(|(o, b)| o / b)
+        .collect();
     println!(
         "/health on a cached status: median {:.0} req/s; constant-200 axum baseline median {:.0} req/s; median ratio {:.3}",
         median(&mut our_rates),
