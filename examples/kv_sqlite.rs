@@ -181,7 +181,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| std::env::temp_dir().join("plugin-health-kv-sqlite"));
     let upstream = std::env::var("KV_UPSTREAM_URL")
         .unwrap_or_else(|_| "http://127.0.0.1:9000/healthz".to_owned());
-    let handler = Arc::new(KvHandler::open(dir.clone(), &upstream, config.disk_threshold)?);
+    let handler = Arc::new(KvHandler::open(
+        dir.clone(),
+        &upstream,
+        config.disk_threshold,
+    )?);
 
     let health = HealthRuntime::builder()
         .config(config)
