@@ -1,9 +1,11 @@
-//! Parsing the arguments of `#[health_check(...)]` into their raw, unvalidated form.
+//! Parsing the arguments of `#[health_check(...)]` and of the `#[health(...)]` helper attribute
+//! of `#[derive(HealthAware)]` into their raw, unvalidated form. Both go through this one parser,
+//! so both accept the same keys and refuse the same mistakes.
 
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream};
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
-use syn::{Expr, Token};
+use syn::{Attribute, Expr, Token};
 
 use crate::errors::Errors;
 use crate::suggest;
@@ -16,9 +18,40 @@ pub(crate) struct Arg {
     pub(crate) value: Expr,
 }
 
+/// Which attribute the arguments belong to: the keys differ a little between the two.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    /// `#[health_check(name = "...", ...)]` on a function.
+    Attribute,
+    /// `#[health(check = "...", ...)]` on a field or a struct deriving `HealthAware`.
+    Helper,
+}
+
+impl Flavor {
+    /// The attribute's name, as messages quote it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Flavor::Attribute => "health_check",
+            Flavor::Helper => "health",
+        }
+    }
+
+    fn keys(self) -> &'static [Key] {
+        match self {
+            Flavor::Attribute => &Key::ATTRIBUTE,
+            Flavor::Helper => &Key::HELPER,
+        }
+    }
+
+    fn names(self) -> Vec<&'static str> {
+        self.keys().iter().map(|key| key.as_str()).collect()
+    }
+}
+
 /// Every argument, at most once each; values are checked by `model`.
 #[derive(Default)]
 pub(crate) struct Args {
+    /// `name` in `#[health_check]`, `check` in `#[health]`.
     pub(crate) name: Option<Arg>,
     pub(crate) timeout: Option<Arg>,
     pub(crate) on_timeout: Option<Arg>,
@@ -27,11 +60,18 @@ pub(crate) struct Args {
     pub(crate) groups: Option<Arg>,
     pub(crate) service: Option<Arg>,
     pub(crate) failure_threshold: Option<Arg>,
+    /// `method = "..."` in `#[health]` on a struct: the method that runs the check.
+    pub(crate) method: Option<Arg>,
+    /// `skip` in `#[health]`: where it was written.
+    pub(crate) skip: Option<Span>,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Key {
     Name,
+    Check,
+    Method,
+    Skip,
     Timeout,
     OnTimeout,
     OnError,
@@ -42,7 +82,7 @@ enum Key {
 }
 
 impl Key {
-    const ALL: [Key; 8] = [
+    const ATTRIBUTE: [Key; 8] = [
         Key::Name,
         Key::Timeout,
         Key::OnTimeout,
@@ -53,9 +93,25 @@ impl Key {
         Key::FailureThreshold,
     ];
 
+    const HELPER: [Key; 10] = [
+        Key::Check,
+        Key::Method,
+        Key::Timeout,
+        Key::OnTimeout,
+        Key::OnError,
+        Key::Interval,
+        Key::Groups,
+        Key::Service,
+        Key::FailureThreshold,
+        Key::Skip,
+    ];
+
     fn as_str(self) -> &'static str {
         match self {
             Key::Name => "name",
+            Key::Check => "check",
+            Key::Method => "method",
+            Key::Skip => "skip",
             Key::Timeout => "timeout",
             Key::OnTimeout => "on_timeout",
             Key::OnError => "on_error",
@@ -70,6 +126,9 @@ impl Key {
     fn example(self) -> &'static str {
         match self {
             Key::Name => r#"name = "database""#,
+            Key::Check => r#"check = "database""#,
+            Key::Method => r#"method = "check_cache""#,
+            Key::Skip => "skip",
             Key::Timeout => r#"timeout = "5s""#,
             Key::OnTimeout => r#"on_timeout = "warning""#,
             Key::OnError => r#"on_error = "warning""#,
@@ -78,10 +137,6 @@ impl Key {
             Key::Service => r#"service = "storage""#,
             Key::FailureThreshold => "failure_threshold = 3",
         }
-    }
-
-    fn names() -> [&'static str; 8] {
-        Key::ALL.map(Key::as_str)
     }
 }
 
@@ -93,7 +148,7 @@ impl Args {
         let mut index = 0;
         let parser = syn::meta::parser(|meta| {
             index += 1;
-            args.parse_one(index, &meta, errors)
+            args.parse_one(Flavor::Attribute, index, &meta, errors)
         });
         if let Err(error) = parser.parse2(tokens) {
             errors.push(index, error);
@@ -101,13 +156,28 @@ impl Args {
         args
     }
 
+    /// Parses one `#[health(...)]` helper attribute. `index` counts arguments across every
+    /// attribute of the item, so that errors come out in source order.
+    pub(crate) fn parse_helper(attr: &Attribute, index: &mut usize, errors: &mut Errors) -> Args {
+        let mut args = Args::default();
+        let result = attr.parse_nested_meta(|meta| {
+            *index += 1;
+            args.parse_one(Flavor::Helper, *index, &meta, errors)
+        });
+        if let Err(error) = result {
+            errors.push(*index, error);
+        }
+        args
+    }
+
     fn parse_one(
         &mut self,
+        flavor: Flavor,
         index: usize,
         meta: &ParseNestedMeta<'_>,
         errors: &mut Errors,
     ) -> syn::Result<()> {
-        let key = Self::key(index, meta, errors);
+        let key = Self::key(flavor, index, meta, errors);
         let value = if meta.input.peek(Token![=]) {
             meta.input.parse::<Token![=]>()?;
             Some(meta.input.parse::<Expr>()?)
@@ -121,6 +191,24 @@ impl Args {
         let Some((key, ident)) = key else {
             return Ok(());
         };
+        if key == Key::Skip {
+            if let Some(value) = value {
+                errors.at(
+                    index,
+                    &value,
+                    "`skip` takes no value; write `#[health(skip)]`",
+                );
+            } else if self.skip.is_some() {
+                errors.at(
+                    index,
+                    &ident,
+                    "duplicate `health` argument `skip`; give it once",
+                );
+            } else {
+                self.skip = Some(ident.span());
+            }
+            return Ok(());
+        }
         let Some(value) = value else {
             errors.at(
                 index,
@@ -135,30 +223,43 @@ impl Args {
             key: ident,
             value,
         };
-        store(slot, arg, errors);
+        store(flavor, slot, arg, errors);
         Ok(())
     }
 
     /// The argument a key names; an unknown key is recorded and yields `None`.
-    fn key(index: usize, meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> Option<(Key, Ident)> {
+    fn key(
+        flavor: Flavor,
+        index: usize,
+        meta: &ParseNestedMeta<'_>,
+        errors: &mut Errors,
+    ) -> Option<(Key, Ident)> {
+        let attribute = flavor.as_str();
+        let names = flavor.names();
         let Some(ident) = meta.path.get_ident() else {
-            let expected = suggest::one_of(&Key::names(), false);
+            let expected = suggest::one_of(&names, false);
             errors.at(
                 index,
                 &meta.path,
-                format!("expected a `health_check` argument, one of {expected}"),
+                format!("expected a `{attribute}` argument, one of {expected}"),
             );
             return None;
         };
         let written = ident.to_string();
-        match Key::ALL.into_iter().find(|key| key.as_str() == written) {
-            Some(key) => Some((key, ident.clone())),
+        match flavor.keys().iter().find(|key| key.as_str() == written) {
+            Some(&key) => Some((key, ident.clone())),
             None => {
-                let expected = suggest::expected(&written, &Key::names(), false);
+                let hint = match (flavor, written.as_str()) {
+                    (Flavor::Helper, "name") => {
+                        "; the check's name is `check` here: write `check = \"database\"`"
+                            .to_owned()
+                    }
+                    _ => suggest::expected(&written, &names, false),
+                };
                 errors.at(
                     index,
                     ident,
-                    format!("unknown `health_check` argument `{written}`{expected}"),
+                    format!("unknown `{attribute}` argument `{written}`{hint}"),
                 );
                 None
             }
@@ -167,7 +268,8 @@ impl Args {
 
     fn slot(&mut self, key: Key) -> &mut Option<Arg> {
         match key {
-            Key::Name => &mut self.name,
+            Key::Name | Key::Check | Key::Skip => &mut self.name,
+            Key::Method => &mut self.method,
             Key::Timeout => &mut self.timeout,
             Key::OnTimeout => &mut self.on_timeout,
             Key::OnError => &mut self.on_error,
@@ -180,13 +282,14 @@ impl Args {
 }
 
 /// The one place that refuses an argument given twice.
-fn store(slot: &mut Option<Arg>, arg: Arg, errors: &mut Errors) {
+fn store(flavor: Flavor, slot: &mut Option<Arg>, arg: Arg, errors: &mut Errors) {
     if slot.is_some() {
         errors.at(
             arg.index,
             &arg.key,
             format!(
-                "duplicate `health_check` argument `{}`; give each argument once",
+                "duplicate `{}` argument `{}`; give each argument once",
+                flavor.as_str(),
                 arg.key
             ),
         );

@@ -73,17 +73,18 @@ fn registration(check: &Check) -> TokenStream {
     } else {
         quote!(Blocking)
     };
-    let name = &check.name;
-    let timeout = optional_duration(check.timeout);
-    let interval = optional_duration(check.interval);
-    let on_timeout = status(check.on_timeout);
-    let on_error = status(check.on_error);
-    let groups = check.groups.iter().map(|&group| group_path(group));
-    let service = match &check.service {
+    let settings = &check.settings;
+    let name = &settings.name;
+    let timeout = optional_duration(settings.timeout);
+    let interval = optional_duration(settings.interval);
+    let on_timeout = status(settings.on_timeout);
+    let on_error = status(settings.on_error);
+    let groups = settings.groups.iter().map(|&group| group_path(group));
+    let service = match &settings.service {
         Some(service) => quote!(::core::option::Option::Some(#service)),
         None => quote!(::core::option::Option::None),
     };
-    let failure_threshold = check.failure_threshold;
+    let failure_threshold = settings.failure_threshold;
     let item = ident.to_string();
     // `line!()` and `column!()` report where their own tokens come from: the function's name.
     let location = quote_spanned! {function.span()=>
@@ -113,7 +114,7 @@ fn registration(check: &Check) -> TokenStream {
     }
 }
 
-fn optional_duration(duration: Option<std::time::Duration>) -> TokenStream {
+pub(crate) fn optional_duration(duration: Option<std::time::Duration>) -> TokenStream {
     match duration {
         Some(duration) => {
             let millis = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
@@ -123,7 +124,7 @@ fn optional_duration(duration: Option<std::time::Duration>) -> TokenStream {
     }
 }
 
-fn status(status: Status) -> TokenStream {
+pub(crate) fn status(status: Status) -> TokenStream {
     match status {
         Status::Healthy => quote!(::health_runtime::Status::Healthy),
         Status::Warning => quote!(::health_runtime::Status::Warning),
@@ -131,7 +132,7 @@ fn status(status: Status) -> TokenStream {
     }
 }
 
-fn group_path(group: Group) -> TokenStream {
+pub(crate) fn group_path(group: Group) -> TokenStream {
     match group {
         Group::Liveness => quote!(::health_runtime::Group::Liveness),
         Group::Readiness => quote!(::health_runtime::Group::Readiness),

@@ -28,6 +28,11 @@ impl Errors {
         self.push(position, syn::Error::new_spanned(tokens, message));
     }
 
+    /// How many errors were recorded.
+    pub(crate) fn len(&self) -> usize {
+        self.errors.len()
+    }
+
     /// Whether nothing went wrong.
     pub(crate) fn is_empty(&self) -> bool {
         self.errors.is_empty()

@@ -4,6 +4,7 @@
 //! [`health-runtime`]: https://docs.rs/health-runtime
 
 mod args;
+mod aware;
 mod check;
 mod duration;
 mod errors;
@@ -176,4 +177,37 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn health_check(args: TokenStream, item: TokenStream) -> TokenStream {
     check::health_check(args.into(), item.into()).into()
+}
+
+/// Derives `HealthAware` for a handler struct whose checks need its state: each
+/// `#[health(...)]` becomes a check that runs against one instance, registered with
+/// `HealthRuntime::register_aware` (or `handler.register_health(&runtime)`) and removed again in
+/// one call.
+///
+/// See `health_runtime::HealthAware` for a complete example.
+///
+/// # Attributes
+///
+/// - **On a field**, `#[health(check = "database", timeout = "2s", ...)]`: the field's type
+///   implements `health_runtime::HealthIndicator`, and the check runs its `check` method. The
+///   check's name defaults to the field's name; a bare `#[health]` is a check with every default.
+/// - **On the struct**, `#[health(check = "cache", method = "check_cache", ...)]`: the check calls
+///   `async fn check_cache(&self) -> T`, with `T` any type a `#[health_check]` function may return.
+///   The name defaults to the method's name. Repeat the attribute for more methods.
+/// - `#[health(skip)]` on a field says that it is not a check (as is any field without
+///   `#[health]`).
+///
+/// Every other argument is that of `#[health_check]` (`timeout`, `on_timeout`, `on_error`,
+/// `interval`, `groups`, `service`, `failure_threshold`), parsed and validated by the same code,
+/// with the same defaults and errors. Two checks of one struct with one name are a compile error.
+///
+/// # Expansion
+///
+/// One `impl HealthAware` whose `health_checks` builds, for each attribute, a
+/// `health_runtime::Check` with the attribute's settings. Each check holds a `Weak` reference to
+/// the instance: registering a handler does not keep it alive, and once it is dropped its checks
+/// fail with "the handler was dropped" until they are deregistered.
+#[proc_macro_derive(HealthAware, attributes(health))]
+pub fn derive_health_aware(input: TokenStream) -> TokenStream {
+    aware::derive(input.into()).into()
 }

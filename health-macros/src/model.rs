@@ -15,10 +15,17 @@ use crate::function::Function;
 use crate::name::{function_name_error, name_error};
 use crate::suggest;
 
-/// A check ready to expand.
+/// A `#[health_check]` function ready to expand.
 pub(crate) struct Check {
     pub(crate) function: Function,
+    pub(crate) settings: Settings,
+}
+
+/// The validated arguments of one check, shared by `#[health_check]` and `#[health(...)]`.
+pub(crate) struct Settings {
     pub(crate) name: String,
+    /// Where the name was written, when it was: duplicate names are reported there.
+    pub(crate) name_span: Option<(usize, proc_macro2::Span)>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) on_timeout: Status,
     pub(crate) on_error: Status,
@@ -76,11 +83,38 @@ impl Check {
         function: Option<Function>,
         errors: &mut Errors,
     ) -> Option<Check> {
+        let settings = Settings::new(
+            args,
+            |errors| {
+                function
+                    .as_ref()
+                    .and_then(|function| default_name(function, errors))
+            },
+            errors,
+        );
+        // A value that was given but refused is `None` here too; the recorded error stops us.
+        if !errors.is_empty() {
+            return None;
+        }
+        Some(Check {
+            function: function?,
+            settings: settings?,
+        })
+    }
+}
+
+impl Settings {
+    /// Validates every argument, recording each mistake; `default_name` gives the name when the
+    /// arguments have none. `None` when any of these arguments was refused.
+    pub(crate) fn new(
+        args: &Args,
+        default_name: impl FnOnce(&mut Errors) -> Option<String>,
+        errors: &mut Errors,
+    ) -> Option<Settings> {
+        let before = errors.len();
         let name = match &args.name {
             Some(arg) => checked_name(arg, "check name", errors),
-            None => function
-                .as_ref()
-                .and_then(|function| default_name(function, errors)),
+            None => default_name(errors),
         };
         let timeout = args.timeout.as_ref().and_then(|arg| duration(arg, errors));
         let on_timeout = args
@@ -101,13 +135,16 @@ impl Check {
             .failure_threshold
             .as_ref()
             .and_then(|arg| failure_threshold(arg, errors));
-        // A value that was given but refused is `None` here too; the recorded error stops us.
-        if !errors.is_empty() {
+        if errors.len() > before {
             return None;
         }
-        Some(Check {
-            function: function?,
+        let name_span = args
+            .name
+            .as_ref()
+            .map(|arg| (arg.index, syn::spanned::Spanned::span(&arg.value)));
+        Some(Settings {
             name: name?,
+            name_span,
             timeout,
             on_timeout: on_timeout.unwrap_or(Status::Critical),
             on_error: on_error.unwrap_or(Status::Critical),
@@ -151,7 +188,11 @@ fn string_literal(expr: &Expr) -> Option<&LitStr> {
 
 /// The argument's string literal; anything else is refused with `expected`, or, for a bare word
 /// such as `on_error = warning`, with the quoted form to write instead.
-fn string_value<'a>(arg: &'a Arg, expected: &str, errors: &mut Errors) -> Option<&'a LitStr> {
+pub(crate) fn string_value<'a>(
+    arg: &'a Arg,
+    expected: &str,
+    errors: &mut Errors,
+) -> Option<&'a LitStr> {
     let value = value(arg);
     if let Some(literal) = string_literal(value) {
         return Some(literal);

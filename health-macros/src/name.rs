@@ -20,9 +20,15 @@ pub(crate) fn name_error(what: &str, name: &str) -> Option<String> {
 
 /// The message for a name taken from the function, which says how to set one instead.
 pub(crate) fn function_name_error(name: &str) -> Option<String> {
+    derived_name_error(name, "function", "name")
+}
+
+/// The message for a name taken from an item (`from`: "function", "field", "method"), which says
+/// how to set one instead with `key`.
+pub(crate) fn derived_name_error(name: &str, from: &str, key: &str) -> Option<String> {
     let problem = name_problem(name)?;
     Some(format!(
-        "check name `{name}`, taken from the function name, {problem}; set another with `name = \"...\"`"
+        "check name `{name}`, taken from the {from} name, {problem}; set another with `{key} = \"...\"`"
     ))
 }
 

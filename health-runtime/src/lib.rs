@@ -44,6 +44,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod aware;
 mod check;
 mod config;
 mod engine;
@@ -55,6 +56,7 @@ mod health_file;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 mod http;
+pub mod indicator;
 pub mod indicators;
 #[cfg(feature = "prometheus")]
 mod metrics;
@@ -71,11 +73,13 @@ mod timefmt;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use aware::{AwareHandle, HealthAware};
 pub use check::{Check, CheckInfo, Location};
 pub use config::{ConfigError, DetailLevel, HealthConfig};
 pub use error::{RegistryError, UnknownCheck};
 pub use health_file::{HEALTH_FILE_CHECK, HealthFile};
-pub use health_macros::health_check;
+pub use health_macros::{HealthAware, health_check};
+pub use indicator::HealthIndicator;
 pub use indicators::deps;
 pub use outcome::{CheckError, CheckOutcome, IntoCheckOutcome, MetricValue, OkValue};
 pub use report::{HealthMetric, HealthReport};

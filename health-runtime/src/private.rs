@@ -83,3 +83,43 @@ where
 pub fn check_outcome<T: IntoCheckOutcome>(value: T) -> Result<CheckOutcome, CheckError> {
     value.into_check_outcome()
 }
+
+/// One check of a `#[derive(HealthAware)]` handler.
+pub fn aware_check<H, F, Fut>(
+    handler: &Arc<H>,
+    name: &'static str,
+    file: &'static str,
+    line: u32,
+    column: u32,
+    item: &'static str,
+    run: F,
+) -> Check
+where
+    H: Send + Sync + 'static,
+    F: Fn(Arc<H>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<CheckOutcome, CheckError>> + Send + 'static,
+{
+    let location = Location {
+        file,
+        line,
+        column,
+        item: Some(item),
+    };
+    crate::aware::aware_check(handler, name, location, run)
+}
+
+/// Runs an indicator field; the bound is where a field type that is not one is reported.
+pub fn run_indicator<I: crate::HealthIndicator>(
+    indicator: &I,
+) -> impl Future<Output = Result<CheckOutcome, CheckError>> + Send + '_ {
+    indicator.check()
+}
+
+/// The future of a method named by `#[health(method = "...")]`.
+pub fn method_output<F>(future: F) -> F
+where
+    F: Future + Send,
+    F::Output: IntoCheckOutcome,
+{
+    future
+}

@@ -12,11 +12,23 @@ use crate::{HealthMetric, HealthReport, HealthRuntime, Status};
 #[derive(Debug, Clone)]
 pub struct HealthReportService {
     runtime: HealthRuntime,
+    /// Only these checks, for a `HealthAware` handler's own report.
+    only: Option<std::sync::Arc<[String]>>,
 }
 
 impl HealthReportService {
     pub(crate) fn new(runtime: HealthRuntime) -> Self {
-        HealthReportService { runtime }
+        HealthReportService {
+            runtime,
+            only: None,
+        }
+    }
+
+    pub(crate) fn only(runtime: HealthRuntime, names: std::sync::Arc<[String]>) -> Self {
+        HealthReportService {
+            runtime,
+            only: Some(names),
+        }
     }
 }
 
@@ -26,7 +38,10 @@ impl HealthReportRpc for HealthReportService {
         &self,
         _request: Request<GetHealthReportRequest>,
     ) -> Result<Response<GetHealthReportResponse>, GrpcStatus> {
-        let report = self.runtime.report().await;
+        let report = match &self.only {
+            Some(names) => crate::aware::report_of(&self.runtime, names).await,
+            None => self.runtime.report().await,
+        };
         to_proto(&report).map(Response::new).map_err(|problem| {
             tracing::error!(%problem, "health report not converted");
             GrpcStatus::internal(format!("the health report could not be encoded: {problem}"))

@@ -1,0 +1,216 @@
+//! A key-value plugin server backed by a real SQLite file, whose handler carries its own health
+//! checks with `#[derive(HealthAware)]`: the database (a real query), an upstream HTTP
+//! dependency, and the free space where the database lives; a free-function `#[health_check]`
+//! sits beside it. Every health surface is on.
+//!
+//! ```text
+//! KV_UPSTREAM_URL=http://127.0.0.1:9000/healthz cargo run --example kv_sqlite
+//! ```
+//!
+//! | variable | default |
+//! |---|---|
+//! | `KV_DATA_DIR` | `$TMPDIR/plugin-health-kv-sqlite` (the database is `kv.sqlite3` in it) |
+//! | `KV_UPSTREAM_URL` | `http://127.0.0.1:9000/healthz` |
+//! | `PLUGIN_HEALTH_*`, `PLUGIN_RESOURCE_*` | as for every server of this crate |
+//!
+//! gRPC listens on `PLUGIN_HEALTH_GRPC_ADDR` (default `127.0.0.1:50051`), the HTTP probes and
+//! `/metrics` on `PLUGIN_HEALTH_HTTP_ADDR` (default `0.0.0.0:8080`), the health file goes to
+//! `PLUGIN_HEALTH_FILE_PATH` (default `/tmp/health`). Once listening it prints go-plugin's
+//! handshake line, `1|1|tcp|127.0.0.1:50051|grpc`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use health_runtime::indicator::{HttpEndpoint, SqliteDatabase};
+use health_runtime::{CheckOutcome, HealthAware, HealthConfig, HealthRuntime, health_check};
+use rusqlite::OptionalExtension as _;
+use tokio::net::{TcpListener, TcpStream};
+use tonic::service::Routes;
+use tonic::{Request, Response, Status};
+
+/// The code generated from `examples/proto/kv/v1/kv.proto`.
+#[allow(missing_docs, unreachable_pub, clippy::all)]
+mod kv {
+    include!("generated/kv.v1.rs");
+}
+
+use kv::kv_server::{Kv, KvServer};
+use kv::{GetRequest, GetResponse, PutRequest, PutResponse};
+
+/// The handler of `kv.v1.KV`: its state, and the checks on that state.
+#[derive(Debug, HealthAware)]
+#[health(
+    check = "kv_disk",
+    method = "disk_space",
+    timeout = "2s",
+    on_timeout = "warning",
+    service = "kv.v1.KV"
+)]
+struct KvHandler {
+    /// The store; its check runs a real query on the table the service uses.
+    #[health(
+        check = "kv_database",
+        timeout = "2s",
+        groups = ["readiness", "startup"],
+        service = "kv.v1.KV"
+    )]
+    db: SqliteDatabase,
+    /// An upstream the service depends on; not ready without it.
+    #[health(check = "kv_upstream", timeout = "1s")]
+    upstream: HttpEndpoint,
+    #[health(skip)]
+    dir: PathBuf,
+    /// `PLUGIN_RESOURCE_DISK_THRESHOLD`.
+    disk_threshold: f64,
+}
+
+impl KvHandler {
+    fn open(dir: PathBuf, upstream: &str, disk_threshold: f64) -> Result<Self, String> {
+        std::fs::create_dir_all(&dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+        let path = dir.join("kv.sqlite3");
+        let db = SqliteDatabase::open(&path)
+            .map_err(|error| format!("{}: {error}", path.display()))?
+            .with_query("SELECT count(*) FROM kv");
+        db.lock()
+            .execute(
+                "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
+                (),
+            )
+            .map_err(|error| format!("{}: {error}", path.display()))?;
+        Ok(KvHandler {
+            db,
+            upstream: HttpEndpoint::new(upstream),
+            dir,
+            disk_threshold,
+        })
+    }
+
+    /// The filesystem holding the database has room.
+    async fn disk_space(&self) -> Result<CheckOutcome, String> {
+        let (dir, limit) = (self.dir.clone(), self.disk_threshold);
+        tokio::task::spawn_blocking(move || examples::disk_usage(&dir, limit))
+            .await
+            .map_err(|error| error.to_string())?
+    }
+}
+
+fn internal(error: impl std::fmt::Display) -> Status {
+    Status::unavailable(format!("the store failed: {error}"))
+}
+
+/// `kv.v1.KV` over the handler.
+#[derive(Debug)]
+struct KvService(Arc<KvHandler>);
+
+#[tonic::async_trait]
+impl Kv for KvService {
+    async fn get(&self, request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
+        let key = request.into_inner().key;
+        let found = self
+            .0
+            .db
+            .call({
+                let key = key.clone();
+                move |conn| {
+                    conn.query_row("SELECT value FROM kv WHERE key = ?1", [key], |row| {
+                        row.get::<_, Vec<u8>>(0)
+                    })
+                    .optional()
+                }
+            })
+            .await
+            .map_err(internal)?
+            .map_err(internal)?;
+        match found {
+            Some(value) => Ok(Response::new(GetResponse { value })),
+            None => Err(Status::not_found(format!("no value under `{key}`"))),
+        }
+    }
+
+    async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
+        let PutRequest { key, value } = request.into_inner();
+        self.0
+            .db
+            .call(move |conn| {
+                conn.execute(
+                    "INSERT INTO kv (key, value) VALUES (?1, ?2) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+            })
+            .await
+            .map_err(internal)?
+            .map_err(internal)?;
+        Ok(Response::new(PutResponse {}))
+    }
+}
+
+static LISTEN_ADDR: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
+
+/// A free-function check beside the handler's: the server's own port accepts connections.
+#[health_check(name = "grpc_listener", timeout = "1s", groups = ["liveness"])]
+async fn grpc_listener() -> std::io::Result<()> {
+    let addr = LISTEN_ADDR
+        .get()
+        .ok_or_else(|| std::io::Error::other("not listening yet"))?;
+    TcpStream::connect(addr).await.map(drop)
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(error) = run().await {
+        eprintln!("kv_sqlite: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut config = HealthConfig::from_env()?;
+    if std::env::var_os("PLUGIN_ENABLE_PROMETHEUS").is_none() {
+        config.enable_prometheus = true;
+    }
+    let addr = config.grpc_addr;
+    let dir = std::env::var_os("KV_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("plugin-health-kv-sqlite"));
+    let upstream = std::env::var("KV_UPSTREAM_URL")
+        .unwrap_or_else(|_| "http://127.0.0.1:9000/healthz".to_owned());
+    let handler = Arc::new(KvHandler::open(
+        dir.clone(),
+        &upstream,
+        config.disk_threshold,
+    )?);
+
+    let health = HealthRuntime::builder()
+        .config(config)
+        .version(env!("CARGO_PKG_VERSION"))
+        .build()?;
+    // One call registers the handler's three checks; `checks.deregister()` would remove them.
+    let checks = handler.register_health(&health)?;
+
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|error| format!("cannot listen on {addr}: {error}"))?;
+    let local = listener.local_addr()?;
+    LISTEN_ADDR.get_or_init(|| local);
+    tracing::info!(
+        addr = %local,
+        database = %dir.join("kv.sqlite3").display(),
+        %upstream,
+        checks = ?checks.names(),
+        "kv_sqlite listening"
+    );
+    println!("1|1|tcp|{local}|grpc");
+
+    let routes = Routes::new(KvServer::new(KvService(handler)));
+    health
+        .serve_with_shutdown(listener, routes, health_runtime::grpc::termination_signal())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,13 @@
+use health_runtime::HealthAware;
+
+#[derive(HealthAware)]
+enum Handler {
+    A,
+}
+
+#[derive(HealthAware)]
+union Raw {
+    a: u32,
+}
+
+fn main() {}

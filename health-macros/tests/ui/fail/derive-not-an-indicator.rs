@@ -1,0 +1,11 @@
+use health_runtime::HealthAware;
+
+struct Pool;
+
+#[derive(HealthAware)]
+struct Handler {
+    #[health(check = "database")]
+    pool: Pool,
+}
+
+fn main() {}
