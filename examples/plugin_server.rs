@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use health_runtime::indicators::{RequestStats, SystemMetrics};
 use health_runtime::{CheckOutcome, HealthConfig, HealthRuntime, health_check};
 use tokio::net::{TcpListener, TcpStream};
 use tonic::service::Routes;
@@ -196,9 +197,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|error| format!("cannot open the store in {}: {error}", dir.display()))?;
     let store: &'static FileStore = STORE.get_or_init(|| store);
 
+    // CPU, memory and disk, sampled in the background; the KV service's request success rate and
+    // latency over the last minute.
+    let requests = RequestStats::new();
     let health = HealthRuntime::builder()
         .config(config)
         .version(env!("CARGO_PKG_VERSION"))
+        .system_metrics(SystemMetrics::new())
+        .request_stats(&requests)
         .build()?;
 
     let listener = TcpListener::bind(addr)
@@ -208,7 +214,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     LISTEN_ADDR.get_or_init(|| local);
     print_handshake(local, &dir);
 
-    let routes = Routes::new(KvServer::new(KvService(store)));
+    let routes = Routes::new(requests.wrap(KvServer::new(KvService(store))));
     health
         .serve_with_shutdown(listener, routes, health_runtime::grpc::termination_signal())
         .await?;

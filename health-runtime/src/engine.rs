@@ -466,7 +466,7 @@ async fn execute(entry: &Entry) -> RunResult {
     match tokio::time::timeout(entry.info.timeout, &mut task).await {
         Ok(Ok(outcome)) => RunResult::Completed(outcome),
         Ok(Err(error)) if error.is_panic() => {
-            RunResult::Panicked(panic_message(error.into_panic()))
+            RunResult::Panicked(panic_message(&*error.into_panic()))
         }
         Ok(Err(_)) => RunResult::Completed(Err(CheckError::new("the check's task was cancelled"))),
         Err(_) => {
@@ -486,7 +486,8 @@ impl Drop for BusyGuard {
     }
 }
 
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+/// The message of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(message) = payload.downcast_ref::<&str>() {
         (*message).to_owned()
     } else if let Some(message) = payload.downcast_ref::<String>() {

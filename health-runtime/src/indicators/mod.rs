@@ -39,15 +39,7 @@ pub use system::{
 
 use crate::{Check, HealthConfig};
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        (*message).to_owned()
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        "a panic with a non-string payload".to_owned()
-    }
-}
+use crate::engine::panic_message;
 
 /// Indicators added to a builder, turned into checks once the configuration is final.
 #[derive(Debug, Default)]

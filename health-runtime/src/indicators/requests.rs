@@ -188,6 +188,16 @@ impl RequestStats {
         }
     }
 
+    /// `service`, recording each of its requests here: the same as `self.layer().layer(service)`,
+    /// without importing `tower::Layer`. A tonic server wrapped so keeps its gRPC name:
+    /// `Routes::new(stats.wrap(MyServer::new(handler)))`.
+    pub fn wrap<S>(&self, service: S) -> RequestStatsService<S> {
+        RequestStatsService {
+            inner: service,
+            stats: self.clone(),
+        }
+    }
+
     /// The three metrics, to register with custom thresholds or groups.
     pub fn metrics(&self) -> RequestMetrics {
         RequestMetrics::new(self)
@@ -364,6 +374,13 @@ impl<S> tower_layer::Layer<S> for RequestStatsLayer {
 pub struct RequestStatsService<S> {
     inner: S,
     stats: RequestStats,
+}
+
+/// A layered tonic service keeps its gRPC name, so it can go into `tonic::service::Routes` as
+/// it is: `Routes::new(stats.layer().layer(MyServer::new(handler)))`.
+#[cfg(feature = "grpc")]
+impl<S: tonic::server::NamedService> tonic::server::NamedService for RequestStatsService<S> {
+    const NAME: &'static str = S::NAME;
 }
 
 impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for RequestStatsService<S>
