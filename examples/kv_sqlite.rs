@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use health_runtime::indicator::{HttpEndpoint, SqliteDatabase};
-use health_runtime::{CheckOutcome, HealthAware, HealthConfig, HealthRuntime, health_check};
+use health_runtime::{CheckOutcome, HealthAware, HealthRuntime, health_check};
 use rusqlite::OptionalExtension as _;
 use tokio::net::{TcpListener, TcpStream};
 use tonic::service::Routes;
@@ -158,12 +158,7 @@ async fn grpc_listener() -> std::io::Result<()> {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    examples::init_tracing();
     if let Err(error) = run().await {
         eprintln!("kv_sqlite: {error}");
         std::process::exit(1);
@@ -171,10 +166,7 @@ async fn main() {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let mut config = HealthConfig::from_env()?;
-    if std::env::var_os("PLUGIN_ENABLE_PROMETHEUS").is_none() {
-        config.enable_prometheus = true;
-    }
+    let config = examples::config_from_env()?;
     let addr = config.grpc_addr;
     let dir = std::env::var_os("KV_DATA_DIR")
         .map(PathBuf::from)

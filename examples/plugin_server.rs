@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use health_runtime::indicators::{RequestStats, SystemMetrics};
-use health_runtime::{CheckOutcome, HealthConfig, HealthRuntime, health_check};
+use health_runtime::{CheckOutcome, HealthRuntime, health_check};
 use tokio::net::{TcpListener, TcpStream};
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
@@ -173,12 +173,7 @@ fn data_dir() -> PathBuf {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    examples::init_tracing();
     if let Err(error) = run().await {
         eprintln!("plugin_server: {error}");
         std::process::exit(1);
@@ -186,10 +181,7 @@ async fn main() {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let mut config = HealthConfig::from_env()?;
-    if std::env::var_os("PLUGIN_ENABLE_PROMETHEUS").is_none() {
-        config.enable_prometheus = true;
-    }
+    let config = examples::config_from_env()?;
     let addr = config.grpc_addr;
     DISK_THRESHOLD.get_or_init(|| config.disk_threshold);
     let dir = data_dir();

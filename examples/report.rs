@@ -94,12 +94,7 @@ fn data_dir() -> PathBuf {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    examples::init_tracing();
 
     let data_dir = data_dir();
     std::fs::create_dir_all(&data_dir)?;

@@ -16,40 +16,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tests::process::{manifest_dir, python_env, run, run_ok, workspace};
+use tests::process::{build_example, manifest_dir, python_env, run};
 
 /// The example server's drain delay after SIGTERM.
 const DRAIN_DELAY: Duration = Duration::from_secs(2);
-
-/// Builds the example server with the cargo running this test and returns its executable.
-fn build_server() -> PathBuf {
-    let built = run_ok(
-        "building the example server",
-        Command::new(env!("CARGO")).current_dir(workspace()).args([
-            "build",
-            "--package",
-            "examples",
-            "--example",
-            "plugin_server",
-            "--message-format=json-render-diagnostics",
-        ]),
-        Duration::from_secs(30 * 60),
-    );
-    built
-        .stdout
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|message| {
-            message["reason"] == "compiler-artifact" && message["target"]["name"] == "plugin_server"
-        })
-        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| {
-            panic!(
-                "cargo built no plugin_server executable\n--- cargo's stderr ---\n{}",
-                built.stderr
-            )
-        })
-}
 
 /// The running example server; killed, and its data directory removed, when dropped.
 struct Server {
@@ -195,7 +165,7 @@ fn expect(problems: &mut Vec<String>, results: &Value, pointer: &str, wanted: Va
 #[test]
 fn python_grpcio_health_client() {
     let python = python_env(Path::new(env!("CARGO_TARGET_TMPDIR")));
-    let exe = build_server();
+    let exe = build_example("plugin_server");
     let (mut server, addr) = Server::start(&exe);
     eprintln!("interop: {} listening on {addr}", exe.display());
 

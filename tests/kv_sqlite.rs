@@ -6,13 +6,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-use tests::process::{run_ok, workspace};
+use tests::process::build_example;
 use tests::{HealthClient, ServingStatus, next_status, request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -22,30 +21,6 @@ const INTERVAL: Duration = Duration::from_secs(1);
 const TIMEOUT: Duration = Duration::from_secs(2);
 /// Slack for a loaded machine: process scheduling, the cache TTL, the first Watch message.
 const MARGIN: Duration = Duration::from_secs(6);
-
-fn build_example() -> PathBuf {
-    let built = run_ok(
-        "building the kv_sqlite example",
-        Command::new(env!("CARGO")).current_dir(workspace()).args([
-            "build",
-            "--package",
-            "examples",
-            "--example",
-            "kv_sqlite",
-            "--message-format=json-render-diagnostics",
-        ]),
-        Duration::from_secs(30 * 60),
-    );
-    built
-        .stdout
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|message| {
-            message["reason"] == "compiler-artifact" && message["target"]["name"] == "kv_sqlite"
-        })
-        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| panic!("cargo built no kv_sqlite executable\n{}", built.stderr))
-}
 
 /// A loopback port that was free a moment ago.
 fn free_port() -> SocketAddr {
@@ -178,7 +153,9 @@ async fn ready_until(http: SocketAddr, want: u16, within: Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_follows_the_database_and_the_upstream() {
-    let exe = tokio::task::spawn_blocking(build_example).await.unwrap();
+    let exe = tokio::task::spawn_blocking(|| build_example("kv_sqlite"))
+        .await
+        .unwrap();
     let data_dir =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("kv-sqlite-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);

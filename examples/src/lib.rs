@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use health_runtime::CheckOutcome;
+use health_runtime::{CheckOutcome, ConfigError, HealthConfig};
 use sysinfo::Disks;
 
 /// How full the filesystem holding `dir` is, graded against `limit_percent`: Warning above
@@ -32,4 +32,25 @@ pub fn disk_usage(dir: &Path, limit_percent: f64) -> Result<CheckOutcome, String
             free as f64 / f64::from(1 << 30)
         )),
     )
+}
+
+/// Logs to stderr at `RUST_LOG`'s levels (default `info`), so that stdout carries only the
+/// go-plugin handshake.
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// The configuration from `PLUGIN_*` variables, with Prometheus metrics on unless
+/// `PLUGIN_ENABLE_PROMETHEUS` says otherwise: the examples show every surface.
+pub fn config_from_env() -> Result<HealthConfig, ConfigError> {
+    let mut config = HealthConfig::from_env()?;
+    if std::env::var_os("PLUGIN_ENABLE_PROMETHEUS").is_none() {
+        config.enable_prometheus = true;
+    }
+    Ok(config)
 }

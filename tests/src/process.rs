@@ -144,3 +144,34 @@ pub fn python_env(dir: &Path) -> PathBuf {
     );
     python
 }
+
+/// Builds the example `name` with the cargo running the tests and returns its executable, as
+/// cargo reports it (so that a custom target directory works too).
+pub fn build_example(name: &str) -> PathBuf {
+    let built = run_ok(
+        &format!("building the {name} example"),
+        Command::new(env!("CARGO")).current_dir(workspace()).args([
+            "build",
+            "--package",
+            "examples",
+            "--example",
+            name,
+            "--message-format=json-render-diagnostics",
+        ]),
+        Duration::from_secs(30 * 60),
+    );
+    built
+        .stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| {
+            message["reason"] == "compiler-artifact" && message["target"]["name"] == name
+        })
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| {
+            panic!(
+                "cargo built no {name} executable\n--- cargo's stderr ---\n{}",
+                built.stderr
+            )
+        })
+}
