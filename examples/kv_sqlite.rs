@@ -15,16 +15,19 @@
 //!
 //! gRPC listens on `PLUGIN_HEALTH_GRPC_ADDR` (default `127.0.0.1:50051`), the HTTP probes and
 //! `/metrics` on `PLUGIN_HEALTH_HTTP_ADDR` (default `0.0.0.0:8080`), the health file goes to
-//! `PLUGIN_HEALTH_FILE_PATH` (default `/tmp/health`). Once listening it prints go-plugin's
-//! handshake line, `1|1|tcp|127.0.0.1:50051|grpc`.
+//! `PLUGIN_HEALTH_FILE_PATH` (default `/tmp/health`).
+//!
+//! Launched by a go-plugin host (cookie `BASIC_PLUGIN=hello`, app protocol version 1), it serves
+//! as a plugin: a unix socket, go-plugin's handshake line on stdout, AutoMTLS when the host asks,
+//! hclog JSON logs; see `health_runtime::plugin`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use health_runtime::indicator::{HttpEndpoint, SqliteDatabase};
+use health_runtime::plugin::{PluginAddr, PluginServer};
 use health_runtime::{CheckOutcome, HealthAware, HealthRuntime, health_check};
 use rusqlite::OptionalExtension as _;
-use tokio::net::{TcpListener, TcpStream};
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 
@@ -145,28 +148,30 @@ impl Kv for KvService {
     }
 }
 
-static LISTEN_ADDR: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
+static LISTEN_ADDR: std::sync::OnceLock<PluginAddr> = std::sync::OnceLock::new();
 
-/// A free-function check beside the handler's: the server's own port accepts connections.
+/// A free-function check beside the handler's: the server's own listener (a TCP port, or the
+/// plugin's unix socket) accepts connections.
 #[health_check(name = "grpc_listener", timeout = "1s", groups = ["liveness"])]
 async fn grpc_listener() -> std::io::Result<()> {
     let addr = LISTEN_ADDR
         .get()
         .ok_or_else(|| std::io::Error::other("not listening yet"))?;
-    TcpStream::connect(addr).await.map(drop)
+    examples::accepts_connections(addr).await
 }
 
 #[tokio::main]
 async fn main() {
-    examples::init_tracing();
-    if let Err(error) = run().await {
+    let launched_by_host = examples::handshake().launched_by_host();
+    examples::init_tracing(launched_by_host);
+    if let Err(error) = run(launched_by_host).await {
         eprintln!("kv_sqlite: {error}");
         std::process::exit(1);
     }
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let config = examples::config_from_env()?;
+async fn run(launched_by_host: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let config = examples::config_from_env(launched_by_host)?;
     let addr = config.grpc_addr;
     let dir = std::env::var_os("KV_DATA_DIR")
         .map(PathBuf::from)
@@ -186,23 +191,22 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // One call registers the handler's three checks; `checks.deregister()` would remove them.
     let checks = handler.register_health(&health)?;
 
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|error| format!("cannot listen on {addr}: {error}"))?;
-    let local = listener.local_addr()?;
-    LISTEN_ADDR.get_or_init(|| local);
+    // A go-plugin plugin when a host launched it, a standalone server otherwise.
+    let server = PluginServer::new(examples::handshake())
+        .standalone(addr)
+        .bind()
+        .await?;
+    LISTEN_ADDR.get_or_init(|| server.local_addr().clone());
     tracing::info!(
-        addr = %local,
+        addr = %server.local_addr(),
+        plugin = server.is_plugin(),
         database = %dir.join("kv.sqlite3").display(),
         %upstream,
         checks = ?checks.names(),
         "kv_sqlite listening"
     );
-    println!("1|1|tcp|{local}|grpc");
 
     let routes = Routes::new(KvServer::new(KvService(handler)));
-    health
-        .serve_with_shutdown(listener, routes, health_runtime::grpc::termination_signal())
-        .await?;
+    server.serve(&health, routes).await?;
     Ok(())
 }

@@ -10,17 +10,20 @@
 //! Every surface is on: gRPC on `PLUGIN_HEALTH_GRPC_ADDR` (default `127.0.0.1:50051`), the HTTP
 //! probes and `/metrics` on `PLUGIN_HEALTH_HTTP_ADDR` (default `0.0.0.0:8080`; metrics are on
 //! unless `PLUGIN_ENABLE_PROMETHEUS` says otherwise), and the health file at
-//! `PLUGIN_HEALTH_FILE_PATH` (default `/tmp/health`). It prints go-plugin's handshake line
-//! (`1|1|tcp|127.0.0.1:50051|grpc`) once it listens, and stops on SIGTERM or Ctrl-C after
+//! `PLUGIN_HEALTH_FILE_PATH` (default `/tmp/health`). It stops on SIGTERM or Ctrl-C after
 //! reporting NOT_SERVING for the drain delay.
+//!
+//! Launched by a go-plugin host (cookie `BASIC_PLUGIN=hello`, app protocol version 1, as in
+//! HashiCorp's gRPC KV example), it is a plugin instead: a unix socket, go-plugin's handshake line
+//! on stdout, AutoMTLS when the host asks, hclog JSON logs, and it stops when the host kills it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use health_runtime::indicators::{RequestStats, SystemMetrics};
+use health_runtime::plugin::{PluginAddr, PluginServer};
 use health_runtime::{CheckOutcome, HealthRuntime, health_check};
-use tokio::net::{TcpListener, TcpStream};
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 
@@ -108,7 +111,7 @@ impl Kv for KvService {
 
 /// What the checks look at, set once `main` has opened the store and bound the port.
 static STORE: OnceLock<FileStore> = OnceLock::new();
-static LISTEN_ADDR: OnceLock<std::net::SocketAddr> = OnceLock::new();
+static LISTEN_ADDR: OnceLock<PluginAddr> = OnceLock::new();
 /// `PLUGIN_RESOURCE_DISK_THRESHOLD`: the disk usage, in percent, above which `kv_disk` is critical.
 static DISK_THRESHOLD: OnceLock<f64> = OnceLock::new();
 
@@ -156,13 +159,13 @@ fn kv_disk() -> Result<CheckOutcome, String> {
     examples::disk_usage(&store()?.dir, DISK_THRESHOLD.get().copied().unwrap_or(90.0))
 }
 
-/// The server's own port accepts connections.
+/// The server's own listener (a TCP port, or the plugin's unix socket) accepts connections.
 #[health_check(name = "grpc_listener", timeout = "1s", groups = ["liveness"])]
 async fn grpc_listener() -> std::io::Result<()> {
     let addr = LISTEN_ADDR
         .get()
         .ok_or_else(|| std::io::Error::other("not listening yet"))?;
-    TcpStream::connect(addr).await.map(drop)
+    examples::accepts_connections(addr).await
 }
 
 fn data_dir() -> PathBuf {
@@ -173,15 +176,16 @@ fn data_dir() -> PathBuf {
 
 #[tokio::main]
 async fn main() {
-    examples::init_tracing();
-    if let Err(error) = run().await {
+    let launched_by_host = examples::handshake().launched_by_host();
+    examples::init_tracing(launched_by_host);
+    if let Err(error) = run(launched_by_host).await {
         eprintln!("plugin_server: {error}");
         std::process::exit(1);
     }
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let config = examples::config_from_env()?;
+async fn run(launched_by_host: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let config = examples::config_from_env(launched_by_host)?;
     let addr = config.grpc_addr;
     DISK_THRESHOLD.get_or_init(|| config.disk_threshold);
     let dir = data_dir();
@@ -199,22 +203,22 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .request_stats(&requests)
         .build()?;
 
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|error| format!("cannot listen on {addr}: {error}"))?;
-    let local = listener.local_addr()?;
-    LISTEN_ADDR.get_or_init(|| local);
-    print_handshake(local, &dir);
+    // Launched by a go-plugin host: a unix socket, the handshake line, AutoMTLS when the host
+    // asks. Run by hand: a standalone server on `PLUGIN_HEALTH_GRPC_ADDR`.
+    let server = PluginServer::new(examples::handshake())
+        .standalone(addr)
+        .bind()
+        .await?;
+    LISTEN_ADDR.get_or_init(|| server.local_addr().clone());
+    tracing::info!(
+        addr = %server.local_addr(),
+        plugin = server.is_plugin(),
+        store = %dir.display(),
+        service = KV_SERVICE,
+        "plugin server listening"
+    );
 
     let routes = Routes::new(requests.wrap(KvServer::new(KvService(store))));
-    health
-        .serve_with_shutdown(listener, routes, health_runtime::grpc::termination_signal())
-        .await?;
+    server.serve(&health, routes).await?;
     Ok(())
-}
-
-/// go-plugin's handshake: core protocol 1, app protocol 1, the address, gRPC.
-fn print_handshake(addr: std::net::SocketAddr, dir: &Path) {
-    tracing::info!(%addr, store = %dir.display(), service = KV_SERVICE, "plugin server listening");
-    println!("1|1|tcp|{addr}|grpc");
 }

@@ -94,7 +94,7 @@ fn data_dir() -> PathBuf {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    examples::init_tracing();
+    examples::init_tracing(false);
 
     let data_dir = data_dir();
     std::fs::create_dir_all(&data_dir)?;

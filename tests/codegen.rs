@@ -16,6 +16,9 @@ const TARGETS: &[Target] = &[
         protos: &[
             "grpc/health/v1/health.proto",
             "plugin/health/v1/report.proto",
+            "plugin/grpc_broker.proto",
+            "plugin/grpc_controller.proto",
+            "plugin/grpc_stdio.proto",
         ],
         include: "health-runtime/proto",
         out: "health-runtime/src/generated",

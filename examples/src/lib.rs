@@ -1,7 +1,9 @@
 //! Helpers shared by the example services: measurements their health checks report.
 
+use std::io::IsTerminal as _;
 use std::path::Path;
 
+use health_runtime::plugin::{Handshake, HclogFormat, PluginAddr};
 use health_runtime::{CheckOutcome, ConfigError, HealthConfig};
 use sysinfo::Disks;
 
@@ -34,23 +36,55 @@ pub fn disk_usage(dir: &Path, limit_percent: f64) -> Result<CheckOutcome, String
     )
 }
 
-/// Logs to stderr at `RUST_LOG`'s levels (default `info`), so that stdout carries only the
-/// go-plugin handshake.
-pub fn init_tracing() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+/// The handshake of HashiCorp go-plugin's gRPC KV example: cookie `BASIC_PLUGIN=hello`, app
+/// protocol version 1.
+pub fn handshake() -> Handshake {
+    Handshake::new("BASIC_PLUGIN", "hello").versions([1])
+}
+
+/// Logs to stderr at `RUST_LOG`'s levels (default `info`): as hclog JSON when a go-plugin host
+/// launched the process (the host re-logs each line at its level), otherwise as text, coloured
+/// only on a terminal. Stdout carries only go-plugin's handshake line.
+pub fn init_tracing(launched_by_host: bool) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if launched_by_host {
+        logs.event_format(HclogFormat::new()).init();
+    } else {
+        logs.with_ansi(std::io::stderr().is_terminal()).init();
+    }
 }
 
 /// The configuration from `PLUGIN_*` variables, with Prometheus metrics on unless
 /// `PLUGIN_ENABLE_PROMETHEUS` says otherwise: the examples show every surface.
-pub fn config_from_env() -> Result<HealthConfig, ConfigError> {
+///
+/// Launched by a go-plugin host, the HTTP probes and the health file are on only when
+/// `PLUGIN_HEALTH_HTTP_ADDR` and `PLUGIN_HEALTH_FILE_PATH` ask for them: a host may launch the
+/// plugin many times at once, and the instances must not fight over one port or one file.
+pub fn config_from_env(launched_by_host: bool) -> Result<HealthConfig, ConfigError> {
     let mut config = HealthConfig::from_env()?;
     if std::env::var_os("PLUGIN_ENABLE_PROMETHEUS").is_none() {
         config.enable_prometheus = true;
     }
+    if launched_by_host {
+        if std::env::var_os("PLUGIN_HEALTH_HTTP_ADDR").is_none() {
+            config.http_addr = None;
+        }
+        if std::env::var_os("PLUGIN_HEALTH_FILE_PATH").is_none() {
+            config.health_file = None;
+        }
+    }
     Ok(config)
+}
+
+/// Connects to the server's own listener, TCP or unix socket, and hangs up.
+pub async fn accepts_connections(addr: &PluginAddr) -> std::io::Result<()> {
+    match addr {
+        PluginAddr::Unix(path) => tokio::net::UnixStream::connect(path).await.map(drop),
+        PluginAddr::Tcp(addr) => tokio::net::TcpStream::connect(addr).await.map(drop),
+        other => Err(std::io::Error::other(format!("cannot connect to {other}"))),
+    }
 }

@@ -359,7 +359,12 @@ impl Engine {
     /// Turns every name not serving and freezes the published state; the drain delay starts now.
     /// Returns when the drain delay ends; calling it again keeps the first deadline.
     pub(crate) fn shutdown(&self) -> Instant {
-        let mut deadline = after(Instant::now(), self.settings.drain_delay);
+        self.shutdown_within(self.settings.drain_delay)
+    }
+
+    /// Like `shutdown()`, with a drain delay of at most `limit`.
+    pub(crate) fn shutdown_within(&self, limit: Duration) -> Instant {
+        let mut deadline = after(Instant::now(), self.settings.drain_delay.min(limit));
         self.published.send_if_modified(|published| {
             if let Some(existing) = published.drain_until {
                 deadline = existing;

@@ -78,6 +78,12 @@ impl HealthRuntime {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, "serving HTTP health probes");
         }
+        // Small responses must not wait for the peer's delayed ACK (Nagle's algorithm).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        });
         axum::serve(listener, self.http_router())
             .with_graceful_shutdown(shutdown)
             .await

@@ -62,6 +62,9 @@ pub mod indicators;
 mod metrics;
 mod name;
 mod outcome;
+#[cfg(feature = "go-plugin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "go-plugin")))]
+pub mod plugin;
 mod probe;
 mod report;
 mod runtime;

@@ -162,6 +162,13 @@ impl HealthRuntime {
         self.engine.shutdown()
     }
 
+    /// Like [`shutdown`](Self::shutdown), draining for at most `limit`: for when whoever launched
+    /// the process asked it to stop and waits a bounded time for it (a go-plugin host).
+    #[cfg_attr(not(feature = "go-plugin"), allow(dead_code))]
+    pub(crate) fn shutdown_within(&self, limit: Duration) -> Instant {
+        self.engine.shutdown_within(limit)
+    }
+
     /// Undoes [`shutdown`](Self::shutdown): the names serve again with their current status.
     pub fn resume(&self) {
         self.engine.resume();

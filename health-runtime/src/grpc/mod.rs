@@ -50,6 +50,8 @@ mod serve;
 
 pub use health::{HealthService, WatchStream};
 pub use report::HealthReportService;
+#[cfg(feature = "go-plugin")]
+pub(crate) use serve::grpc_server;
 pub use serve::{ServeError, termination_signal};
 
 /// The protobuf messages, clients and servers generated from `health-runtime/proto/`.
@@ -61,6 +63,13 @@ pub mod proto {
         pub mod v1 {
             include!("../generated/grpc.health.v1.rs");
         }
+    }
+
+    /// `plugin`: HashiCorp go-plugin's own services (controller, stdio, broker).
+    #[cfg(feature = "go-plugin")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "go-plugin")))]
+    pub mod go_plugin {
+        include!("../generated/plugin.rs");
     }
 
     /// `plugin.health.v1`: the detailed health report.

@@ -91,8 +91,32 @@ impl HealthRuntime {
         }
         .boxed()
         .shared();
-        let config = self.config();
+        let surfaces = self.start_surfaces(drained.clone()).await?;
 
+        let routes = routes
+            .add_service(self.health_service())
+            .add_service(self.report_service());
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "serving gRPC with health services");
+        }
+        let grpc = grpc_server()
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(
+                // Without TCP_NODELAY, Nagle's algorithm and a grpc-go peer's delayed ACK stall
+                // small replies by up to 40 ms.
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                drained,
+            )
+            .await;
+        surfaces.finish().await?;
+        grpc?;
+        tracing::info!("health servers stopped");
+        Ok(())
+    }
+
+    /// Starts the HTTP probes and the health file, as configured, until `stop` resolves.
+    pub(crate) async fn start_surfaces(&self, stop: Drained) -> Result<Surfaces, ServeError> {
+        let config = self.config();
         #[cfg(feature = "http")]
         let http = match config.http_addr {
             Some(addr) => {
@@ -100,7 +124,7 @@ impl HealthRuntime {
                     .await
                     .map_err(|source| ServeError::Bind { addr, source })?;
                 let runtime = self.clone();
-                let stop = drained.clone();
+                let stop = stop.clone();
                 Some(tokio::spawn(
                     async move { runtime.serve_http(http, stop).await },
                 ))
@@ -109,37 +133,13 @@ impl HealthRuntime {
         };
         let file = config.health_file.clone().map(|path| {
             let runtime = self.clone();
-            let stop = drained.clone();
             tokio::spawn(async move { runtime.keep_health_file(path, stop).await })
         });
-
-        let routes = routes
-            .add_service(self.health_service())
-            .add_service(self.report_service());
-        if let Ok(addr) = listener.local_addr() {
-            tracing::info!(%addr, "serving gRPC with health services");
-        }
-        // A larger connection window than h2's default lets a client open thousands of Watch
-        // streams on one connection without tripping h2's limit on queued frames.
-        let grpc = Server::builder()
-            .initial_connection_window_size(CONNECTION_WINDOW)
-            .add_routes(routes)
-            .serve_with_incoming_shutdown(TcpIncoming::from(listener), drained)
-            .await;
-
-        if let Some(file) = file {
-            let _ = file.await;
-        }
-        #[cfg(feature = "http")]
-        if let Some(http) = http {
-            match http.await {
-                Ok(result) => result.map_err(ServeError::Http)?,
-                Err(error) => return Err(ServeError::Http(std::io::Error::other(error))),
-            }
-        }
-        grpc?;
-        tracing::info!("health servers stopped");
-        Ok(())
+        Ok(Surfaces {
+            #[cfg(feature = "http")]
+            http,
+            file,
+        })
     }
 
     /// How many `Watch` streams are open now.
@@ -149,6 +149,41 @@ impl HealthRuntime {
 
     pub(crate) fn watch_stream_counter(&self) -> Arc<AtomicUsize> {
         self.meta.watch_streams.clone()
+    }
+}
+
+/// The end of the drain, shared by every server it stops.
+pub(crate) type Drained = futures::future::Shared<futures::future::BoxFuture<'static, ()>>;
+
+/// A gRPC server builder with the settings of the servers started here.
+pub(crate) fn grpc_server() -> Server {
+    // A larger connection window than h2's default lets a client open thousands of Watch
+    // streams on one connection without tripping h2's limit on queued frames.
+    Server::builder().initial_connection_window_size(CONNECTION_WINDOW)
+}
+
+/// The surfaces served beside gRPC: the HTTP probes and the health file.
+#[derive(Debug)]
+pub(crate) struct Surfaces {
+    #[cfg(feature = "http")]
+    http: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    file: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Surfaces {
+    /// Waits for them to stop.
+    pub(crate) async fn finish(self) -> Result<(), ServeError> {
+        if let Some(file) = self.file {
+            let _ = file.await;
+        }
+        #[cfg(feature = "http")]
+        if let Some(http) = self.http {
+            match http.await {
+                Ok(result) => result.map_err(ServeError::Http)?,
+                Err(error) => return Err(ServeError::Http(std::io::Error::other(error))),
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,119 @@
+//! The services go-plugin hosts call beside the plugin's own: `plugin.GRPCController` (the host
+//! asks the plugin to stop), `plugin.GRPCStdio` (the plugin's stdout and stderr, mirrored on the
+//! host) and `plugin.GRPCBroker` (extra connections between host and plugin).
+
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::Stop;
+use super::stdio::Captured;
+use crate::grpc::proto::go_plugin::grpc_broker_server::GrpcBroker;
+use crate::grpc::proto::go_plugin::grpc_controller_server::GrpcController;
+use crate::grpc::proto::go_plugin::grpc_stdio_server::GrpcStdio;
+use crate::grpc::proto::go_plugin::{ConnInfo, Empty, StdioData};
+
+/// `plugin.GRPCController`: `Shutdown` answers at once and starts the plugin's shutdown.
+#[derive(Debug)]
+pub(crate) struct Controller {
+    pub(crate) stop: Stop,
+}
+
+#[tonic::async_trait]
+impl GrpcController for Controller {
+    async fn shutdown(&self, _request: Request<Empty>) -> Result<Response<Empty>, Status> {
+        tracing::info!("plugin: the host asked the plugin to shut down");
+        self.stop.trigger();
+        Ok(Response::new(Empty {}))
+    }
+}
+
+/// `plugin.GRPCStdio`: what the process writes to its standard output after the handshake line,
+/// when it was captured; the stream ends on shutdown.
+#[derive(Debug)]
+pub(crate) struct Stdio {
+    pub(crate) stop: Stop,
+    pub(crate) captured: Captured,
+}
+
+#[tonic::async_trait]
+impl GrpcStdio for Stdio {
+    type StreamStdioStream = BoxStream<'static, Result<StdioData, Status>>;
+
+    async fn stream_stdio(
+        &self,
+        _request: Request<()>,
+    ) -> Result<Response<Self::StreamStdioStream>, Status> {
+        let stop = self.stop.clone();
+        // The first caller gets the captured output; go-plugin calls this once per process.
+        let chunks = self.captured.take();
+        let stream = futures::stream::unfold((stop, chunks), |(stop, mut chunks)| async move {
+            let chunk = tokio::select! {
+                biased;
+                () = stop.wait() => return None,
+                chunk = async {
+                    match &mut chunks {
+                        Some(chunks) => chunks.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => chunk,
+            };
+            match chunk {
+                Some(chunk) => Some((Ok(chunk), (stop, chunks))),
+                // Capture ended: hold the stream open until shutdown.
+                None => {
+                    stop.wait().await;
+                    None
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+/// `plugin.GRPCBroker`: the stream stays open and silent until shutdown. Broker connections are
+/// for plugins that dial back into their host, which this server never does; offers from the
+/// host are read and logged once.
+#[derive(Debug)]
+pub(crate) struct Broker {
+    pub(crate) stop: Stop,
+}
+
+#[tonic::async_trait]
+impl GrpcBroker for Broker {
+    type StartStreamStream = BoxStream<'static, Result<ConnInfo, Status>>;
+
+    async fn start_stream(
+        &self,
+        request: Request<Streaming<ConnInfo>>,
+    ) -> Result<Response<Self::StartStreamStream>, Status> {
+        let mut inbound = request.into_inner();
+        let stop = self.stop.clone();
+        let held = futures::stream::once(async move {
+            let mut logged = false;
+            loop {
+                tokio::select! {
+                    () = stop.wait() => return,
+                    message = inbound.message() => match message {
+                        Ok(Some(offer)) => {
+                            if !logged {
+                                tracing::debug!(
+                                    service_id = offer.service_id,
+                                    "plugin: the host offered a broker connection, which this plugin does not use"
+                                );
+                                logged = true;
+                            }
+                        }
+                        // The host closed its side: stay open until shutdown.
+                        Ok(None) | Err(_) => {
+                            stop.wait().await;
+                            return;
+                        }
+                    },
+                }
+            }
+        })
+        .filter_map(|()| std::future::ready(None));
+        Ok(Response::new(Box::pin(held)))
+    }
+}

@@ -1,0 +1,79 @@
+//! Keeps the protocol channel clean: once the handshake line is out, the process's standard
+//! output is a pipe whose data goes to the host over `plugin.GRPCStdio`, as go-plugin's own
+//! plugins do. A stray `println!` then never reaches the host's handshake reader.
+
+use std::io::Read as _;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::mpsc;
+
+use crate::grpc::proto::go_plugin::StdioData;
+use crate::grpc::proto::go_plugin::stdio_data::Channel;
+
+/// Chunks kept for the host while it has not read them; more are dropped, so that writing to
+/// stdout never blocks the plugin.
+const BACKLOG: usize = 256;
+/// The largest chunk read at once.
+const CHUNK: usize = 16 << 10;
+
+/// The captured standard output, for the first `StreamStdio` caller.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Captured(Arc<Mutex<Option<mpsc::Receiver<StdioData>>>>);
+
+impl Captured {
+    /// The captured chunks, once; `None` when nothing is captured or they were taken.
+    pub(crate) fn take(&self) -> Option<mpsc::Receiver<StdioData>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+/// Points file descriptor 1 at a pipe read by a thread of its own, whose chunks `into` then
+/// holds. On failure stdout stays as it is, which is logged.
+pub(crate) fn capture_stdout(into: &Captured) {
+    match redirect() {
+        Ok(receiver) => *into.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(receiver),
+        Err(error) => {
+            tracing::warn!(%error, "plugin: cannot capture stdout; what is written there reaches the host's handshake reader");
+        }
+    }
+}
+
+fn redirect() -> std::io::Result<mpsc::Receiver<StdioData>> {
+    use std::io::Write as _;
+    std::io::stdout().flush()?;
+    let (read, write) = nix::unistd::pipe()?;
+    nix::unistd::dup2_stdout(&write)?;
+    drop(write);
+    let (sender, receiver) = mpsc::channel(BACKLOG);
+    let mut pipe = std::fs::File::from(read);
+    std::thread::Builder::new()
+        .name("plugin-stdout".to_owned())
+        .spawn(move || {
+            let mut buffer = vec![0; CHUNK];
+            let mut dropped = 0_u64;
+            loop {
+                let read = match pipe.read(&mut buffer) {
+                    Ok(0) | Err(_) => return,
+                    Ok(read) => read,
+                };
+                let chunk = StdioData {
+                    channel: Channel::Stdout.into(),
+                    data: buffer[..read].to_vec(),
+                };
+                match sender.try_send(chunk) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        if dropped == 0 {
+                            tracing::warn!(
+                                "plugin: the host is not reading stdout (plugin.GRPCStdio); dropping what the plugin writes there"
+                            );
+                        }
+                        dropped += 1;
+                    }
+                    // The receiver is gone: keep draining so that writers never block.
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                }
+            }
+        })?;
+    Ok(receiver)
+}
