@@ -11,12 +11,12 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tests::process::{build_example, manifest_dir, python_env, run};
+use tests::process::{build_example, free_port, manifest_dir, python_env, run, wait_for_port};
 
 /// The example server's drain delay after SIGTERM.
 const DRAIN_DELAY: Duration = Duration::from_secs(2);
@@ -29,13 +29,16 @@ struct Server {
 }
 
 impl Server {
-    /// Starts the server on a free port and waits for go-plugin's handshake line.
+    /// Starts the server standalone (no go-plugin cookie) on a free port and waits until it
+    /// listens; standalone, it prints nothing on stdout.
     fn start(exe: &Path) -> (Server, String) {
         let data_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("interop-kv-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
+        let addr = free_port();
         let mut child = Command::new(exe)
-            .env("PLUGIN_HEALTH_GRPC_ADDR", "127.0.0.1:0")
+            .env("PLUGIN_HEALTH_GRPC_ADDR", addr.to_string())
+            .env_remove("BASIC_PLUGIN")
             .env("PLUGIN_HEALTH_HTTP_ADDR", "127.0.0.1:0")
             .env("PLUGIN_HEALTH_FILE_PATH", "")
             .env("PLUGIN_HEALTH_DRAIN_DELAY", "2s")
@@ -80,28 +83,14 @@ impl Server {
             stderr,
             data_dir,
         };
-        // go-plugin reads the handshake from the first line the plugin prints on stdout.
-        let line = match handshake.recv_timeout(Duration::from_secs(30)) {
-            Ok(line) => line,
-            Err(RecvTimeoutError::Timeout) => {
-                server.fail("no handshake line on the server's stdout within 30 s")
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                let status = server.child.wait();
-                server.fail(&format!(
-                    "the server closed its stdout without a handshake line; exit: {status:?}"
-                ))
-            }
-        };
-        let fields: Vec<&str> = line.trim().split('|').collect();
-        let ["1", "1", "tcp", addr, "grpc"] = fields[..] else {
-            server.fail(&format!(
-                "the server printed {line:?} where go-plugin's handshake line \
-                 `1|1|tcp|ADDR|grpc` was due"
-            ))
-        };
-        let addr = addr.to_owned();
-        (server, addr)
+        if let Err(why) = wait_for_port(&mut server.child, addr, Duration::from_secs(60)) {
+            server.fail(&why);
+        }
+        // A standalone server is no plugin: no handshake line, nothing at all on stdout.
+        if let Ok(line) = handshake.recv_timeout(Duration::from_millis(200)) {
+            server.fail(&format!("the standalone server printed {line:?} on stdout"));
+        }
+        (server, addr.to_string())
     }
 
     fn stderr(&self) -> String {

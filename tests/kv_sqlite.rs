@@ -4,14 +4,12 @@
 
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use tests::process::build_example;
+use tests::process::{build_example, free_port, wait_for_port};
 use tests::{HealthClient, ServingStatus, next_status, request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -21,14 +19,6 @@ const INTERVAL: Duration = Duration::from_secs(1);
 const TIMEOUT: Duration = Duration::from_secs(2);
 /// Slack for a loaded machine: process scheduling, the cache TTL, the first Watch message.
 const MARGIN: Duration = Duration::from_secs(6);
-
-/// A loopback port that was free a moment ago.
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
 
 /// The upstream: a tiny HTTP/1.1 server answering `200 ok` to everything, until stopped.
 struct Upstream(tokio::task::JoinHandle<()>);
@@ -79,8 +69,10 @@ impl Server {
         http: SocketAddr,
         upstream: SocketAddr,
     ) -> (Server, String) {
-        let mut child = Command::new(exe)
-            .env("PLUGIN_HEALTH_GRPC_ADDR", "127.0.0.1:0")
+        let addr = free_port();
+        let child = Command::new(exe)
+            .env("PLUGIN_HEALTH_GRPC_ADDR", addr.to_string())
+            .env_remove("BASIC_PLUGIN")
             .env("PLUGIN_HEALTH_HTTP_ADDR", http.to_string())
             .env("PLUGIN_HEALTH_FILE_PATH", "")
             .env("PLUGIN_HEALTH_CHECK_INTERVAL", "1s")
@@ -90,27 +82,15 @@ impl Server {
             .env("RUST_LOG", "warn")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("starting kv_sqlite");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (lines, handshake) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = lines.send(line);
-            }
-        });
-        let server = Server(child);
-        let line = handshake
-            .recv_timeout(Duration::from_secs(60))
-            .expect("kv_sqlite printed no handshake line");
-        let addr = line
-            .strip_prefix("1|1|tcp|")
-            .and_then(|rest| rest.strip_suffix("|grpc"))
-            .unwrap_or_else(|| panic!("not a go-plugin handshake: {line:?}"))
-            .to_owned();
-        (server, addr)
+        let mut server = Server(child);
+        if let Err(why) = wait_for_port(&mut server.0, addr, Duration::from_secs(60)) {
+            panic!("kv_sqlite: {why}");
+        }
+        (server, addr.to_string())
     }
 }
 

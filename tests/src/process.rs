@@ -2,8 +2,9 @@
 //! packages pinned in `tests/python/requirements.txt` (gRPC health stubs, the Prometheus parser).
 
 use std::io::Read;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// The `tests` package directory.
@@ -174,4 +175,30 @@ pub fn build_example(name: &str) -> PathBuf {
                 built.stderr
             )
         })
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("binding 127.0.0.1:0")
+}
+
+/// Waits until `addr` accepts TCP connections while `child` runs; says why not otherwise.
+pub fn wait_for_port(child: &mut Child, addr: SocketAddr, within: Duration) -> Result<(), String> {
+    let started = Instant::now();
+    loop {
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!(
+                "the server exited ({status}) before listening on {addr}"
+            ));
+        }
+        if started.elapsed() > within {
+            return Err(format!("nothing listened on {addr} within {within:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
