@@ -202,3 +202,59 @@ pub fn wait_for_port(child: &mut Child, addr: SocketAddr, within: Duration) -> R
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The Debian packages the go-plugin host tests build with.
+pub const GO_PACKAGES: &str = "golang-go golang-github-hashicorp-go-plugin-dev golang-google-grpc-dev \
+golang-github-golang-protobuf-1-5-dev golang-google-protobuf-dev golang-golang-x-net-dev";
+
+/// The programs of `tests/gohost`, built with the real go-plugin host library.
+#[derive(Debug, Clone)]
+pub struct GoHost {
+    /// A go-plugin host (`tests/gohost/host`): launches a plugin and measures it.
+    pub host: PathBuf,
+    /// go-plugin's own Go plugin server (`tests/gohost/goplugin`), the baseline.
+    pub goplugin: PathBuf,
+}
+
+/// Builds `tests/gohost` into `out` in GOPATH mode against Debian's go-plugin 1.0.1 (the only
+/// go-plugin Debian packages). When Go or the packages are missing: a failure in CI
+/// (`CI=true`), otherwise `None` after saying what to install.
+pub fn go_host(out: &Path) -> Option<GoHost> {
+    let built = GoHost {
+        host: out.join("gohost-host"),
+        goplugin: out.join("gohost-goplugin"),
+    };
+    let gopath = std::env::var_os("HEALTH_GOPATH").unwrap_or_else(|| "/usr/share/gocode".into());
+    let gocache = out.join("go-build-cache");
+    for (program, exe) in [("host", &built.host), ("goplugin", &built.goplugin)] {
+        let result = Command::new("go")
+            .current_dir(workspace())
+            .env("GO111MODULE", "off")
+            .env("GOPATH", &gopath)
+            .env("GOCACHE", &gocache)
+            .env("GOFLAGS", "")
+            .args(["build", "-o"])
+            .arg(exe)
+            .arg(format!("./tests/gohost/{program}"))
+            .output();
+        let problem = match result {
+            Ok(output) if output.status.success() => continue,
+            Ok(output) => format!(
+                "`go build ./tests/gohost/{program}` failed ({}):\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ),
+            Err(error) => format!("cannot run `go`: {error}"),
+        };
+        let help = format!(
+            "{problem}\nThe go-plugin host tests need Go and the go-plugin host library: \
+             apt-get install {GO_PACKAGES}"
+        );
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{help}");
+        }
+        eprintln!("skipping: {help}");
+        return None;
+    }
+    Some(built)
+}
