@@ -173,6 +173,13 @@ async fn main() {
 async fn run(launched_by_host: bool) -> Result<(), Box<dyn std::error::Error>> {
     let config = examples::config_from_env(launched_by_host)?;
     let addr = config.grpc_addr;
+    // A go-plugin plugin when a host launched it, a standalone server otherwise; refused before
+    // the database is touched when a host of something else launched it.
+    let server = PluginServer::new(examples::handshake())
+        .standalone(addr)
+        .bind()
+        .await?;
+    LISTEN_ADDR.get_or_init(|| server.local_addr().clone());
     let dir = std::env::var_os("KV_DATA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("plugin-health-kv-sqlite"));
@@ -191,12 +198,6 @@ async fn run(launched_by_host: bool) -> Result<(), Box<dyn std::error::Error>> {
     // One call registers the handler's three checks; `checks.deregister()` would remove them.
     let checks = handler.register_health(&health)?;
 
-    // A go-plugin plugin when a host launched it, a standalone server otherwise.
-    let server = PluginServer::new(examples::handshake())
-        .standalone(addr)
-        .bind()
-        .await?;
-    LISTEN_ADDR.get_or_init(|| server.local_addr().clone());
     tracing::info!(
         addr = %server.local_addr(),
         plugin = server.is_plugin(),

@@ -188,6 +188,14 @@ async fn run(launched_by_host: bool) -> Result<(), Box<dyn std::error::Error>> {
     let config = examples::config_from_env(launched_by_host)?;
     let addr = config.grpc_addr;
     DISK_THRESHOLD.get_or_init(|| config.disk_threshold);
+    // Launched by a go-plugin host: a unix socket, the handshake line, AutoMTLS when the host
+    // asks. Run by hand: a standalone server on `PLUGIN_HEALTH_GRPC_ADDR`. Refused (before
+    // anything is touched) when a host of something else launched it.
+    let server = PluginServer::new(examples::handshake())
+        .standalone(addr)
+        .bind()
+        .await?;
+    LISTEN_ADDR.get_or_init(|| server.local_addr().clone());
     let dir = data_dir();
     let store = FileStore::open(dir.clone())
         .map_err(|error| format!("cannot open the store in {}: {error}", dir.display()))?;
@@ -203,13 +211,6 @@ async fn run(launched_by_host: bool) -> Result<(), Box<dyn std::error::Error>> {
         .request_stats(&requests)
         .build()?;
 
-    // Launched by a go-plugin host: a unix socket, the handshake line, AutoMTLS when the host
-    // asks. Run by hand: a standalone server on `PLUGIN_HEALTH_GRPC_ADDR`.
-    let server = PluginServer::new(examples::handshake())
-        .standalone(addr)
-        .bind()
-        .await?;
-    LISTEN_ADDR.get_or_init(|| server.local_addr().clone());
     tracing::info!(
         addr = %server.local_addr(),
         plugin = server.is_plugin(),

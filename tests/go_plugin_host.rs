@@ -86,7 +86,12 @@ fn launch(host: &GoHost, plugin: &Path, data_dir: &Path, auto_mtls: bool) -> Hos
 
 fn judge(example: &str, run: &HostRun) {
     let result = &run.result;
-    let context = || format!("{example}: {result}\n--- the host's stderr ---\n{}", run.stderr);
+    let context = || {
+        format!(
+            "{example}: {result}\n--- the host's stderr ---\n{}",
+            run.stderr
+        )
+    };
     assert_eq!(result["network"], "unix", "{}", context());
     assert_eq!(result["protocol_version"], 1, "{}", context());
     assert_eq!(result["ping_count"], 100, "{}", context());
@@ -123,7 +128,10 @@ fn judge(example: &str, run: &HostRun) {
     );
     // A line that is not hclog JSON would have been re-logged verbatim at debug level.
     for line in &relogged {
-        assert_ne!(line["@level"], "debug", "a plugin line the host could not parse: {line}");
+        assert_ne!(
+            line["@level"], "debug",
+            "a plugin line the host could not parse: {line}"
+        );
     }
 }
 

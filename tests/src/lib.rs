@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use health_runtime::{HealthConfig, HealthRuntime, HealthRuntimeBuilder};
 
+pub mod plugin;
+
 /// Counts executions of a check.
 #[derive(Debug, Clone, Default)]
 pub struct Runs(Arc<AtomicUsize>);
