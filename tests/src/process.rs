@@ -149,6 +149,11 @@ pub fn python_env(dir: &Path) -> PathBuf {
 /// Builds the example `name` with the cargo running the tests and returns its executable, as
 /// cargo reports it (so that a custom target directory works too).
 pub fn build_example(name: &str) -> PathBuf {
+    build_example_in(name, "dev")
+}
+
+/// Like [`build_example`], with the cargo profile `profile` (`dev`, `release`, ...).
+pub fn build_example_in(name: &str, profile: &str) -> PathBuf {
     let built = run_ok(
         &format!("building the {name} example"),
         Command::new(env!("CARGO")).current_dir(workspace()).args([
@@ -157,6 +162,8 @@ pub fn build_example(name: &str) -> PathBuf {
             "examples",
             "--example",
             name,
+            "--profile",
+            profile,
             "--message-format=json-render-diagnostics",
         ]),
         Duration::from_secs(30 * 60),
