@@ -660,6 +660,9 @@ async fn tls_server(
     mutual: bool,
 ) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
     use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+    // Two crypto providers are compiled into this test (ring for tonic, aws-lc-rs for the
+    // plugin tests' crate): rustls needs to be told which one tonic's TLS uses.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let read = |name: &str| std::fs::read(tls_file(name)).unwrap();
     let mut tls =
         ServerTlsConfig::new().identity(Identity::from_pem(read("server.pem"), read("server.key")));

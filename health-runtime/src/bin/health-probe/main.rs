@@ -247,6 +247,9 @@ fn main() -> ExitCode {
     if let Command::File { path, max_age } = &cli.command {
         return file::run(path, *max_age).into();
     }
+    // tonic's TLS takes rustls' process-wide provider, which rustls cannot choose by itself when
+    // another feature (go-plugin's AutoMTLS) compiles aws-lc-rs in beside ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
