@@ -182,6 +182,9 @@ async fn main() {
         eprintln!("plugin_server: {error}");
         std::process::exit(1);
     }
+    // Exit now rather than when the runtime has waited for every blocking task: a go-plugin
+    // host kills a plugin that is still running 2 s after it asked it to stop.
+    std::process::exit(0);
 }
 
 async fn run(launched_by_host: bool) -> Result<(), Box<dyn std::error::Error>> {

@@ -90,7 +90,16 @@ fn unix_path(bound: &BoundPlugin) -> PathBuf {
 
 #[tokio::test]
 async fn negotiates_the_highest_common_version_in_either_order_and_the_lowest_without_one() {
-    for (host, want) in [("1,2", "2"), ("2,1", "2"), (" 3 ,1", "3"), ("4,5", "1")] {
+    // An entry that is not a number is skipped, as go-plugin's own plugins do (`strconv.Atoi`,
+    // no trimming).
+    for (host, want) in [
+        ("1,2", "2"),
+        ("2,1", "2"),
+        ("3,1", "3"),
+        ("x,2", "2"),
+        (" 3,1", "1"),
+        ("4,5", "1"),
+    ] {
         let bound = bind(&[3, 1, 2], &[("PLUGIN_PROTOCOL_VERSIONS", host.to_owned())]).await;
         let line = bound.handshake_line().unwrap();
         assert_eq!(fields(line)[1], want, "host {host:?}: {line}");
@@ -102,15 +111,6 @@ async fn negotiates_the_highest_common_version_in_either_order_and_the_lowest_wi
     // An older host sends no list: the plugin's lowest.
     let bound = bind(&[2, 3], &[]).await;
     assert_eq!(fields(bound.handshake_line().unwrap())[1], "2");
-
-    let error = server(&[1])
-        .bind_with_env(host_env(&[("PLUGIN_PROTOCOL_VERSIONS", "1,x".to_owned())]))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        "PLUGIN_PROTOCOL_VERSIONS=\"1,x\": `x` is not a version number; expected e.g. `1,2`"
-    );
 }
 
 #[tokio::test]
@@ -343,9 +343,14 @@ async fn auto_mtls_serves_the_host_alone_with_h2() {
         );
     }
 
-    // Anyone else gets no RPC through: another certificate, no certificate, or no TLS at all.
+    // Anyone else gets no RPC through: another certificate, the host's certificate without its
+    // key, no certificate, or no TLS at all.
     let stranger = HostCert::new();
     for (who, tls) in [
+        (
+            "the host's certificate with another key",
+            Some(host.impostor(&announced, &stranger)),
+        ),
         (
             "a foreign certificate",
             Some(host_tls(
@@ -596,6 +601,12 @@ async fn the_example_ignores_sigint_stops_on_sigterm_and_writes_only_the_line_an
     );
 
     signal(&launched.child, "TERM");
+    // The drain (at most 1 s in plugin mode): still answering, but not serving.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        check_status(&mut client, "plugin").await,
+        Ok(ServingStatus::NotServing)
+    );
     let status = tokio::task::spawn_blocking(move || {
         let status = wait_exit(&mut launched.child, Duration::from_secs(5));
         (status, launched)

@@ -35,8 +35,10 @@ fn plugin() {
     runtime.block_on(async {
         let health = tests::builder().build().unwrap();
         tokio::spawn(async {
-            // Give `serve` the time to print its line and capture stdout.
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            // The host says when: once it has read the line and opened StreamStdio, stdout is
+            // captured for sure. (The test's own stdin; the plugin never reads stdin.)
+            let mut go = String::new();
+            let _ = tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut go)).await;
             for n in 0.. {
                 {
                     let mut out = std::io::stdout().lock();
@@ -63,7 +65,7 @@ fn host() {
         .env(CHILD, "1")
         .env("BASIC_PLUGIN", "hello")
         .env("PLUGIN_UNIX_SOCKET_DIR", &dir)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -74,6 +76,7 @@ fn host() {
     let fields = fields(&line);
     assert_eq!(fields[..3], ["1", "1", "unix"], "{line:?}");
     let path = PathBuf::from(fields[3]);
+    let mut go = child.stdin.take().unwrap();
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let seen = runtime.block_on(async {
@@ -83,6 +86,8 @@ fn host() {
             .await
             .unwrap()
             .into_inner();
+        go.write_all(b"go\n").unwrap();
+        go.flush().unwrap();
         let mut seen = String::new();
         while !seen.contains("line 3 from the plugin") {
             let chunk = tokio::time::timeout(Duration::from_secs(10), stdio.message())

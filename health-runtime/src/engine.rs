@@ -362,19 +362,23 @@ impl Engine {
         self.shutdown_within(self.settings.drain_delay)
     }
 
-    /// Like `shutdown()`, with a drain delay of at most `limit`.
+    /// Like `shutdown()`, with a drain delay of at most `limit`; a drain already under way ends
+    /// by the earlier of its deadline and this one.
     pub(crate) fn shutdown_within(&self, limit: Duration) -> Instant {
-        let mut deadline = after(Instant::now(), self.settings.drain_delay.min(limit));
-        self.published.send_if_modified(|published| {
-            if let Some(existing) = published.drain_until {
+        let delay = self.settings.drain_delay.min(limit);
+        let mut deadline = after(Instant::now(), delay);
+        let changed = self.published.send_if_modified(|published| {
+            if let Some(existing) = published.drain_until
+                && existing <= deadline
+            {
                 deadline = existing;
                 return false;
             }
             HealthSnapshot::edit(published).drain_until = Some(deadline);
             true
         });
-        if deadline > Instant::now() {
-            tracing::info!(drain_delay = ?self.settings.drain_delay, "health: shutting down, every service not serving");
+        if changed {
+            tracing::info!(drain_delay = ?delay, "health: shutting down, every service not serving");
         }
         deadline
     }

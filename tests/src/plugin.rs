@@ -50,6 +50,41 @@ impl HostCert {
     }
 }
 
+impl HostCert {
+    /// TLS settings that present this certificate but sign with `signer`'s key: what someone
+    /// who copied the host's certificate from its environment could do.
+    pub fn impostor(&self, announced: &str, signer: &HostCert) -> Arc<rustls::ClientConfig> {
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let key = provider
+            .key_provider
+            .load_private_key(PrivateKeyDer::Pkcs8(signer.key.clone_key()))
+            .unwrap();
+        let certified = Arc::new(rustls::sign::CertifiedKey::new(vec![self.der.clone()], key));
+        let honest = host_tls(announced, None, &[&rustls::version::TLS13]);
+        let mut config = (*honest).clone();
+        config.client_auth_cert_resolver = Arc::new(Present(certified));
+        Arc::new(config)
+    }
+}
+
+/// Presents one certified key, whatever the server asks for.
+#[derive(Debug)]
+struct Present(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for Present {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
 impl Default for HostCert {
     fn default() -> Self {
         HostCert::new()

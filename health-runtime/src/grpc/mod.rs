@@ -51,7 +51,7 @@ mod serve;
 pub use health::{HealthService, WatchStream};
 pub use report::HealthReportService;
 #[cfg(feature = "go-plugin")]
-pub(crate) use serve::grpc_server;
+pub(crate) use serve::{Drained, grpc_server};
 pub use serve::{ServeError, termination_signal};
 
 /// The protobuf messages, clients and servers generated from `health-runtime/proto/`.

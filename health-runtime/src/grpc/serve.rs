@@ -171,6 +171,30 @@ pub(crate) struct Surfaces {
 }
 
 impl Surfaces {
+    /// Waits at most `limit` for them to stop, then ends them.
+    #[cfg(feature = "go-plugin")]
+    pub(crate) async fn finish_within(self, limit: std::time::Duration) -> Result<(), ServeError> {
+        let aborts: Vec<tokio::task::AbortHandle> = self
+            .file
+            .iter()
+            .map(tokio::task::JoinHandle::abort_handle)
+            .chain(
+                #[cfg(feature = "http")]
+                self.http.iter().map(tokio::task::JoinHandle::abort_handle),
+                #[cfg(not(feature = "http"))]
+                std::iter::empty(),
+            )
+            .collect();
+        match tokio::time::timeout(limit, self.finish()).await {
+            Ok(finished) => finished,
+            Err(_) => {
+                tracing::debug!(?limit, "HTTP probes or health file still busy; ending them");
+                aborts.iter().for_each(tokio::task::AbortHandle::abort);
+                Ok(())
+            }
+        }
+    }
+
     /// Waits for them to stop.
     pub(crate) async fn finish(self) -> Result<(), ServeError> {
         if let Some(file) = self.file {

@@ -149,15 +149,15 @@ impl HostEnv {
         let get = |name: &str| lookup(name).filter(|value| !value.is_empty());
         let mut env = HostEnv::default();
         if let Some(list) = get(PROTOCOL_VERSIONS) {
+            // As go-plugin's own plugins do: an entry that is not a number is skipped, with a
+            // word, rather than refusing a host that otherwise works.
             for item in list.split(',') {
-                let version = item.trim().parse::<u32>().map_err(|_| {
-                    PluginError::config(
-                        PROTOCOL_VERSIONS,
-                        &list,
-                        format!("`{item}` is not a version number; expected e.g. `1,2`"),
-                    )
-                })?;
-                env.protocol_versions.push(version);
+                match item.parse::<u32>() {
+                    Ok(version) => env.protocol_versions.push(version),
+                    Err(_) => tracing::warn!(
+                        "{PROTOCOL_VERSIONS}={list:?}: ignoring `{item}`, which is not a version number"
+                    ),
+                }
             }
         }
         env.client_cert = get(CLIENT_CERT);
@@ -199,7 +199,8 @@ pub(crate) fn handshake_line(
         server_cert.unwrap_or("")
     );
     if multiplex_asked {
-        // Broker connections are never multiplexed: the host then falls back or fails cleanly.
+        // Broker connections are never multiplexed. A host that requires it refuses the plugin
+        // with go-plugin's `ErrGRPCBrokerMuxNotSupported`; the others go on without.
         line.push_str("|false");
     }
     line
@@ -282,14 +283,9 @@ mod tests {
     }
 
     #[test]
-    fn names_the_variable_and_value_of_a_bad_setting() {
-        let error = HostEnv::from_lookup(&env(&[(PROTOCOL_VERSIONS, "1,two")])).unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .starts_with("PLUGIN_PROTOCOL_VERSIONS=\"1,two\""),
-            "{error}"
-        );
+    fn skips_bad_versions_and_names_the_variable_and_value_of_a_bad_port() {
+        let host = HostEnv::from_lookup(&env(&[(PROTOCOL_VERSIONS, "1,two, 3,4")])).unwrap();
+        assert_eq!(host.protocol_versions, [1, 4]);
         let error = HostEnv::from_lookup(&env(&[(MIN_PORT, "20"), (MAX_PORT, "10")])).unwrap_err();
         assert_eq!(
             error.to_string(),

@@ -46,11 +46,15 @@ impl HclogFormat {
         let mut fields = Fields(Map::new());
         event.record(&mut fields);
         let mut line = fields.0;
-        let message = line
-            .remove("message")
-            .unwrap_or_else(|| Value::String(String::new()));
+        // go-plugin reads `@message` as a string and nothing else (a number would crash the host's
+        // parser), and the `@` keys are hclog's own.
+        let message = match line.remove("message") {
+            Some(Value::String(message)) => message,
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
         line.insert("@level".to_owned(), Value::from(level(*metadata.level())));
-        line.insert("@message".to_owned(), message);
+        line.insert("@message".to_owned(), Value::from(message));
         line.insert("target".to_owned(), Value::from(metadata.target()));
         line.insert(
             "@timestamp".to_owned(),
@@ -90,8 +94,16 @@ fn level(level: Level) -> &'static str {
 struct Fields(Map<String, Value>);
 
 impl Fields {
+    /// Keeps `value` under the field's name; names starting with `@` are hclog's, so a field of
+    /// that name is kept as `_@name`.
     fn put(&mut self, field: &Field, value: Value) {
-        self.0.insert(field.name().to_owned(), value);
+        let name = field.name();
+        let key = if name.starts_with('@') {
+            format!("_{name}")
+        } else {
+            name.to_owned()
+        };
+        self.0.insert(key, value);
     }
 }
 
@@ -155,6 +167,7 @@ mod tests {
             .with_writer(move || writer.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(message = 42, "@level" = "mine");
             tracing::warn!(
                 port = 8080_u16,
                 ratio = 0.5,
@@ -166,7 +179,12 @@ mod tests {
         });
         let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines.len(), 3, "{text}");
+        let odd: Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(odd["@message"], "42");
+        assert_eq!(odd["@level"], "info");
+        assert_eq!(odd["_@level"], "mine");
+        let lines = &lines[1..];
         let first: Value = serde_json::from_str(lines[0]).unwrap();
         assert_eq!(first["@level"], "warn");
         assert_eq!(first["@message"], "check \"failed\"\nagain");

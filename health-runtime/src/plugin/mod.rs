@@ -42,17 +42,34 @@
 //!    `1|<app version>|<unix or tcp>|<address>|grpc|<certificate or nothing>` goes to stdout (and
 //!    `|false` after it when the host set `PLUGIN_MULTIPLEX_GRPC`: broker connections are not
 //!    multiplexed). Then stdout becomes a pipe whose data goes to the host over
-//!    `plugin.GRPCStdio`, so nothing else ever reaches the host's handshake reader.
+//!    `plugin.GRPCStdio`, so nothing else ever reaches the host's handshake reader. It stays so
+//!    after `serve` returns.
 //! 6. **Services.** Beside your routes: `grpc.health.v1.Health` (the host's `Ping` is
 //!    `Check("plugin")`), `plugin.health.v1.HealthReport`, and go-plugin's own
 //!    `plugin.GRPCController`, `plugin.GRPCStdio` and `plugin.GRPCBroker`. The HTTP probes and the
 //!    health file run as [`HealthConfig`](crate::HealthConfig) says.
 //! 7. **Stopping.** The host's `Kill()` calls `GRPCController/Shutdown`: the reply goes out at
 //!    once, every health name turns `NOT_SERVING`, `Watch`, stdio and broker streams end, and
-//!    `serve` returns within half a second, well within go-plugin's 2 s before it kills the
-//!    process. SIGTERM does the same after a drain of at most 1 s. SIGINT is ignored: Ctrl-C in
-//!    a terminal reaches the host and its plugins alike, and the host decides. Stdin is never
-//!    read.
+//!    `serve` returns within a second at most (a few milliseconds when the host hangs up, as it
+//!    does), well within go-plugin's 2 s before it kills the process. SIGTERM does the same after
+//!    a drain of at most 1 s, during which new calls still get answers (`NOT_SERVING` from the
+//!    health services). SIGINT is ignored: Ctrl-C in a terminal reaches the host and its plugins
+//!    alike, and the host decides. Both signals are taken over from [`PluginServer::bind`] on,
+//!    for the life of the process. Stdin is never read.
+//!
+//!    Exit as soon as `serve` returns: dropping a Tokio runtime waits for every blocking task,
+//!    so a check stuck in blocking I/O would hold the process past the host's patience.
+//!    `std::process::exit(0)` after `serve` does it.
+//!
+//! # Limits
+//!
+//! - Unix only: go-plugin uses unix sockets there; on Windows, where its hosts use TCP, this
+//!   module does not build.
+//! - No broker: a plugin that dials back into its host (go-plugin's bidirectional plugins) needs
+//!   `GRPCBroker` connections, which this server does not make. A host that requires broker
+//!   multiplexing (`GRPCBrokerMultiplex`) refuses the plugin with `ErrGRPCBrokerMuxNotSupported`.
+//! - The plugin's TLS is AutoMTLS only; a host that passes its own TLS configuration to its
+//!   plugins (go-plugin's `TLSProvider`) is not supported.
 //!
 //! # Logging
 //!
@@ -159,8 +176,13 @@ pub enum PluginError {
         source: std::io::Error,
     },
     /// AutoMTLS could not be set up.
-    #[error("AutoMTLS: {0}")]
-    Tls(String),
+    #[error("AutoMTLS: {what}: {source}")]
+    Tls {
+        /// What failed.
+        what: &'static str,
+        /// Why.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The handshake line could not be written.
     #[error("cannot write the handshake line to stdout: {0}")]
     Stdout(std::io::Error),
@@ -273,6 +295,9 @@ impl PluginServer {
                 });
             }
         }
+        // Before anything that may take time: from here on SIGINT is ignored and SIGTERM stops
+        // the plugin once it serves, instead of killing it with its socket left behind.
+        let signals = Signals::install();
         let env = HostEnv::from_lookup(lookup)?;
         let version = self.handshake.negotiate(&env.protocol_versions);
         let tls = env.client_cert.as_deref().map(tls::auto_mtls).transpose()?;
@@ -293,6 +318,7 @@ impl PluginServer {
                 version,
                 line,
                 capture_stdout: self.capture_stdout,
+                signals,
             })),
         })
     }
@@ -315,8 +341,10 @@ impl PluginServer {
     }
 }
 
-/// A plugin whose listener is bound, ready to serve.
+/// A plugin whose listener is bound, ready to serve. Dropping it closes the listener and removes
+/// the socket file.
 #[derive(Debug)]
+#[must_use = "a bound plugin does nothing until it serves"]
 pub struct BoundPlugin {
     addr: PluginAddr,
     mode: Mode,
@@ -334,6 +362,7 @@ struct PluginMode {
     version: u32,
     line: String,
     capture_stdout: bool,
+    signals: Signals,
 }
 
 impl std::fmt::Debug for PluginMode {
@@ -344,7 +373,7 @@ impl std::fmt::Debug for PluginMode {
             .field("version", &self.version)
             .field("line", &self.line)
             .field("capture_stdout", &self.capture_stdout)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -368,7 +397,8 @@ impl BoundPlugin {
     }
 
     /// The line [`serve`](Self::serve) writes to stdout for the host, without its newline, when
-    /// launched by a host: `1|<app version>|<network>|<address>|grpc|<certificate>`.
+    /// launched by a host: `1|<app version>|<network>|<address>|grpc|<certificate>`, and `|false`
+    /// after it when the host offered multiplexing.
     pub fn handshake_line(&self) -> Option<&str> {
         match &self.mode {
             Mode::Plugin(plugin) => Some(&plugin.line),
@@ -444,7 +474,9 @@ async fn serve_plugin(
     routes: Routes,
 ) -> Result<(), PluginError> {
     let stop = Stop::new();
-    watch_signals(&stop);
+    // However `serve` ends, everything it started stops with it.
+    let _stop_on_exit = StopOnDrop(stop.clone());
+    plugin.signals.spawn(&stop);
     health.start();
     let drained = {
         let health = health.clone();
@@ -459,6 +491,16 @@ async fn serve_plugin(
     }
     .boxed()
     .shared();
+    // Connections still open this long after the drain fail their I/O and end.
+    let closed = {
+        let drained = drained.clone();
+        async move {
+            drained.await;
+            tokio::time::sleep(CLOSE_GRACE).await;
+        }
+    }
+    .boxed()
+    .shared();
     let surfaces = health.start_surfaces(drained.clone()).await?;
 
     let captured = stdio::Captured::default();
@@ -469,16 +511,16 @@ async fn serve_plugin(
             stop: stop.clone(),
         }))
         .add_service(GrpcStdioServer::new(services::Stdio {
-            stop: stop.clone(),
+            drained: drained.clone(),
             captured: captured.clone(),
         }))
         .add_service(GrpcBrokerServer::new(services::Broker {
-            stop: stop.clone(),
+            drained: drained.clone(),
         }));
     // The socket file is removed when `serve` returns, whatever the accept loop does.
     let (listener, _socket) = plugin.listener.into_parts();
     let auto_mtls = plugin.tls.is_some();
-    let incoming = transport::incoming(listener, plugin.tls, stop.clone());
+    let incoming = transport::incoming(listener, plugin.tls, drained.clone(), closed.clone());
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{}", plugin.line)
@@ -499,48 +541,85 @@ async fn serve_plugin(
     let server = crate::grpc::grpc_server()
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, drained.clone());
-    let bounded = async {
-        drained.clone().await;
-        tokio::time::sleep(CLOSE_GRACE).await;
-    };
     let served = tokio::select! {
         served = server => served.map_err(ServeError::from),
-        () = bounded => {
-            tracing::debug!(grace = ?CLOSE_GRACE, "plugin: connections still open after shutdown; closing them");
+        // Every connection has failed by now; tonic's bookkeeping may lag behind.
+        () = async { closed.clone().await; tokio::time::sleep(CLOSE_GRACE).await } => {
+            tracing::debug!("plugin: the gRPC server did not stop after its connections closed");
             Ok(())
         }
     };
-    surfaces.finish().await?;
+    surfaces.finish_within(CLOSE_GRACE).await?;
     served?;
     tracing::info!("plugin: stopped");
     Ok(())
 }
 
-/// SIGTERM stops the plugin; SIGINT is ignored (Ctrl-C in a terminal reaches the host and its
-/// plugins alike, and the host decides). Both handlers are installed before this returns.
-fn watch_signals(stop: &Stop) {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::interrupt()) {
-        Ok(mut interrupts) => {
-            tokio::spawn(async move {
-                while interrupts.recv().await.is_some() {
-                    tracing::debug!("plugin: SIGINT ignored; the host decides when plugins stop");
-                }
-            });
-        }
-        Err(error) => tracing::warn!(%error, "plugin: cannot ignore SIGINT"),
+/// Triggers the stop when dropped.
+struct StopOnDrop(Stop);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.trigger();
     }
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
+}
+
+/// SIGINT and SIGTERM, registered with Tokio while binding.
+#[derive(Debug)]
+struct Signals {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// Replaces the default actions of SIGINT and SIGTERM (which kill the process) with Tokio's
+    /// handlers. They stay registered for the life of the process, as every Tokio signal does.
+    fn install() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        let register = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(signal) => Some(signal),
+            Err(error) => {
+                tracing::warn!(%error, "plugin: cannot handle {name}");
+                None
+            }
+        };
+        Signals {
+            interrupt: register(SignalKind::interrupt(), "SIGINT"),
+            terminate: register(SignalKind::terminate(), "SIGTERM"),
+        }
+    }
+
+    /// SIGTERM stops the plugin; SIGINT is ignored (Ctrl-C in a terminal reaches the host and
+    /// its plugins alike, and the host decides). Both watchers end with the stop.
+    fn spawn(self, stop: &Stop) {
+        if let Some(mut interrupts) = self.interrupt {
             let stop = stop.clone();
             tokio::spawn(async move {
-                if terminate.recv().await.is_some() {
-                    tracing::info!("plugin: SIGTERM received");
-                    stop.trigger_for(Cause::Signal);
+                loop {
+                    tokio::select! {
+                        () = stop.wait() => return,
+                        received = interrupts.recv() => match received {
+                            Some(()) => tracing::debug!(
+                                "plugin: SIGINT ignored; the host decides when plugins stop"
+                            ),
+                            None => return,
+                        },
+                    }
                 }
             });
         }
-        Err(error) => tracing::warn!(%error, "plugin: cannot listen for SIGTERM"),
+        if let Some(mut terminate) = self.terminate {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = stop.wait() => {}
+                    received = terminate.recv() => if received.is_some() {
+                        tracing::info!("plugin: SIGTERM received");
+                        stop.trigger_for(Cause::Signal);
+                    },
+                }
+            });
+        }
     }
 }
 

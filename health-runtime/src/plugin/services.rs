@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::Stop;
 use super::stdio::Captured;
+use crate::grpc::Drained;
 use crate::grpc::proto::go_plugin::grpc_broker_server::GrpcBroker;
 use crate::grpc::proto::go_plugin::grpc_controller_server::GrpcController;
 use crate::grpc::proto::go_plugin::grpc_stdio_server::GrpcStdio;
@@ -29,10 +30,11 @@ impl GrpcController for Controller {
 }
 
 /// `plugin.GRPCStdio`: what the process writes to its standard output after the handshake line,
-/// when it was captured; the stream ends on shutdown.
+/// when it was captured; the stream ends, after whatever is still queued, once the plugin has
+/// drained.
 #[derive(Debug)]
 pub(crate) struct Stdio {
-    pub(crate) stop: Stop,
+    pub(crate) drained: Drained,
     pub(crate) captured: Captured,
 }
 
@@ -44,39 +46,48 @@ impl GrpcStdio for Stdio {
         &self,
         _request: Request<()>,
     ) -> Result<Response<Self::StreamStdioStream>, Status> {
-        let stop = self.stop.clone();
         // The first caller gets the captured output; go-plugin calls this once per process.
         let chunks = self.captured.take();
-        let stream = futures::stream::unfold((stop, chunks), |(stop, mut chunks)| async move {
-            let chunk = tokio::select! {
-                biased;
-                () = stop.wait() => return None,
-                chunk = async {
+        let stream = futures::stream::unfold(
+            (self.drained.clone(), chunks, false),
+            |(drained, mut chunks, ending)| async move {
+                if ending {
+                    // Drained: what is still queued, then the end.
+                    let chunk = chunks.as_mut()?.try_recv().ok()?;
+                    return Some((Ok(chunk), (drained, chunks, true)));
+                }
+                let next = async {
                     match &mut chunks {
-                        Some(chunks) => chunks.recv().await,
+                        Some(receiver) => receiver.recv().await,
                         None => std::future::pending().await,
                     }
-                } => chunk,
-            };
-            match chunk {
-                Some(chunk) => Some((Ok(chunk), (stop, chunks))),
-                // Capture ended: hold the stream open until shutdown.
-                None => {
-                    stop.wait().await;
-                    None
+                };
+                tokio::select! {
+                    chunk = next => match chunk {
+                        Some(chunk) => Some((Ok(chunk), (drained, chunks, false))),
+                        // Capture ended: hold the stream open until the drain is over.
+                        None => {
+                            drained.await;
+                            None
+                        }
+                    },
+                    () = drained.clone() => {
+                        let chunk = chunks.as_mut()?.try_recv().ok()?;
+                        Some((Ok(chunk), (drained, chunks, true)))
+                    }
                 }
-            }
-        });
+            },
+        );
         Ok(Response::new(Box::pin(stream)))
     }
 }
 
-/// `plugin.GRPCBroker`: the stream stays open and silent until shutdown. Broker connections are
-/// for plugins that dial back into their host, which this server never does; offers from the
-/// host are read and logged once.
+/// `plugin.GRPCBroker`: the stream stays open and silent until the plugin has drained. Broker
+/// connections are for plugins that dial back into their host, which this server never does;
+/// offers from the host are read and logged once.
 #[derive(Debug)]
 pub(crate) struct Broker {
-    pub(crate) stop: Stop,
+    pub(crate) drained: Drained,
 }
 
 #[tonic::async_trait]
@@ -88,12 +99,12 @@ impl GrpcBroker for Broker {
         request: Request<Streaming<ConnInfo>>,
     ) -> Result<Response<Self::StartStreamStream>, Status> {
         let mut inbound = request.into_inner();
-        let stop = self.stop.clone();
+        let drained = self.drained.clone();
         let held = futures::stream::once(async move {
             let mut logged = false;
             loop {
                 tokio::select! {
-                    () = stop.wait() => return,
+                    () = drained.clone() => return,
                     message = inbound.message() => match message {
                         Ok(Some(offer)) => {
                             if !logged {
@@ -104,9 +115,9 @@ impl GrpcBroker for Broker {
                                 logged = true;
                             }
                         }
-                        // The host closed its side: stay open until shutdown.
+                        // The host closed its side: stay open until the drain is over.
                         Ok(None) | Err(_) => {
-                            stop.wait().await;
+                            drained.await;
                             return;
                         }
                     },

@@ -41,7 +41,8 @@ pub(crate) fn capture_stdout(into: &Captured) {
 fn redirect() -> std::io::Result<mpsc::Receiver<StdioData>> {
     use std::io::Write as _;
     std::io::stdout().flush()?;
-    let (read, write) = nix::unistd::pipe()?;
+    // Close-on-exec: child processes of the plugin must not hold the pipe's read end.
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     nix::unistd::dup2_stdout(&write)?;
     drop(write);
     let (sender, receiver) = mpsc::channel(BACKLOG);
@@ -49,31 +50,47 @@ fn redirect() -> std::io::Result<mpsc::Receiver<StdioData>> {
     std::thread::Builder::new()
         .name("plugin-stdout".to_owned())
         .spawn(move || {
-            let mut buffer = vec![0; CHUNK];
-            let mut dropped = 0_u64;
-            loop {
-                let read = match pipe.read(&mut buffer) {
-                    Ok(0) | Err(_) => return,
-                    Ok(read) => read,
-                };
-                let chunk = StdioData {
-                    channel: Channel::Stdout.into(),
-                    data: buffer[..read].to_vec(),
-                };
-                match sender.try_send(chunk) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        if dropped == 0 {
-                            tracing::warn!(
-                                "plugin: the host is not reading stdout (plugin.GRPCStdio); dropping what the plugin writes there"
-                            );
-                        }
-                        dropped += 1;
-                    }
-                    // The receiver is gone: keep draining so that writers never block.
-                    Err(mpsc::error::TrySendError::Closed(_)) => {}
-                }
+            forward(&mut pipe, &sender);
+            // Nothing reads the pipe any more: point stdout at /dev/null rather than let writes
+            // fail (`println!` panics on a broken pipe).
+            if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+                let _ = nix::unistd::dup2_stdout(&null);
             }
         })?;
     Ok(receiver)
+}
+
+/// Reads `pipe` until it ends, sending each chunk while the host keeps up and dropping the
+/// rest, so that writing to stdout never blocks the plugin.
+fn forward(pipe: &mut std::fs::File, sender: &mpsc::Sender<StdioData>) {
+    let mut buffer = vec![0; CHUNK];
+    let mut dropped = false;
+    loop {
+        let read = match pipe.read(&mut buffer) {
+            Ok(0) => return,
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => {
+                tracing::warn!(%error, "plugin: reading the captured stdout failed");
+                return;
+            }
+        };
+        let chunk = StdioData {
+            channel: Channel::Stdout.into(),
+            data: buffer[..read].to_vec(),
+        };
+        match sender.try_send(chunk) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if !dropped {
+                    tracing::warn!(
+                        "plugin: the host is not reading stdout (plugin.GRPCStdio); dropping what the plugin writes there"
+                    );
+                    dropped = true;
+                }
+            }
+            // Nobody will read it: keep draining so that writers never block.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
 }

@@ -56,16 +56,26 @@ pub(crate) fn auto_mtls(pem: &str) -> Result<AutoMtls, PluginError> {
     let announced = base64::engine::general_purpose::STANDARD_NO_PAD.encode(cert.as_ref());
     let mut config = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|error| PluginError::Tls(error.to_string()))?
+        .map_err(|error| tls_error("configuring TLS", error))?
         .with_client_cert_verifier(Arc::new(verifier))
         .with_single_cert(vec![cert], key)
-        .map_err(|error| PluginError::Tls(error.to_string()))?;
+        .map_err(|error| tls_error("configuring TLS", error))?;
     // grpc-go 1.67 and later refuse a TLS connection that did not negotiate `h2`.
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(AutoMtls {
         acceptor: TlsAcceptor::from(Arc::new(config)),
         announced,
     })
+}
+
+fn tls_error(
+    what: &'static str,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> PluginError {
+    PluginError::Tls {
+        what,
+        source: Box::new(error),
+    }
 }
 
 fn bad_cert(problem: String) -> PluginError {
@@ -75,8 +85,7 @@ fn bad_cert(problem: String) -> PluginError {
 /// A fresh self-signed certificate for `localhost`, for server and client authentication, as
 /// go-plugin's own plugins make.
 fn plugin_certificate() -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), PluginError> {
-    let tls =
-        |error: rcgen::Error| PluginError::Tls(format!("making the plugin certificate: {error}"));
+    let tls = |error: rcgen::Error| tls_error("making the plugin certificate", error);
     let key = rcgen::KeyPair::generate().map_err(tls)?;
     let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).map_err(tls)?;
     params

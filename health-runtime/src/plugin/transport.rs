@@ -2,6 +2,7 @@
 //! the connections accepted on it, with TLS when the host asked for AutoMTLS.
 
 use std::fmt;
+use std::future::Future as _;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -10,15 +11,16 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+use super::PluginError;
 use super::handshake::{HostEnv, UNIX_SOCKET_DIR, UNIX_SOCKET_GROUP};
-use super::{PluginError, Stop};
+use crate::grpc::Drained;
 
 /// How long one TLS handshake may take before the connection is dropped.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -216,22 +218,52 @@ pub(crate) enum PluginStream {
     TcpTls(Box<TlsStream<TcpStream>>),
 }
 
+/// A connection that fails every read and write once `closed` resolves, so that no connection,
+/// however its peer behaves, outlives the plugin's shutdown (tonic runs each connection in a task
+/// of its own, which dropping the server does not end).
+pub(crate) struct PluginConn {
+    stream: PluginStream,
+    closed: Drained,
+}
+
+impl fmt::Debug for PluginConn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginConn")
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PluginConn {
+    /// The stream to do I/O on, or the error every I/O gets once closed.
+    fn open(&mut self, cx: &mut Context<'_>) -> io::Result<&mut PluginStream> {
+        match Pin::new(&mut self.closed).poll(cx) {
+            Poll::Ready(()) => Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the plugin has shut down",
+            )),
+            Poll::Pending => Ok(&mut self.stream),
+        }
+    }
+}
+
 macro_rules! each_stream {
-    ($self:ident, $stream:ident => $body:expr) => {
-        match $self.get_mut() {
-            PluginStream::Unix($stream) => {
+    ($conn:ident, $cx:ident, $stream:ident => $body:expr) => {
+        match $conn.get_mut().open($cx) {
+            Err(error) => Poll::Ready(Err(error)),
+            Ok(PluginStream::Unix($stream)) => {
                 let $stream = Pin::new($stream);
                 $body
             }
-            PluginStream::Tcp($stream) => {
+            Ok(PluginStream::Tcp($stream)) => {
                 let $stream = Pin::new($stream);
                 $body
             }
-            PluginStream::UnixTls($stream) => {
+            Ok(PluginStream::UnixTls($stream)) => {
                 let $stream = Pin::new(&mut **$stream);
                 $body
             }
-            PluginStream::TcpTls($stream) => {
+            Ok(PluginStream::TcpTls($stream)) => {
                 let $stream = Pin::new(&mut **$stream);
                 $body
             }
@@ -239,31 +271,31 @@ macro_rules! each_stream {
     };
 }
 
-impl AsyncRead for PluginStream {
+impl AsyncRead for PluginConn {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        each_stream!(self, stream => stream.poll_read(cx, buf))
+        each_stream!(self, cx, stream => stream.poll_read(cx, buf))
     }
 }
 
-impl AsyncWrite for PluginStream {
+impl AsyncWrite for PluginConn {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        each_stream!(self, stream => stream.poll_write(cx, buf))
+        each_stream!(self, cx, stream => stream.poll_write(cx, buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        each_stream!(self, stream => stream.poll_flush(cx))
+        each_stream!(self, cx, stream => stream.poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        each_stream!(self, stream => stream.poll_shutdown(cx))
+        each_stream!(self, cx, stream => stream.poll_shutdown(cx))
     }
 
     fn poll_write_vectored(
@@ -271,11 +303,11 @@ impl AsyncWrite for PluginStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        each_stream!(self, stream => stream.poll_write_vectored(cx, bufs))
+        each_stream!(self, cx, stream => stream.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        match self {
+        match &self.stream {
             PluginStream::Unix(stream) => stream.is_write_vectored(),
             PluginStream::Tcp(stream) => stream.is_write_vectored(),
             PluginStream::UnixTls(stream) => stream.is_write_vectored(),
@@ -284,7 +316,7 @@ impl AsyncWrite for PluginStream {
     }
 }
 
-impl tonic::transport::server::Connected for PluginStream {
+impl tonic::transport::server::Connected for PluginConn {
     type ConnectInfo = ();
 
     fn connect_info(&self) -> Self::ConnectInfo {}
@@ -300,18 +332,22 @@ impl Listener {
     }
 }
 
-/// Accepts connections until `stop`, each TLS handshake in a task of its own under a timeout, and
-/// hands the ready ones to the server through the returned stream.
+/// Accepts connections until `drained` (new connections are still taken while draining), each
+/// TLS handshake in a task of its own under a timeout, and hands the ready ones to the server
+/// through the returned stream. The stream never ends by itself: tonic treats the end of its
+/// connections as a reason to stop at once, and only the drain decides that. Every connection
+/// fails its I/O once `closed` resolves.
 pub(crate) fn incoming(
     listener: Accept,
     tls: Option<TlsAcceptor>,
-    stop: Stop,
-) -> impl Stream<Item = io::Result<PluginStream>> + Send + 'static {
+    drained: Drained,
+    closed: Drained,
+) -> impl Stream<Item = io::Result<PluginConn>> + Send + 'static {
     let (ready, receiver) = mpsc::channel::<PluginStream>(64);
     tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
-                () = stop.wait() => break,
+                () = drained.clone() => break,
                 () = ready.closed() => break,
                 accepted = listener.accept() => accepted,
             };
@@ -330,10 +366,15 @@ pub(crate) fn incoming(
                 }
                 Some(acceptor) => {
                     let acceptor = acceptor.clone();
+                    let drained = drained.clone();
                     tokio::spawn(async move {
-                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, secure(acceptor, stream))
-                            .await
-                        {
+                        let handshake =
+                            tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, secure(acceptor, stream));
+                        let secured = tokio::select! {
+                            () = drained => return,
+                            secured = handshake => secured,
+                        };
+                        match secured {
                             Ok(Ok(stream)) => {
                                 let _ = ready.send(stream).await;
                             }
@@ -356,8 +397,15 @@ pub(crate) fn incoming(
     });
     futures::stream::unfold(receiver, |mut receiver| async move {
         let stream = receiver.recv().await?;
-        Some((Ok(stream), receiver))
+        Some((stream, receiver))
     })
+    .map(move |stream| {
+        Ok(PluginConn {
+            stream,
+            closed: closed.clone(),
+        })
+    })
+    .chain(futures::stream::pending())
 }
 
 /// A bound listener, ready to accept.
@@ -374,7 +422,9 @@ impl Accept {
             Accept::Tcp(listener) => {
                 let (stream, _) = listener.accept().await?;
                 // Small replies must not wait for the host's delayed ACK (Nagle's algorithm).
-                stream.set_nodelay(true)?;
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "plugin: cannot set TCP_NODELAY");
+                }
                 Ok(PluginStream::Tcp(stream))
             }
         }
@@ -409,19 +459,21 @@ mod tests {
 
     #[tokio::test]
     async fn takes_the_first_free_port_of_the_range() {
-        let taken = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = taken.local_addr().unwrap().port();
-        if port == u16::MAX {
-            return;
-        }
-        // The next port may be taken by someone else on a shared machine; then the range is busy.
-        match bind_tcp(port, port + 1).await {
-            Ok(listener) => assert_eq!(
-                listener.addr(),
-                PluginAddr::Tcp(([127, 0, 0, 1], port + 1).into())
-            ),
-            Err(error) => assert!(matches!(error, PluginError::NoFreePort { .. })),
-        }
+        // Two adjacent ports, the first taken and the second free a moment ago.
+        let (taken, free) = (0..50)
+            .find_map(|_| {
+                let taken = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
+                let port = taken.local_addr().ok()?.port().checked_add(1)?;
+                std::net::TcpListener::bind(("127.0.0.1", port)).ok()?;
+                Some((taken, port))
+            })
+            .expect("two adjacent loopback ports");
+        let first = taken.local_addr().unwrap().port();
+        let listener = bind_tcp(first, free).await.unwrap();
+        assert_eq!(
+            listener.addr(),
+            PluginAddr::Tcp(([127, 0, 0, 1], free).into())
+        );
     }
 
     #[test]
