@@ -82,7 +82,7 @@ async fn p99_response_time_is_graded_on_its_own_levels() {
 async fn custom_levels_and_minimum_volume() {
     let stats = RequestStats::new();
     record(&stats, 5, 5, Duration::from_millis(400));
-    // Five failures are below the default minimum of ten requests: not graded.
+    // Five failures are below the default minimum of twenty requests: not graded.
     let report_default = builder()
         .request_stats(&stats)
         .build()
@@ -94,7 +94,7 @@ async fn custom_levels_and_minimum_volume() {
     assert_eq!(rate.value, Some(0.0));
     assert_eq!(
         rate.message,
-        "5 requests in the last 1m; not graded below 10"
+        "5 requests in the last 1m; not graded below 20"
     );
 
     let strict = stats

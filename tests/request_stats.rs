@@ -155,7 +155,7 @@ async fn a_thousand_rpcs_with_three_percent_failing() {
     assert_eq!(p99.status, Status::Healthy);
     assert!(
         rate.message
-            .starts_with("97.0 % of 1000 requests in the last 1m succeeded"),
+            .starts_with("97.0 % of 1000 requests in the last 1m served without a server failure, 0 of them ended by the client"),
         "{}",
         rate.message
     );

@@ -155,14 +155,14 @@ async fn layer_cost() {
 
     #[derive(Clone)]
     struct Trivial;
-    impl tower_service::Service<http::Request<()>> for Trivial {
+    impl<B> tower_service::Service<http::Request<B>> for Trivial {
         type Response = http::Response<String>;
         type Error = std::convert::Infallible;
         type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
         fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
             Poll::Ready(Ok(()))
         }
-        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+        fn call(&mut self, _: http::Request<B>) -> Self::Future {
             let response = http::Response::builder()
                 .header("grpc-status", "0")
                 .body(String::from("ok"))
@@ -192,13 +192,13 @@ async fn layer_cost() {
     for _ in 0..10 {
         let started = Instant::now();
         for _ in 0..CALLS {
-            let response = plain.call(http::Request::new(())).await.expect("call");
+            let response = plain.call(http::Request::new(String::new())).await.expect("call");
             drain(response.into_body()).await;
         }
         plain_ns.push(started.elapsed().as_nanos() as f64 / f64::from(CALLS));
         let started = Instant::now();
         for _ in 0..CALLS {
-            let response = layered.call(http::Request::new(())).await.expect("call");
+            let response = layered.call(http::Request::new(String::new())).await.expect("call");
             drain(response.into_body()).await;
         }
         layered_ns.push(started.elapsed().as_nanos() as f64 / f64::from(CALLS));

@@ -70,6 +70,7 @@ pub struct CheckInfo {
     pub(crate) groups: Vec<Group>,
     pub(crate) service: Option<Arc<str>>,
     pub(crate) failure_threshold: u32,
+    pub(crate) informational: bool,
     pub(crate) location: Location,
 }
 
@@ -114,6 +115,14 @@ impl CheckInfo {
         self.failure_threshold
     }
 
+    /// Whether the check only informs: it shows everywhere with its grade, but counts toward no
+    /// serving status except its own name, its probe groups and its `service`, never toward
+    /// `""`, `plugin`, `/health` or the health file's overall verdict. The built-in system and
+    /// request indicators are; declared checks are not.
+    pub fn is_informational(&self) -> bool {
+        self.informational
+    }
+
     /// Where the check was defined.
     pub fn location(&self) -> Location {
         self.location
@@ -155,6 +164,7 @@ pub(crate) struct CheckSpec {
     pub(crate) groups: Vec<Group>,
     pub(crate) service: Option<String>,
     pub(crate) failure_threshold: u32,
+    pub(crate) informational: bool,
     pub(crate) location: Location,
 }
 
@@ -230,6 +240,7 @@ impl Check {
                 groups: vec![Group::Readiness],
                 service: None,
                 failure_threshold: 1,
+                informational: false,
                 location,
             },
             runner,
@@ -275,6 +286,16 @@ impl Check {
     /// How many consecutive failed runs it takes before the failure shows (default: 1).
     pub fn failure_threshold(mut self, threshold: u32) -> Self {
         self.spec.failure_threshold = threshold;
+        self
+    }
+
+    /// Whether the check only informs (default: `false`): it still shows everywhere with its
+    /// grade and still gates its own name, its [`groups`](Self::groups) and its
+    /// [`service`](Self::service), but never turns `""`, `plugin`, `/health` or the health
+    /// file's overall verdict to not serving. For signals a restart or a removal from rotation
+    /// cannot fix; see [`CheckInfo::is_informational`].
+    pub fn informational(mut self, informational: bool) -> Self {
+        self.spec.informational = informational;
         self
     }
 

@@ -220,6 +220,7 @@ impl Engine {
             groups,
             service: spec.service.map(Into::into),
             failure_threshold: spec.failure_threshold,
+            informational: spec.informational,
             location: spec.location,
         })
     }

@@ -1,5 +1,5 @@
 //! The health file for exec probes (DESIGN §11): `{status, timestamp, uptime, healthy}` as JSON,
-//! replaced atomically.
+//! with each probe group's verdict and whether the process is draining, replaced atomically.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -15,10 +15,12 @@ use crate::{Check, HealthRuntime, Status};
 /// The name of the check that reports whether the health file can be written.
 pub const HEALTH_FILE_CHECK: &str = "health_file";
 
-/// The content of the health file.
+/// The content of the health file: the overall verdict and, for exec probes that should follow
+/// one probe group (`health-probe file --group liveness`), each group's.
 ///
 /// ```json
-/// {"status": "healthy", "timestamp": "2026-11-25T16:03:26.123Z", "uptime": 42.5, "healthy": true}
+/// {"status": "healthy", "timestamp": "2026-11-25T16:03:26.123Z", "uptime": 42.5, "healthy": true,
+///  "groups": {"liveness": true, "readiness": true, "startup": true}, "draining": false}
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HealthFile {
@@ -30,8 +32,35 @@ pub struct HealthFile {
     /// Seconds since the health runtime started.
     pub uptime: f64,
     /// Whether the process serves: `true` for healthy and warning, `false` otherwise and while
-    /// shutting down.
+    /// shutting down. Informational checks (the system and request indicators, by default) do
+    /// not count.
     pub healthy: bool,
+    /// Whether each probe group serves, as gRPC's `Check` of its name answers.
+    pub groups: GroupVerdicts,
+    /// Whether the process is shutting down (every verdict is then `false`).
+    pub draining: bool,
+}
+
+/// Whether each probe group serves: `true` when `Check` of its name answers `SERVING`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupVerdicts {
+    /// `liveness`.
+    pub liveness: bool,
+    /// `readiness`.
+    pub readiness: bool,
+    /// `startup`.
+    pub startup: bool,
+}
+
+impl GroupVerdicts {
+    /// The verdict of `group`.
+    pub fn of(&self, group: crate::Group) -> bool {
+        match group {
+            crate::Group::Liveness => self.liveness,
+            crate::Group::Readiness => self.readiness,
+            crate::Group::Startup => self.startup,
+        }
+    }
 }
 
 impl HealthRuntime {
@@ -43,6 +72,12 @@ impl HealthRuntime {
             timestamp: SystemTime::now(),
             uptime: self.uptime().as_secs_f64(),
             healthy: Probe::of(&snapshot, "") == Some(Probe::Serving),
+            groups: GroupVerdicts {
+                liveness: Probe::of(&snapshot, "liveness") == Some(Probe::Serving),
+                readiness: Probe::of(&snapshot, "readiness") == Some(Probe::Serving),
+                startup: Probe::of(&snapshot, "startup") == Some(Probe::Serving),
+            },
+            draining: snapshot.is_draining(),
         }
     }
 

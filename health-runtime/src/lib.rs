@@ -35,6 +35,10 @@
 //!   `interval`; every run, whoever caused it, updates the published [`HealthSnapshot`].
 //! - With `failure_threshold = n`, a failure shows only after `n` failed runs in a row.
 //!
+//! # Which signals gate what
+//!
+#![doc = include_str!("status_semantics.md")]
+//!
 //! # Where checks come from
 //!
 //! `#[health_check]` registers its function at link time through `inventory`; checks that need
@@ -80,7 +84,7 @@ pub use aware::{AwareHandle, HealthAware};
 pub use check::{Check, CheckInfo, Location};
 pub use config::{ConfigError, DetailLevel, HealthConfig};
 pub use error::{RegistryError, UnknownCheck};
-pub use health_file::{HEALTH_FILE_CHECK, HealthFile};
+pub use health_file::{GroupVerdicts, HEALTH_FILE_CHECK, HealthFile};
 pub use health_macros::{HealthAware, health_check};
 pub use indicator::HealthIndicator;
 pub use indicators::deps;

@@ -131,9 +131,11 @@ impl HealthSnapshot {
         self.checks.get(name).map(|check| &**check)
     }
 
-    /// The worst status over every check: the overall status (`Healthy` with no checks).
+    /// The overall status: the worst over every check that is not
+    /// [informational](crate::CheckInfo::is_informational) (`Healthy` with none). It is the status
+    /// of `""` and `plugin`, the report's `overall_status`, `/health` and the health file's.
     pub fn overall(&self) -> Status {
-        worst(self.checks())
+        worst(self.checks().filter(|check| !check.info.informational))
     }
 
     /// The worst status over the checks of a probe group (`Healthy` when the group is empty).

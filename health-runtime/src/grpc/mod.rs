@@ -1,6 +1,6 @@
 //! The gRPC surfaces: the standard `grpc.health.v1.Health` service (`Check`, `List`, `Watch`)
 //! and the detailed `plugin.health.v1.HealthReport` service, both served from the published
-//! state of a [`HealthRuntime`].
+//! state of a [`HealthRuntime`](crate::HealthRuntime).
 //!
 //! ```no_run
 //! use health_runtime::HealthRuntime;
@@ -15,8 +15,8 @@
 //! # }
 //! ```
 //!
-//! With a server of your own (layers, TLS, ...), mount [`HealthRuntime::grpc_routes`] and hand
-//! [`HealthRuntime::shutdown_signal`] to its graceful shutdown:
+//! With a server of your own (layers, TLS, ...), mount [`HealthRuntime::grpc_routes`](crate::HealthRuntime::grpc_routes) and hand
+//! [`HealthRuntime::shutdown_signal`](crate::HealthRuntime::shutdown_signal) to its graceful shutdown:
 //!
 //! ```no_run
 //! # use health_runtime::HealthRuntime;
@@ -40,7 +40,7 @@
 //! | a `service` value | every check naming it |
 //!
 //! `healthy` and `warning` are `SERVING`, `critical` is `NOT_SERVING`, and a check with no
-//! result yet is `UNKNOWN`. After [`HealthRuntime::shutdown`] every name is `NOT_SERVING`.
+//! result yet is `UNKNOWN`. After [`HealthRuntime::shutdown`](crate::HealthRuntime::shutdown) every name is `NOT_SERVING`.
 //! A name that breaks the naming rules (longer than 128 bytes, or characters outside
 //! `[A-Za-z0-9._/-]`) can never exist and is refused with `INVALID_ARGUMENT`.
 

@@ -13,9 +13,13 @@
 //! | `request_success_rate` | percent | warning below 98, critical below 95 |
 //! | `avg_response_time`, `p99_response_time` | milliseconds | warning above 2000, critical above 5000 |
 //!
-//! The indicators belong to no probe group by default: they count toward the overall status
-//! (`""` and `plugin`) and show in the report, but never restart a pod or take it out of
-//! rotation. Give them groups with [`SystemMetrics::groups`] and [`RequestMetrics::groups`].
+//! The system and request indicators only inform by default
+//! ([`Check::informational`]): they show in the report, the metrics and the published state with
+//! their warning and critical grades, and answer under their own names, but they never restart a
+//! pod, take it out of rotation or make `""`, `plugin`, `/health` or the health file say not
+//! serving: the machine's load is not this process's fault, and clients shape the request
+//! figures. Opt them in with `groups`, `service` or `informational(false)` on
+//! [`SystemMetrics`] and [`RequestMetrics`].
 //!
 //! Configuration turns them off: `PLUGIN_RESOURCE_METRICS=false`,
 //! `PLUGIN_HEALTH_REQUEST_METRICS=false` (see [`HealthConfig`]).
@@ -24,13 +28,15 @@
 //! [`HealthRuntimeBuilder::request_stats`]: crate::HealthRuntimeBuilder::request_stats
 //! [`HealthConfig`]: crate::HealthConfig
 
+mod classify;
 pub mod deps;
 mod requests;
 mod system;
 
+pub use classify::RequestOutcome;
 pub use requests::{
     REQUEST_METRIC_NAMES, RequestMetrics, RequestStats, RequestStatsLayer, RequestStatsService,
-    RequestSummary, ResponseFuture, StatsBody,
+    RequestSummary, ResponseFuture, StatsBody, StatsRequestBody,
 };
 pub use system::{
     ProbeError, ResourceMonitor, ResourceReading, ResourceSample, ResourceSource,

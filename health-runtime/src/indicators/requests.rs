@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use http::{HeaderMap, Request, Response};
+use http::{Request, Response};
 use tokio::time::Instant;
 
+use super::classify::{self, GrpcOutcomes, RequestOutcome};
 use crate::{Check, CheckOutcome, Group, HealthConfig, Status};
 
 /// Sub-buckets per power of two in the latency histogram: 32, so a bucket is at most 1/32
@@ -57,6 +58,7 @@ struct Bucket {
     second: AtomicU64,
     requests: AtomicU64,
     failures: AtomicU64,
+    client_errors: AtomicU64,
     total_micros: AtomicU64,
     histogram: Box<[AtomicU64]>,
 }
@@ -67,6 +69,7 @@ impl Bucket {
             second: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            client_errors: AtomicU64::new(0),
             total_micros: AtomicU64::new(0),
             histogram: (0..HISTOGRAM_LEN).map(|_| AtomicU64::new(0)).collect(),
         }
@@ -95,6 +98,7 @@ impl Bucket {
             {
                 self.requests.store(0, Ordering::Relaxed);
                 self.failures.store(0, Ordering::Relaxed);
+                self.client_errors.store(0, Ordering::Relaxed);
                 self.total_micros.store(0, Ordering::Relaxed);
                 for count in &*self.histogram {
                     count.store(0, Ordering::Relaxed);
@@ -119,8 +123,9 @@ struct Window {
 /// with [`HealthRuntimeBuilder::request_stats`](crate::HealthRuntimeBuilder::request_stats).
 /// Cloning is cheap; clones share the window.
 ///
-/// Recording takes no lock: each second has its own bucket of atomic counters (requests,
-/// failures, total time and a log-linear latency histogram with 3 % wide buckets), reused when
+/// Recording takes no lock: each second has its own bucket of atomic counters (requests, server
+/// failures, client outcomes, total time and a log-linear latency histogram with 3 % wide
+/// buckets), reused when
 /// the window has moved past it.
 ///
 /// ```
@@ -142,6 +147,7 @@ struct Window {
 #[derive(Clone)]
 pub struct RequestStats {
     window: Arc<Window>,
+    grpc: Arc<GrpcOutcomes>,
 }
 
 impl fmt::Debug for RequestStats {
@@ -172,7 +178,25 @@ impl RequestStats {
                 started: Instant::now(),
                 buckets: (0..seconds).map(|_| Bucket::new()).collect(),
             }),
+            grpc: Arc::default(),
         }
+    }
+
+    /// Counts responses with the gRPC status `code` (0–16, e.g. `tonic::Code::NotFound as i32`)
+    /// as `outcome` from now on, in place of the default split: server failures are `UNKNOWN`,
+    /// `DEADLINE_EXCEEDED` (unless the client's own `grpc-timeout` had passed), `INTERNAL`,
+    /// `UNAVAILABLE` and `DATA_LOSS`; every other non-OK code is the client's doing. Set it
+    /// before making layers: a layer keeps the split it was made with.
+    ///
+    /// ```
+    /// use health_runtime::indicators::{RequestOutcome, RequestStats};
+    ///
+    /// // A cache whose misses mean the backing store lost data.
+    /// let stats = RequestStats::new().grpc_code_outcome(5, RequestOutcome::ServerError);
+    /// ```
+    pub fn grpc_code_outcome(mut self, code: i32, outcome: RequestOutcome) -> Self {
+        Arc::make_mut(&mut self.grpc).set(code, outcome);
+        self
     }
 
     /// The length of the window.
@@ -203,8 +227,10 @@ impl RequestStats {
         RequestMetrics::new(self)
     }
 
-    /// Records one request that took `latency` and succeeded or not.
-    pub fn record(&self, latency: Duration, success: bool) {
+    /// Records one request that took `latency` and ended with `outcome` (`true` for a success,
+    /// `false` for a server failure, or a [`RequestOutcome`]).
+    pub fn record(&self, latency: Duration, outcome: impl Into<RequestOutcome>) {
+        let outcome = outcome.into();
         let window = &*self.window;
         let second = window.started.elapsed().as_secs();
         let bucket = &window.buckets[(second % window.buckets.len() as u64) as usize];
@@ -213,8 +239,14 @@ impl RequestStats {
         }
         let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         bucket.requests.fetch_add(1, Ordering::Relaxed);
-        if !success {
-            bucket.failures.fetch_add(1, Ordering::Relaxed);
+        match outcome {
+            RequestOutcome::Success => {}
+            RequestOutcome::ClientError => {
+                bucket.client_errors.fetch_add(1, Ordering::Relaxed);
+            }
+            RequestOutcome::ServerError => {
+                bucket.failures.fetch_add(1, Ordering::Relaxed);
+            }
         }
         bucket.total_micros.fetch_add(micros, Ordering::Relaxed);
         bucket.histogram[histogram_index(micros)].fetch_add(1, Ordering::Relaxed);
@@ -229,6 +261,7 @@ impl RequestStats {
             window: self.window(),
             requests: 0,
             failures: 0,
+            client_errors: 0,
             total_micros: 0,
             histogram: vec![0; HISTOGRAM_LEN],
         };
@@ -243,6 +276,7 @@ impl RequestStats {
             }
             summary.requests += requests;
             summary.failures += bucket.failures.load(Ordering::Relaxed);
+            summary.client_errors += bucket.client_errors.load(Ordering::Relaxed);
             summary.total_micros += bucket.total_micros.load(Ordering::Relaxed);
             for (sum, count) in summary.histogram.iter_mut().zip(&*bucket.histogram) {
                 *sum += count.load(Ordering::Relaxed);
@@ -258,6 +292,7 @@ pub struct RequestSummary {
     window: Duration,
     requests: u64,
     failures: u64,
+    client_errors: u64,
     total_micros: u64,
     histogram: Vec<u64>,
 }
@@ -268,6 +303,7 @@ impl fmt::Debug for RequestSummary {
             .field("window", &self.window)
             .field("requests", &self.requests)
             .field("failures", &self.failures)
+            .field("client_errors", &self.client_errors)
             .field("average", &self.average())
             .field("p99", &self.percentile(0.99))
             .finish()
@@ -286,12 +322,19 @@ impl RequestSummary {
         self.requests
     }
 
-    /// How many of them failed.
+    /// How many of them the server failed ([`RequestOutcome::ServerError`]).
     pub fn failures(&self) -> u64 {
         self.failures
     }
 
-    /// The percentage of requests that succeeded; `None` without requests.
+    /// How many of them ended by the client's doing ([`RequestOutcome::ClientError`]); they
+    /// do not count as failures.
+    pub fn client_errors(&self) -> u64 {
+        self.client_errors
+    }
+
+    /// The percentage of requests the server did not fail (client outcomes count as served);
+    /// `None` without requests.
     pub fn success_rate(&self) -> Option<f64> {
         (self.requests > 0)
             .then(|| (self.requests - self.failures) as f64 * 100.0 / self.requests as f64)
@@ -342,17 +385,24 @@ impl RequestSummary {
 /// # }
 /// ```
 ///
-/// A request counts as failed when:
-/// - it is gRPC (`content-type: application/grpc...`) and its `grpc-status` is not `0` (OK),
-///   read from the response headers of a trailers-only response or else from the trailers; a
-///   gRPC response that ends without a `grpc-status`, or with an HTTP status other than 200,
-///   failed too;
-/// - it is plain HTTP and the status is 5xx;
-/// - the service returned an error, or the response body failed;
-/// - it was abandoned before its response ended (the client went away).
+/// The statistics measure the server, not its clients. Each request ends as a
+/// [`RequestOutcome`]:
+/// - gRPC (`content-type: application/grpc...`): by its `grpc-status`, from the headers of a
+///   trailers-only response or else from the trailers. `UNKNOWN`, `INTERNAL`, `UNAVAILABLE`,
+///   `DATA_LOSS` and a `DEADLINE_EXCEEDED` the server set are server failures; the other codes
+///   (`NOT_FOUND`, `INVALID_ARGUMENT`, `CANCELLED`, a deadline the client's own `grpc-timeout`
+///   set, ...) are the client's doing ([`RequestStats::grpc_code_outcome`] changes the split).
+///   A response that ends without a `grpc-status`, or with an HTTP status other than 200 and
+///   not 4xx, is a server failure.
+/// - plain HTTP: 5xx is a server failure, 4xx the client's doing.
+/// - the service returned an error, the response body failed, or the handler panicked: a
+///   server failure.
+/// - abandoned before its response ended, without a panic (the client went away or cancelled):
+///   the client's doing.
 ///
-/// The latency runs from the call until the response body ends, so a streaming RPC counts for
-/// its whole length.
+/// The latency runs from the moment the request was fully received (its body ended) until the
+/// response body ends: a client that sends its request slowly does not count as slow serving,
+/// and a streaming response counts for its whole length.
 #[derive(Debug, Clone)]
 pub struct RequestStatsLayer {
     stats: RequestStats,
@@ -385,7 +435,8 @@ impl<S: tonic::server::NamedService> tonic::server::NamedService for RequestStat
 
 impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for RequestStatsService<S>
 where
-    S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: tower_service::Service<Request<StatsRequestBody<ReqBody>>, Response = Response<ResBody>>,
+    ReqBody: http_body::Body,
     ResBody: http_body::Body,
 {
     type Response = Response<StatsBody<ResBody>>;
@@ -397,51 +448,104 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let received = Arc::new(Received {
+            started: Instant::now(),
+            at: AtomicU64::new(0),
+        });
+        if request.body().is_end_stream() {
+            received.mark();
+        }
+        let deadline = classify::grpc_timeout(request.headers());
+        let request = request.map(|inner| StatsRequestBody {
+            inner,
+            received: received.clone(),
+        });
         ResponseFuture {
             inner: self.inner.call(request),
             recorder: Some(Recorder {
                 stats: self.stats.clone(),
-                started: Instant::now(),
+                received,
+                deadline,
                 done: false,
             }),
         }
     }
 }
 
-/// Records one request once, as failed if dropped before it was finished.
+/// When the request was fully received: latency counts from then, so a client that sends its
+/// request slowly does not make the server look slow.
+struct Received {
+    started: Instant,
+    /// Nanoseconds from `started` to the request's end, plus one; 0 until then.
+    at: AtomicU64,
+}
+
+impl Received {
+    fn mark(&self) {
+        let nanos = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+        let _ = self
+            .at
+            .compare_exchange(0, nanos + 1, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// The time since the request was fully received (since it began, if it never was).
+    fn latency(&self) -> Duration {
+        let elapsed = self.started.elapsed();
+        match self.at.load(Ordering::Acquire) {
+            0 => elapsed,
+            at => elapsed.saturating_sub(Duration::from_nanos(at - 1)),
+        }
+    }
+}
+
+/// Records one request once. Dropped before it was finished, it is a server failure while
+/// panicking (the handler panicked) and the client's doing otherwise (it went away).
 struct Recorder {
     stats: RequestStats,
-    started: Instant,
+    received: Arc<Received>,
+    deadline: Option<Duration>,
     done: bool,
 }
 
 impl Recorder {
-    fn finish(&mut self, success: bool) {
-        if !self.done {
-            self.done = true;
-            self.stats.record(self.started.elapsed(), success);
+    fn finish(&mut self, verdict: Verdict) {
+        if self.done {
+            return;
         }
+        self.done = true;
+        let latency = self.received.latency();
+        let outcome = match verdict {
+            Verdict::Outcome(outcome) => outcome,
+            Verdict::Grpc(code) => {
+                let since_start = self.received.started.elapsed();
+                self.stats.grpc.of(code, since_start, self.deadline)
+            }
+            // A gRPC response that ended without a status.
+            Verdict::FromTrailers => RequestOutcome::ServerError,
+        };
+        self.stats.record(latency, outcome);
     }
 }
 
 impl Drop for Recorder {
     fn drop(&mut self) {
-        self.finish(false);
+        let outcome = if std::thread::panicking() {
+            RequestOutcome::ServerError
+        } else {
+            RequestOutcome::ClientError
+        };
+        self.finish(Verdict::Outcome(outcome));
     }
 }
 
 /// How a response is judged once its body ends.
 #[derive(Debug, Clone, Copy)]
 enum Verdict {
-    Known(bool),
+    Outcome(RequestOutcome),
+    /// A gRPC status.
+    Grpc(i32),
     /// A gRPC response whose `grpc-status` comes in the trailers.
     FromTrailers,
-}
-
-fn grpc_ok(headers: &HeaderMap) -> Option<bool> {
-    headers
-        .get("grpc-status")
-        .map(|status| status.as_bytes() == b"0")
 }
 
 fn verdict<B>(response: &Response<B>) -> Verdict {
@@ -450,14 +554,60 @@ fn verdict<B>(response: &Response<B>) -> Verdict {
         .get(http::header::CONTENT_TYPE)
         .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"));
     if !grpc {
-        return Verdict::Known(!response.status().is_server_error());
+        return Verdict::Outcome(classify::http_outcome(response.status()));
     }
     if response.status() != http::StatusCode::OK {
-        return Verdict::Known(false);
+        return Verdict::Outcome(match classify::http_outcome(response.status()) {
+            RequestOutcome::ClientError => RequestOutcome::ClientError,
+            _ => RequestOutcome::ServerError,
+        });
     }
-    match grpc_ok(response.headers()) {
-        Some(ok) => Verdict::Known(ok),
+    match classify::grpc_status(response.headers()) {
+        Some(code) => Verdict::Grpc(code),
         None => Verdict::FromTrailers,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request body that notes when the request has been fully received. From
+    /// [`RequestStatsService`], which hands it to the service it wraps.
+    pub struct StatsRequestBody<B> {
+        #[pin]
+        inner: B,
+        received: Arc<Received>,
+    }
+}
+
+impl<B> fmt::Debug for StatsRequestBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StatsRequestBody").finish_non_exhaustive()
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for StatsRequestBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        let polled = ready!(this.inner.as_mut().poll_frame(cx));
+        match &polled {
+            None => this.received.mark(),
+            Some(Ok(_)) if this.inner.is_end_stream() => this.received.mark(),
+            Some(_) => {}
+        }
+        Poll::Ready(polled)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -494,7 +644,7 @@ where
                     .as_mut()
                     .filter(|_| response.body().is_end_stream())
                 {
-                    recorder.finish(matches!(verdict, Verdict::Known(true)));
+                    recorder.finish(verdict);
                 }
                 Ok(response.map(|inner| StatsBody {
                     inner,
@@ -504,7 +654,7 @@ where
             }
             Err(error) => {
                 if let Some(recorder) = &mut recorder {
-                    recorder.finish(false);
+                    recorder.finish(Verdict::Outcome(RequestOutcome::ServerError));
                 }
                 Err(error)
             }
@@ -548,14 +698,15 @@ impl<B: http_body::Body> http_body::Body for StatsBody<B> {
                 if let (Some(trailers), Verdict::FromTrailers) =
                     (frame.trailers_ref(), *this.verdict)
                 {
-                    *this.verdict = Verdict::Known(grpc_ok(trailers).unwrap_or(false));
+                    *this.verdict = classify::grpc_status(trailers)
+                        .map_or(Verdict::Outcome(RequestOutcome::ServerError), Verdict::Grpc);
                 }
                 if this.inner.is_end_stream() {
-                    recorder.finish(matches!(this.verdict, Verdict::Known(true)));
+                    recorder.finish(*this.verdict);
                 }
             }
-            Some(Err(_)) => recorder.finish(false),
-            None => recorder.finish(matches!(this.verdict, Verdict::Known(true))),
+            Some(Err(_)) => recorder.finish(Verdict::Outcome(RequestOutcome::ServerError)),
+            None => recorder.finish(*this.verdict),
         }
         Poll::Ready(polled)
     }
@@ -585,11 +736,13 @@ pub const REQUEST_METRIC_NAMES: [&str; 3] = [
 /// | `avg_response_time` | above 2000 ms | above 5000 ms | 5000 |
 /// | `p99_response_time` | above 2000 ms | above 5000 ms | 5000 |
 ///
-/// With fewer than [`min_requests`](Self::min_requests) requests in the window (default 10)
+/// With fewer than [`min_requests`](Self::min_requests) requests in the window (default 20)
 /// the metrics are healthy and say so: one failed request of two is not an outage. The checks
-/// run every 5 s by default ([`interval`](Self::interval)); they only read the window. They
-/// belong to no probe group (they count toward the overall status `""`/`plugin`, not liveness
-/// or readiness) unless [`groups`](Self::groups) says otherwise. `PLUGIN_HEALTH_REQUEST_METRICS=false`
+/// run every 5 s by default ([`interval`](Self::interval)); they only read the window. Clients
+/// shape these figures, so by default they only inform: they show with their grades everywhere,
+/// but no probe group, `""`, `plugin`, `/health` or health file turns not serving because of
+/// them, unless [`groups`](Self::groups), [`service`](Self::service) or
+/// [`informational(false)`](Self::informational) opts them in. `PLUGIN_HEALTH_REQUEST_METRICS=false`
 /// leaves them out (the layer still records).
 ///
 /// ```
@@ -621,6 +774,8 @@ pub struct RequestMetrics {
     min_requests: u64,
     interval: Duration,
     groups: Vec<Group>,
+    service: Option<String>,
+    informational: bool,
 }
 
 impl From<&RequestStats> for RequestMetrics {
@@ -646,9 +801,11 @@ impl RequestMetrics {
             time_critical: Duration::from_millis(5000),
             p99_warning: Duration::from_millis(2000),
             p99_critical: Duration::from_millis(5000),
-            min_requests: 10,
+            min_requests: 20,
             interval: Duration::from_secs(5),
             groups: Vec::new(),
+            service: None,
+            informational: true,
         }
     }
 
@@ -677,7 +834,8 @@ impl RequestMetrics {
         self
     }
 
-    /// How many requests the window needs before the metrics are graded (default 10).
+    /// How many requests the window needs before the metrics are graded (default 20), so that a
+    /// handful of calls cannot swing them.
     pub fn min_requests(mut self, requests: u64) -> Self {
         self.min_requests = requests;
         self
@@ -695,6 +853,30 @@ impl RequestMetrics {
         self
     }
 
+    /// A gRPC health service name the three checks count toward (default: none).
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.service = Some(service.into());
+        self
+    }
+
+    /// Whether the three checks only inform (default: `true`): they never turn `""`, `plugin`,
+    /// `/health` or the health file's verdict to not serving. `false` makes them count toward
+    /// the overall status like declared checks. See [`Check::informational`].
+    pub fn informational(mut self, informational: bool) -> Self {
+        self.informational = informational;
+        self
+    }
+
+    fn gate(&self, check: Check) -> Check {
+        let check = check
+            .groups(self.groups.clone())
+            .informational(self.informational);
+        match &self.service {
+            Some(service) => check.service(service.clone()),
+            None => check,
+        }
+    }
+
     /// The three checks; none when `config.request_metrics` is off.
     /// [`HealthRuntimeBuilder::request_stats`](crate::HealthRuntimeBuilder::request_stats)
     /// calls it; call it yourself to register them on a running runtime.
@@ -707,11 +889,11 @@ impl RequestMetrics {
             .into_iter()
             .map(|metric| {
                 let settings = metrics.clone();
-                Check::new(REQUEST_METRIC_NAMES[metric as usize], move || {
+                let check = Check::new(REQUEST_METRIC_NAMES[metric as usize], move || {
                     std::future::ready(settings.grade(metric))
                 })
-                .interval(metrics.interval)
-                .groups(metrics.groups.clone())
+                .interval(metrics.interval);
+                metrics.gate(check)
             })
             .collect()
     }
@@ -732,8 +914,10 @@ impl RequestMetrics {
                     Status::Healthy
                 };
                 let message = format!(
-                    "{rate:.1} % of {requests} requests in the last {window} succeeded (warning below {} %, critical below {} %)",
-                    self.success_warning, self.success_critical
+                    "{rate:.1} % of {requests} requests in the last {window} served without a server failure, {} of them ended by the client (warning below {} %, critical below {} %)",
+                    summary.client_errors(),
+                    self.success_warning,
+                    self.success_critical
                 );
                 (threshold, status, rate, message)
             }

@@ -308,8 +308,11 @@ async fn sample_loop(sampler: Weak<Sampler>, mut source: Box<dyn ResourceSource>
 /// CPU usage waits for its second sample, a metric shows `Healthy` with no value and says so.
 /// A sample older than three intervals (a probe stuck on a dead filesystem) shows as a warning.
 ///
-/// The checks belong to no probe group by default: they count toward the overall status (`""`,
-/// `plugin`) but do not gate liveness or readiness; see [`groups`](Self::groups).
+/// The checks describe the machine, not this process, so by default they only inform: they show
+/// with their grades in the report, the metrics and the published state, and answer under their
+/// own names, but no probe group, `""`, `plugin`, `/health` or health file turns not serving
+/// because of them. Opt them in with [`groups`](Self::groups), [`service`](Self::service) or
+/// [`informational(false)`](Self::informational).
 /// `PLUGIN_RESOURCE_METRICS=false` leaves them out.
 ///
 /// ```
@@ -336,6 +339,8 @@ pub struct SystemMetrics {
     sample_interval: Option<Duration>,
     disk_path: Option<PathBuf>,
     groups: Vec<Group>,
+    service: Option<String>,
+    informational: bool,
     on_probe_error: Status,
 }
 
@@ -348,6 +353,8 @@ impl fmt::Debug for SystemMetrics {
             .field("sample_interval", &self.sample_interval)
             .field("disk_path", &self.disk_path)
             .field("groups", &self.groups)
+            .field("service", &self.service)
+            .field("informational", &self.informational)
             .finish_non_exhaustive()
     }
 }
@@ -377,6 +384,8 @@ impl SystemMetrics {
             sample_interval: None,
             disk_path: None,
             groups: Vec::new(),
+            service: None,
+            informational: true,
             on_probe_error: Status::Warning,
         }
     }
@@ -429,6 +438,30 @@ impl SystemMetrics {
         self
     }
 
+    /// A gRPC health service name the three checks count toward (default: none).
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.service = Some(service.into());
+        self
+    }
+
+    /// Whether the three checks only inform (default: `true`): they never turn `""`, `plugin`,
+    /// `/health` or the health file's verdict to not serving. `false` makes them count toward
+    /// the overall status like declared checks. See [`Check::informational`].
+    pub fn informational(mut self, informational: bool) -> Self {
+        self.informational = informational;
+        self
+    }
+
+    fn gate(&self, check: Check) -> Check {
+        let check = check
+            .groups(self.groups.clone())
+            .informational(self.informational);
+        match &self.service {
+            Some(service) => check.service(service.clone()),
+            None => check,
+        }
+    }
+
     /// The status of a metric whose probe failed: `Warning` (the default) or `Critical`.
     pub fn on_probe_error(mut self, status: Status) -> Self {
         self.on_probe_error = status;
@@ -469,6 +502,7 @@ impl SystemMetrics {
             if source.is_none() && !self.sampler.started.load(Ordering::Acquire) {
                 let path = self
                     .disk_path
+                    .clone()
                     .or_else(|| config.resource_disk_path.clone())
                     .unwrap_or_else(|| PathBuf::from("."));
                 *source = Some(Box::new(SysinfoSource::new(path)));
@@ -493,7 +527,7 @@ impl SystemMetrics {
             .map(|(resource, threshold)| {
                 let sampler = self.sampler.clone();
                 let on_error = self.on_probe_error;
-                Check::new(resource.name(), move || {
+                let check = Check::new(resource.name(), move || {
                     sampler.ensure_started();
                     let latest = sampler.latest.borrow().clone();
                     let outcome = grade(
@@ -505,8 +539,8 @@ impl SystemMetrics {
                     );
                     std::future::ready(outcome)
                 })
-                .interval(interval)
-                .groups(self.groups.clone())
+                .interval(interval);
+                self.gate(check)
             })
             .collect()
     }

@@ -10,7 +10,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-/// A [`tracing_subscriber::fmt`] event format that writes each event as one line of hclog JSON:
+/// A [`tracing_subscriber::fmt`](mod@tracing_subscriber::fmt) event format that writes each event as one line of hclog JSON:
 /// `@level` (`trace`, `debug`, `info`, `warn`, `error`), `@message`, `@timestamp` (UTC, RFC 3339
 /// with microseconds, the precision go-plugin parses), `target` (the event's target), and each
 /// field of the event as a key of its own. The fields of enclosing spans are not written.

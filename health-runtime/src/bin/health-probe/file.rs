@@ -1,7 +1,7 @@
 //! `file`: the health file as an exec probe reads it.
 //!
 //! The server rewrites the file every check interval and on every change (atomically, by
-//! rename), as JSON `{"status", "timestamp", "uptime", "healthy"}`. The exit codes carry the same
+//! rename), as JSON `{"status", "timestamp", "uptime", "healthy", "groups", "draining"}`. The exit codes carry the same
 //! meaning as for the gRPC commands, so one rule reads both:
 //!
 //! | code | file |
@@ -9,7 +9,7 @@
 //! | 0 | parses, `"healthy": true`, and younger than `--max-age` |
 //! | 2 | missing, unreadable, or older than `--max-age`: no (recent) answer from the server, as a refused or timed-out connection is |
 //! | 3 | not a health file (bad JSON, a missing field, a bad timestamp): an answer that cannot be read, as a failed RPC is |
-//! | 4 | `"healthy": false`: the server says it is not serving |
+//! | 4 | `"healthy": false` (with `--group`: that group's verdict `false`): the server says it is not serving |
 //!
 //! Kubernetes treats every non-zero code alike and shows the probe's output in the event, so
 //! each failure prints one line saying why.
@@ -17,7 +17,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use health_runtime::Status;
+use health_runtime::{Group, Status};
 use serde::Deserialize;
 
 use crate::Exit;
@@ -30,10 +30,21 @@ struct HealthFile {
     timestamp: String,
     uptime: f64,
     healthy: bool,
+    /// Each probe group's verdict; absent in files of servers before it existed.
+    groups: Option<GroupVerdicts>,
+    #[serde(default)]
+    draining: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct GroupVerdicts {
+    liveness: bool,
+    readiness: bool,
+    startup: bool,
 }
 
 /// Validates the file at `path` and prints one line about it.
-pub(crate) fn run(path: &Path, max_age: Duration) -> Exit {
+pub(crate) fn run(path: &Path, max_age: Duration, group: Option<Group>) -> Exit {
     let shown = path.display();
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -72,15 +83,33 @@ pub(crate) fn run(path: &Path, max_age: Duration) -> Exit {
         return Exit::Connection;
     }
     let uptime = humantime::format_duration(whole_seconds(file.uptime));
-    if !file.healthy {
+    let draining = if file.draining { ", draining" } else { "" };
+    let (verdict, what) = match group {
+        None => (file.healthy, "healthy".to_owned()),
+        Some(group) => {
+            let Some(groups) = &file.groups else {
+                eprintln!(
+                    "health-probe: `{shown}` has no per-group verdicts (written by an older server); drop --group"
+                );
+                return Exit::Rpc;
+            };
+            let verdict = match group {
+                Group::Liveness => groups.liveness,
+                Group::Readiness => groups.readiness,
+                Group::Startup => groups.startup,
+            };
+            (verdict, format!("{group} serving"))
+        }
+    };
+    if !verdict {
         eprintln!(
-            "health-probe: not healthy: status {}, written {age_text} ago, uptime {uptime}",
+            "health-probe: not {what}: status {}{draining}, written {age_text} ago, uptime {uptime}",
             file.status
         );
         return Exit::NotServing;
     }
     println!(
-        "healthy: status {}, written {age_text} ago, uptime {uptime}",
+        "{what}: status {}{draining}, written {age_text} ago, uptime {uptime}",
         file.status
     );
     Exit::Ok

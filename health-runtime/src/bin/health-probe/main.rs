@@ -117,7 +117,8 @@ enum Command {
         color: style::ColorChoice,
     },
     /// Validate the health file a server writes, for exec probes: it must parse, say
-    /// `"healthy": true`, and be younger than `--max-age`. Makes no connection.
+    /// `"healthy": true` (or, with `--group`, that group's verdict `true`), and be younger than
+    /// `--max-age`. Makes no connection.
     File {
         /// The health file (the server's `PLUGIN_HEALTH_FILE_PATH`).
         #[arg(long, default_value = "/tmp/health", value_name = "FILE")]
@@ -126,7 +127,20 @@ enum Command {
         /// default) with room for one missed write.
         #[arg(long, default_value = "90s", value_parser = parse_duration, value_name = "DURATION")]
         max_age: Duration,
+        /// Judge one probe group's verdict (`liveness`, `readiness` or `startup`) instead of the
+        /// overall `"healthy"`: a liveness probe should fail only for what a restart can fix.
+        #[arg(long, value_parser = parse_group, value_name = "GROUP")]
+        group: Option<health_runtime::Group>,
     },
+}
+
+fn parse_group(text: &str) -> Result<health_runtime::Group, String> {
+    health_runtime::Group::ALL
+        .into_iter()
+        .find(|group| group.as_str() == text)
+        .ok_or_else(|| {
+            format!("`{text}` is no probe group; expected liveness, readiness or startup")
+        })
 }
 
 /// The process exit codes, as `grpc_health_probe` uses them.
@@ -244,8 +258,13 @@ fn main() -> ExitCode {
             };
         }
     };
-    if let Command::File { path, max_age } = &cli.command {
-        return file::run(path, *max_age).into();
+    if let Command::File {
+        path,
+        max_age,
+        group,
+    } = &cli.command
+    {
+        return file::run(path, *max_age, *group).into();
     }
     // tonic's TLS takes rustls' process-wide provider, which rustls cannot choose by itself when
     // another feature (go-plugin's AutoMTLS) compiles aws-lc-rs in beside ring.
