@@ -192,13 +192,19 @@ async fn layer_cost() {
     for _ in 0..10 {
         let started = Instant::now();
         for _ in 0..CALLS {
-            let response = plain.call(http::Request::new(String::new())).await.expect("call");
+            let response = plain
+                .call(http::Request::new(String::new()))
+                .await
+                .expect("call");
             drain(response.into_body()).await;
         }
         plain_ns.push(started.elapsed().as_nanos() as f64 / f64::from(CALLS));
         let started = Instant::now();
         for _ in 0..CALLS {
-            let response = layered.call(http::Request::new(String::new())).await.expect("call");
+            let response = layered
+                .call(http::Request::new(String::new()))
+                .await
+                .expect("call");
             drain(response.into_body()).await;
         }
         layered_ns.push(started.elapsed().as_nanos() as f64 / f64::from(CALLS));

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use bytes::Buf as _;
 use http::{Request, Response};
 use tokio::time::Instant;
 
@@ -397,8 +398,8 @@ impl RequestSummary {
 /// - plain HTTP: 5xx is a server failure, 4xx the client's doing.
 /// - the service returned an error, the response body failed, or the handler panicked: a
 ///   server failure.
-/// - abandoned before its response ended, without a panic (the client went away or cancelled):
-///   the client's doing.
+/// - abandoned before its response ended without a panic, or answered after its request body
+///   failed (the client went away, cancelled or reset its stream): the client's doing.
 ///
 /// The latency runs from the moment the request was fully received (its body ended) until the
 /// response body ends: a client that sends its request slowly does not count as slow serving,
@@ -451,14 +452,17 @@ where
         let received = Arc::new(Received {
             started: Instant::now(),
             at: AtomicU64::new(0),
+            broken: std::sync::atomic::AtomicBool::new(false),
         });
         if request.body().is_end_stream() {
             received.mark();
         }
         let deadline = classify::grpc_timeout(request.headers());
+        let framing = is_grpc(request.headers()).then(Framing::default);
         let request = request.map(|inner| StatsRequestBody {
             inner,
             received: received.clone(),
+            framing,
         });
         ResponseFuture {
             inner: self.inner.call(request),
@@ -478,6 +482,9 @@ struct Received {
     started: Instant,
     /// Nanoseconds from `started` to the request's end, plus one; 0 until then.
     at: AtomicU64,
+    /// Whether the request body failed: the client reset its stream or the connection broke.
+    /// Whatever the server answers then (tonic answers `INTERNAL`), the client caused it.
+    broken: std::sync::atomic::AtomicBool,
 }
 
 impl Received {
@@ -515,6 +522,7 @@ impl Recorder {
         self.done = true;
         let latency = self.received.latency();
         let outcome = match verdict {
+            _ if self.received.broken.load(Ordering::Acquire) => RequestOutcome::ClientError,
             Verdict::Outcome(outcome) => outcome,
             Verdict::Grpc(code) => {
                 let since_start = self.received.started.elapsed();
@@ -548,12 +556,14 @@ enum Verdict {
     FromTrailers,
 }
 
-fn verdict<B>(response: &Response<B>) -> Verdict {
-    let grpc = response
-        .headers()
+fn is_grpc(headers: &http::HeaderMap) -> bool {
+    headers
         .get(http::header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"));
-    if !grpc {
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"))
+}
+
+fn verdict<B>(response: &Response<B>) -> Verdict {
+    if !is_grpc(response.headers()) {
         return Verdict::Outcome(classify::http_outcome(response.status()));
     }
     if response.status() != http::StatusCode::OK {
@@ -569,12 +579,54 @@ fn verdict<B>(response: &Response<B>) -> Verdict {
 }
 
 pin_project_lite::pin_project! {
-    /// A request body that notes when the request has been fully received. From
-    /// [`RequestStatsService`], which hands it to the service it wraps.
+    /// A request body that notes when the request has been fully received, and whether it
+    /// broke or ended in the middle of a gRPC message. From [`RequestStatsService`], which hands
+    /// it to the service it wraps.
     pub struct StatsRequestBody<B> {
         #[pin]
         inner: B,
         received: Arc<Received>,
+        framing: Option<Framing>,
+    }
+}
+
+/// Where a gRPC request body is in its length-prefixed messages (gRPC over HTTP/2: a flag byte
+/// and a 4-byte big-endian length before each message).
+#[derive(Debug, Default)]
+struct Framing {
+    /// Bytes of the current 5-byte prefix seen so far.
+    prefix: usize,
+    length: [u8; 4],
+    /// Bytes of the current message still to come.
+    remaining: u64,
+}
+
+impl Framing {
+    fn feed(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            if self.remaining > 0 {
+                let taken = data
+                    .len()
+                    .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+                self.remaining -= taken as u64;
+                data = &data[taken..];
+                continue;
+            }
+            if self.prefix > 0 {
+                self.length[self.prefix - 1] = data[0];
+            }
+            self.prefix += 1;
+            data = &data[1..];
+            if self.prefix == 5 {
+                self.prefix = 0;
+                self.remaining = u64::from(u32::from_be_bytes(self.length));
+            }
+        }
+    }
+
+    /// Whether the body ended between messages, not in one.
+    fn complete(&self) -> bool {
+        self.prefix == 0 && self.remaining == 0
     }
 }
 
@@ -594,10 +646,33 @@ impl<B: http_body::Body> http_body::Body for StatsRequestBody<B> {
     ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
         let polled = ready!(this.inner.as_mut().poll_frame(cx));
-        match &polled {
-            None => this.received.mark(),
-            Some(Ok(_)) if this.inner.is_end_stream() => this.received.mark(),
-            Some(_) => {}
+        let ended = match &polled {
+            None => true,
+            Some(Ok(frame)) => {
+                if let (Some(framing), Some(data)) = (this.framing.as_mut(), frame.data_ref()) {
+                    // Hyper's chunks are contiguous; a chunked buffer is not followed.
+                    if data.chunk().len() == data.remaining() {
+                        framing.feed(data.chunk());
+                    }
+                }
+                this.inner.is_end_stream()
+            }
+            Some(Err(_)) => {
+                this.received.broken.store(true, Ordering::Release);
+                false
+            }
+        };
+        if ended {
+            this.received.mark();
+            // A request cut off inside a message is the client's doing, whatever the server
+            // answers (tonic answers `INTERNAL`).
+            if this
+                .framing
+                .as_ref()
+                .is_some_and(|framing| !framing.complete())
+            {
+                this.received.broken.store(true, Ordering::Release);
+            }
         }
         Poll::Ready(polled)
     }
@@ -979,6 +1054,22 @@ enum Metric {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn framing_follows_length_prefixed_messages() {
+        let mut framing = Framing::default();
+        assert!(framing.complete());
+        // Two messages of 3 and 0 bytes, fed in awkward pieces.
+        let bytes = [0, 0, 0, 0, 3, b'a', b'b', b'c', 0, 0, 0, 0, 0];
+        for piece in [&bytes[..2], &bytes[2..6], &bytes[6..9]] {
+            framing.feed(piece);
+            assert!(!framing.complete());
+        }
+        framing.feed(&bytes[9..]);
+        assert!(framing.complete());
+        framing.feed(&[0, 0, 0, 1, 0]);
+        assert!(!framing.complete(), "a 256-byte message has only begun");
+    }
 
     #[test]
     fn histogram_buckets_are_contiguous_and_precise() {
