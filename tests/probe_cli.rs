@@ -643,6 +643,87 @@ async fn file_accepts_only_a_fresh_healthy_file() {
     }
 }
 
+/// A health file written by a real runtime whose only failing signal is `failing`.
+async fn file_of(name: &str, runtime: health_runtime::HealthRuntime) -> HealthFile {
+    runtime.start();
+    runtime.report().await;
+    let file = HealthFile::new(name, "");
+    runtime.write_health_file(&file.0).await.unwrap();
+    file
+}
+
+#[tokio::test]
+async fn file_group_follows_one_probe_group() {
+    use health_runtime::indicators::{ResourceReading, SystemMetrics};
+
+    // Only the machine-wide CPU reading is critical: liveness (and everything else) holds.
+    let metrics = SystemMetrics::new().source(|| ResourceReading::new(99.0, 1.0, 1.0));
+    let monitor = metrics.monitor();
+    let runtime = builder()
+        .cache_ttl(Duration::ZERO)
+        .with_check(
+            Check::new("listener", || async { Ok::<(), String>(()) }).groups([Group::Liveness]),
+        )
+        .system_metrics(metrics)
+        .build()
+        .unwrap();
+    runtime.start();
+    tokio::time::timeout(Duration::from_secs(10), monitor.settled())
+        .await
+        .unwrap();
+    assert_eq!(
+        runtime.report().await.metrics["cpu_usage"].status,
+        Status::Critical
+    );
+    let busy = file_of("busy", runtime).await;
+    for group in ["liveness", "readiness", "startup"] {
+        let run = probe(["file", "--path", busy.path(), "--group", group]).await;
+        assert_eq!(run.code, Some(0), "{group}: {run:?}");
+        assert!(
+            run.stdout.starts_with(&format!("{group} serving")),
+            "{}",
+            run.stdout
+        );
+    }
+    assert_eq!(probe(["file", "--path", busy.path()]).await.code, Some(0));
+
+    // A liveness check fails: the liveness verdict (and the overall one) is false.
+    let runtime = builder()
+        .with_check(
+            Check::new("listener", || async { Err::<(), _>("accept loop wedged") })
+                .groups([Group::Liveness]),
+        )
+        .build()
+        .unwrap();
+    let wedged = file_of("wedged", runtime).await;
+    let run = probe(["file", "--path", wedged.path(), "--group", "liveness"]).await;
+    assert_eq!(run.code, Some(4), "{run:?}");
+    assert!(
+        run.stderr.contains("not liveness serving"),
+        "{}",
+        run.stderr
+    );
+    let run = probe(["file", "--path", wedged.path(), "--group", "readiness"]).await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+
+    // While draining, every verdict is false and the file says so.
+    let runtime = builder().build().unwrap();
+    runtime.shutdown();
+    let draining = file_of("draining", runtime).await;
+    let run = probe(["file", "--path", draining.path(), "--group", "liveness"]).await;
+    assert_eq!(run.code, Some(4), "{run:?}");
+    assert!(run.stderr.contains("draining"), "{}", run.stderr);
+
+    // A file from before the groups existed cannot answer for one; a wrong group is a usage
+    // error.
+    let old = HealthFile::new("old", &written("healthy", true, Duration::ZERO));
+    let run = probe(["file", "--path", old.path(), "--group", "liveness"]).await;
+    assert_eq!(run.code, Some(3), "{run:?}");
+    let run = probe(["file", "--path", old.path(), "--group", "lively"]).await;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("no probe group"), "{}", run.stderr);
+}
+
 /// A file under `tests/data/tls/`.
 fn tls_file(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
