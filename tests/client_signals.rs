@@ -191,7 +191,8 @@ async fn clients_cannot_take_the_example_out_of_rotation() {
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
-        // Cancelled with the body unfinished: the stream is reset (RST_STREAM), not ended.
+        // Cancelled with the body unfinished: the server sees the stream reset, or the body
+        // end in the middle of the message; either way the client's doing.
         call.abort();
         assert!(call.await.unwrap_err().is_cancelled());
         drop(body);
@@ -238,11 +239,28 @@ async fn clients_cannot_take_the_example_out_of_rotation() {
         .unwrap_or_else(|| panic!("{}", rate.message));
     // 12 + 6 NOT_FOUND, and the 12 cancelled.
     assert!(ended_by_client >= 30, "{}", rate.message);
-    let average = &metrics["avg_response_time"];
+    // Ten slow senders among about 120 answered requests are more than 1 %: counted from the
+    // start of their request, they would make the 99th percentile 2 s.
+    let p99 = &metrics["p99_response_time"];
     assert!(
-        average.value.unwrap() < 500.0,
-        "the slow senders' 2 s counted as serving time: {average:?}"
+        p99.value.unwrap() < 500.0,
+        "the slow senders' 2 s counted as serving time: {p99:?}"
     );
+    assert!(!p99.message.contains("not graded"), "{p99:?}");
+
+    // Bytes that are no protobuf message: tonic answers INTERNAL, but the client sent them.
+    for _ in 0..5 {
+        let (request, body, _) = trickled_get("present");
+        let call = tokio::spawn(channel.clone().oneshot(request));
+        body.send(Bytes::from_static(&[0, 0, 0, 0, 3, 0xff, 0xff, 0xff]))
+            .await
+            .unwrap();
+        drop(body);
+        assert_eq!(grpc_status(call.await.unwrap().unwrap()).await, "13");
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let rate = &report(&channel).await["request_success_rate"];
+    assert_eq!(rate.value, Some(100.0), "{rate:?}");
 
     // Twelve requests the server fails: a key whose file is a directory cannot be read.
     std::fs::create_dir_all(data.join("kv_broken")).unwrap();

@@ -37,6 +37,7 @@ impl Health for Scripted {
         tokio::time::sleep(Duration::from_millis(millis.parse().unwrap())).await;
         match outcome {
             "ok" => Ok(tonic::Response::new(serving())),
+            "panic" => panic!("scripted panic"),
             _ => Err(tonic::Status::unavailable("scripted failure")),
         }
     }
@@ -184,4 +185,57 @@ async fn a_status_in_the_trailers_is_read() {
 
     let summary = stats.summary();
     assert_eq!((summary.requests(), summary.failures()), (3, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_is_a_server_failure_and_a_client_that_leaves_is_not() {
+    let stats = RequestStats::new();
+    let addr = serve(&stats).await;
+    let mut client = HealthClient::new(channel(addr).await);
+    // The panic ends the stream without a status; the client sees an error.
+    assert!(client.check(request("panic/0")).await.is_err());
+    // A client that gives up on a slow answer.
+    let mut impatient = HealthClient::new(channel(addr).await);
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(50),
+        impatient.check(request("ok/500")),
+    )
+    .await;
+    assert!(gave_up.is_err());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let summary = stats.summary();
+    assert_eq!(summary.requests(), 2, "{summary:?}");
+    assert_eq!(summary.failures(), 1, "the panic: {summary:?}");
+    assert_eq!(
+        summary.client_errors(),
+        1,
+        "the client that left: {summary:?}"
+    );
+    // Only the answered request has a latency.
+    assert_eq!(summary.answered(), 1, "{summary:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_own_timeout_is_a_server_failure() {
+    let stats = RequestStats::new().server_timeout(Duration::from_millis(100));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let layer = stats.layer();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .timeout(Duration::from_millis(100))
+            .layer(layer)
+            .add_service(HealthServer::new(Scripted))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+            .await
+    });
+    let mut client = HealthClient::new(channel(addr).await);
+    assert!(client.check(request("ok/1000")).await.is_err());
+    assert!(client.check(request("ok/0")).await.is_ok());
+    let summary = stats.summary();
+    assert_eq!(
+        (summary.requests(), summary.failures()),
+        (2, 1),
+        "{summary:?}"
+    );
 }

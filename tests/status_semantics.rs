@@ -54,6 +54,7 @@ fn rows() -> (Vec<String>, Vec<Vec<String>>) {
 enum Signal {
     Declared(Vec<Group>),
     DeclaredDefault,
+    Informational,
     System(Option<Vec<Group>>),
     Requests { informational: bool },
     ShuttingDown,
@@ -65,6 +66,7 @@ fn signal(row: &str) -> (Signal, &'static str) {
         "a declared check in `liveness`" => (Signal::Declared(vec![Group::Liveness]), "subject"),
         "a declared check in `startup`" => (Signal::Declared(vec![Group::Startup]), "subject"),
         "a declared check with `groups = []`" => (Signal::Declared(vec![]), "subject"),
+        "a declared check with `.informational(true)`" => (Signal::Informational, "subject"),
         "system metrics (`cpu_usage`, `memory_usage`, `disk_usage`)" => {
             (Signal::System(None), "cpu_usage")
         }
@@ -100,6 +102,7 @@ async fn runtime(signal: &Signal) -> HealthRuntime {
     let mut monitor = None;
     let runtime = match signal {
         Signal::DeclaredDefault => base.with_check(failing()),
+        Signal::Informational => base.with_check(failing().informational(true)),
         Signal::Declared(groups) => base.with_check(failing().groups(groups.clone())),
         Signal::System(groups) => {
             let mut metrics = SystemMetrics::new().source(|| ResourceReading::new(99.0, 1.0, 1.0));
@@ -155,7 +158,7 @@ async fn every_row_of_the_readme_table_holds() {
             "its own name"
         ]
     );
-    assert!(rows.len() >= 9, "{rows:?}");
+    assert!(rows.len() >= 10, "{rows:?}");
     for row in rows {
         let (signal, subject) = signal(&row[0]);
         let runtime = runtime(&signal).await;
@@ -223,8 +226,16 @@ async fn every_row_of_the_readme_table_holds() {
             "{:?}: Check({subject:?})",
             row[0]
         );
-        // Informational signals still show their grade in the report.
+        // Informational signals still show their grade in the report, and its overall status
+        // follows the overall column.
         let report = runtime.cached_report();
+        assert_eq!(
+            report.overall_status == health_runtime::Status::Critical,
+            overall && !matches!(signal, Signal::ShuttingDown),
+            "{:?}: the report's overall status {:?}",
+            row[0],
+            report.overall_status
+        );
         if !matches!(signal, Signal::ShuttingDown) {
             assert_eq!(
                 report.metrics[subject].status,

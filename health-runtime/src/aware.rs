@@ -160,6 +160,7 @@ pub(crate) async fn report_of(runtime: &HealthRuntime, names: &[String]) -> Heal
     report.overall_status = report
         .metrics
         .values()
+        .filter(|metric| !metric.informational)
         .fold(Status::Healthy, |worst, metric| worst.worst(metric.status));
     report
 }

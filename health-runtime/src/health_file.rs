@@ -35,14 +35,17 @@ pub struct HealthFile {
     /// shutting down. Informational checks (the system and request indicators, by default) do
     /// not count.
     pub healthy: bool,
-    /// Whether each probe group serves, as gRPC's `Check` of its name answers.
+    /// Whether each probe group serves, as gRPC's `Check` of its name answers (all `false` when
+    /// read from a file written before the field existed).
+    #[serde(default)]
     pub groups: GroupVerdicts,
     /// Whether the process is shutting down (every verdict is then `false`).
+    #[serde(default)]
     pub draining: bool,
 }
 
 /// Whether each probe group serves: `true` when `Check` of its name answers `SERVING`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupVerdicts {
     /// `liveness`.
     pub liveness: bool,

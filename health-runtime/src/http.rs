@@ -105,12 +105,23 @@ async fn probe(runtime: &HealthRuntime, name: &str, uri: &Uri, headers: &HeaderM
 
     if query_has(uri, "verbose") {
         let mut body = String::new();
+        // `""` and `plugin` leave informational checks out of their verdict.
+        let overall = name.is_empty() || name == crate::snapshot::PLUGIN_SERVICE;
         for check in members {
             let state = check.state();
             let ok = state.status().is_serving();
-            body.push_str(if ok { "[+]" } else { "[-]" });
+            let informs = !ok && overall && check.info().is_informational();
+            body.push_str(match (ok, informs) {
+                (true, _) => "[+]",
+                (false, true) => "[~]",
+                (false, false) => "[-]",
+            });
             body.push_str(check.info().name());
-            body.push_str(if ok { " ok" } else { " failed" });
+            body.push_str(match (ok, informs) {
+                (true, _) => " ok",
+                (false, true) => " failed (informational)",
+                (false, false) => " failed",
+            });
             match state.message() {
                 Some(message) if details && !message.is_empty() => {
                     body.push_str(": ");

@@ -68,6 +68,10 @@ pub struct HealthMetric {
     pub groups: Vec<Group>,
     /// The gRPC service the check also counts toward.
     pub service: Option<String>,
+    /// Whether the check only informs: it does not count toward `overall_status` (see
+    /// [`CheckInfo::is_informational`](crate::CheckInfo::is_informational)).
+    #[serde(default)]
+    pub informational: bool,
 }
 
 impl HealthMetric {
@@ -84,6 +88,7 @@ impl HealthMetric {
             last_success: state.last_success(),
             consecutive_failures: state.consecutive_failures(),
             groups: info.groups().to_vec(),
+            informational: info.is_informational(),
             service: info.service().map(str::to_owned),
         }
     }

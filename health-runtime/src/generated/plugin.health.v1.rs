@@ -57,6 +57,9 @@ pub struct HealthMetric {
     /// The gRPC service name the check also counts toward; empty when none.
     #[prost(string, tag = "11")]
     pub service: ::prost::alloc::string::String,
+    /// Whether the check only informs: it does not count toward overall_status.
+    #[prost(bool, tag = "12")]
+    pub informational: bool,
 }
 /// The health of one check or of the whole server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]

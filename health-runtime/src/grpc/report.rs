@@ -87,6 +87,7 @@ fn metric_to_proto(metric: &HealthMetric) -> Result<ProtoMetric, String> {
         consecutive_failures: metric.consecutive_failures,
         groups: metric.groups.iter().map(ToString::to_string).collect(),
         service: metric.service.clone().unwrap_or_default(),
+        informational: metric.informational,
     })
 }
 

@@ -42,8 +42,11 @@ const DEADLINE_EXCEEDED: i32 = 4;
 /// | outcome | codes |
 /// |---|---|
 /// | success | `OK` (0) |
-/// | server failure | `UNKNOWN` (2), `DEADLINE_EXCEEDED` (4) unless the client's own deadline passed, `INTERNAL` (13), `UNAVAILABLE` (14), `DATA_LOSS` (15), any code above 16 |
-/// | client outcome | `CANCELLED` (1), `INVALID_ARGUMENT` (3), `NOT_FOUND` (5), `ALREADY_EXISTS` (6), `PERMISSION_DENIED` (7), `RESOURCE_EXHAUSTED` (8), `FAILED_PRECONDITION` (9), `ABORTED` (10), `OUT_OF_RANGE` (11), `UNIMPLEMENTED` (12), `UNAUTHENTICATED` (16) |
+/// | server failure | `CANCELLED` (1) when the server sends it, `UNKNOWN` (2), `DEADLINE_EXCEEDED` (4) unless the client's own deadline passed, `INTERNAL` (13) but for tonic's answers to undecodable requests, `UNAVAILABLE` (14), `DATA_LOSS` (15), any code above 16 |
+/// | client outcome | `INVALID_ARGUMENT` (3), `NOT_FOUND` (5), `ALREADY_EXISTS` (6), `PERMISSION_DENIED` (7), `RESOURCE_EXHAUSTED` (8: a quota or rate limit the client ran into), `FAILED_PRECONDITION` (9), `ABORTED` (10), `OUT_OF_RANGE` (11), `UNIMPLEMENTED` (12: a method the server does not have), `UNAUTHENTICATED` (16) |
+///
+/// A client that cancels resets its stream: the request is then dropped or its body breaks, and
+/// counts as the client's without any status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct GrpcOutcomes([RequestOutcome; GRPC_CODES]);
 
@@ -51,7 +54,7 @@ impl Default for GrpcOutcomes {
     fn default() -> Self {
         use RequestOutcome::{ClientError as C, ServerError as S, Success as K};
         //                0  1  2  3  4  5  6  7  8  9 10 11 12 13 14 15 16
-        GrpcOutcomes([K, C, S, C, S, C, C, C, C, C, C, C, C, S, S, S, C])
+        GrpcOutcomes([K, S, S, C, S, C, C, C, C, C, C, C, C, S, S, S, C])
     }
 }
 
@@ -113,6 +116,52 @@ pub(crate) fn grpc_status(headers: &HeaderMap) -> Option<i32> {
     )
 }
 
+/// Whether an `INTERNAL` status is tonic's (or prost's) own answer to a request it could not
+/// decode: a message cut off, a bad compressed flag, bytes that are no protobuf, no message at
+/// all. The client sent that, whatever the code says.
+pub(crate) fn is_request_error(code: i32, headers: &HeaderMap) -> bool {
+    const INTERNAL: i32 = 13;
+    const TONIC_DECODING: [&str; 5] = [
+        "Missing request message.",
+        "Unexpected EOF decoding stream.",
+        "protocol error: received message with",
+        "Error decompressing: ",
+        "failed to decode Protobuf message: ",
+    ];
+    if code != INTERNAL {
+        return false;
+    }
+    let Some(message) = headers.get("grpc-message") else {
+        return false;
+    };
+    let message = percent_decoded(message.as_bytes());
+    TONIC_DECODING
+        .iter()
+        .any(|prefix| message.starts_with(prefix.as_bytes()))
+}
+
+/// `grpc-message` is percent-encoded (gRPC over HTTP/2).
+fn percent_decoded(bytes: &[u8]) -> Vec<u8> {
+    let hex = |byte: u8| (byte as char).to_digit(16);
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && let (Some(high), Some(low)) = (
+                bytes.get(index + 1).and_then(|byte| hex(*byte)),
+                bytes.get(index + 2).and_then(|byte| hex(*byte)),
+            )
+        {
+            decoded.push((high * 16 + low) as u8);
+            index += 3;
+        } else {
+            decoded.push(bytes[index]);
+            index += 1;
+        }
+    }
+    decoded
+}
+
 /// The client's deadline from `grpc-timeout` (gRPC over HTTP/2: up to 8 digits and a unit,
 /// `H`, `M`, `S`, `m`, `u` or `n`).
 pub(crate) fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
@@ -142,10 +191,10 @@ mod tests {
         let outcomes = GrpcOutcomes::default();
         let of = |code| outcomes.of(code, Duration::ZERO, None);
         assert_eq!(of(0), RequestOutcome::Success);
-        for code in [2, 4, 13, 14, 15, 17, -1] {
+        for code in [1, 2, 4, 13, 14, 15, 17, -1] {
             assert_eq!(of(code), RequestOutcome::ServerError, "code {code}");
         }
-        for code in [1, 3, 5, 6, 7, 8, 9, 10, 11, 12, 16] {
+        for code in [3, 5, 6, 7, 8, 9, 10, 11, 12, 16] {
             assert_eq!(of(code), RequestOutcome::ClientError, "code {code}");
         }
     }
@@ -203,6 +252,21 @@ mod tests {
             http_outcome(http::StatusCode::BAD_GATEWAY),
             RequestOutcome::ServerError
         );
+    }
+
+    #[test]
+    fn recognises_tonics_answers_to_undecodable_requests() {
+        let with = |message: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("grpc-message", message.parse().unwrap());
+            headers
+        };
+        let decode = with("failed%20to%20decode%20Protobuf%20message:%20invalid%20wire%20type");
+        assert!(is_request_error(13, &decode));
+        assert!(!is_request_error(2, &decode));
+        assert!(is_request_error(13, &with("Missing%20request%20message.")));
+        assert!(!is_request_error(13, &with("database%20is%20locked")));
+        assert!(!is_request_error(13, &HeaderMap::new()));
     }
 
     #[test]

@@ -60,6 +60,8 @@ struct Bucket {
     requests: AtomicU64,
     failures: AtomicU64,
     client_errors: AtomicU64,
+    /// Requests that got an answer, whose latency is in `total_micros` and `histogram`.
+    timed: AtomicU64,
     total_micros: AtomicU64,
     histogram: Box<[AtomicU64]>,
 }
@@ -71,6 +73,7 @@ impl Bucket {
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             client_errors: AtomicU64::new(0),
+            timed: AtomicU64::new(0),
             total_micros: AtomicU64::new(0),
             histogram: (0..HISTOGRAM_LEN).map(|_| AtomicU64::new(0)).collect(),
         }
@@ -100,6 +103,7 @@ impl Bucket {
                 self.requests.store(0, Ordering::Relaxed);
                 self.failures.store(0, Ordering::Relaxed);
                 self.client_errors.store(0, Ordering::Relaxed);
+                self.timed.store(0, Ordering::Relaxed);
                 self.total_micros.store(0, Ordering::Relaxed);
                 for count in &*self.histogram {
                     count.store(0, Ordering::Relaxed);
@@ -149,6 +153,7 @@ struct Window {
 pub struct RequestStats {
     window: Arc<Window>,
     grpc: Arc<GrpcOutcomes>,
+    server_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for RequestStats {
@@ -180,7 +185,16 @@ impl RequestStats {
                 buckets: (0..seconds).map(|_| Bucket::new()).collect(),
             }),
             grpc: Arc::default(),
+            server_timeout: None,
         }
+    }
+
+    /// The server's own request timeout (tonic's `Server::timeout`, a tower timeout outside this
+    /// layer), which drops a request's future when it passes: such a drop is then a server
+    /// failure, not a client that went away. Set it before making layers.
+    pub fn server_timeout(mut self, timeout: Duration) -> Self {
+        self.server_timeout = Some(timeout);
+        self
     }
 
     /// Counts responses with the gRPC status `code` (0–16, e.g. `tonic::Code::NotFound as i32`)
@@ -231,14 +245,17 @@ impl RequestStats {
     /// Records one request that took `latency` and ended with `outcome` (`true` for a success,
     /// `false` for a server failure, or a [`RequestOutcome`]).
     pub fn record(&self, latency: Duration, outcome: impl Into<RequestOutcome>) {
-        let outcome = outcome.into();
+        self.count(Some(latency), outcome.into());
+    }
+
+    /// Counts one request, with its latency when it got an answer.
+    fn count(&self, latency: Option<Duration>, outcome: RequestOutcome) {
         let window = &*self.window;
         let second = window.started.elapsed().as_secs();
         let bucket = &window.buckets[(second % window.buckets.len() as u64) as usize];
         if !bucket.claim(second + 1) {
             return;
         }
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         bucket.requests.fetch_add(1, Ordering::Relaxed);
         match outcome {
             RequestOutcome::Success => {}
@@ -249,8 +266,12 @@ impl RequestStats {
                 bucket.failures.fetch_add(1, Ordering::Relaxed);
             }
         }
-        bucket.total_micros.fetch_add(micros, Ordering::Relaxed);
-        bucket.histogram[histogram_index(micros)].fetch_add(1, Ordering::Relaxed);
+        if let Some(latency) = latency {
+            let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+            bucket.timed.fetch_add(1, Ordering::Relaxed);
+            bucket.total_micros.fetch_add(micros, Ordering::Relaxed);
+            bucket.histogram[histogram_index(micros)].fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// The requests of the window now.
@@ -263,6 +284,7 @@ impl RequestStats {
             requests: 0,
             failures: 0,
             client_errors: 0,
+            timed: 0,
             total_micros: 0,
             histogram: vec![0; HISTOGRAM_LEN],
         };
@@ -278,6 +300,7 @@ impl RequestStats {
             summary.requests += requests;
             summary.failures += bucket.failures.load(Ordering::Relaxed);
             summary.client_errors += bucket.client_errors.load(Ordering::Relaxed);
+            summary.timed += bucket.timed.load(Ordering::Relaxed);
             summary.total_micros += bucket.total_micros.load(Ordering::Relaxed);
             for (sum, count) in summary.histogram.iter_mut().zip(&*bucket.histogram) {
                 *sum += count.load(Ordering::Relaxed);
@@ -294,6 +317,7 @@ pub struct RequestSummary {
     requests: u64,
     failures: u64,
     client_errors: u64,
+    timed: u64,
     total_micros: u64,
     histogram: Vec<u64>,
 }
@@ -341,15 +365,21 @@ impl RequestSummary {
             .then(|| (self.requests - self.failures) as f64 * 100.0 / self.requests as f64)
     }
 
-    /// The mean latency (exact, not from the histogram); `None` without requests.
+    /// How many of them got an answer, and so a latency: all but those the client abandoned.
+    pub fn answered(&self) -> u64 {
+        self.timed
+    }
+
+    /// The mean latency of the answered requests (exact, not from the histogram); `None`
+    /// without any.
     pub fn average(&self) -> Option<Duration> {
-        (self.requests > 0).then(|| Duration::from_micros(self.total_micros / self.requests))
+        (self.timed > 0).then(|| Duration::from_micros(self.total_micros / self.timed))
     }
 
     /// The latency below which a fraction `quantile` (0–1) of the requests finished, within
     /// ±1.6 %; `None` without requests.
     pub fn percentile(&self, quantile: f64) -> Option<Duration> {
-        if self.requests == 0 {
+        if self.timed == 0 {
             return None;
         }
         let total: u64 = self.histogram.iter().sum();
@@ -368,18 +398,26 @@ impl RequestSummary {
 /// A tower [`Layer`](tower_layer::Layer) recording each request's latency and outcome into a
 /// [`RequestStats`]. From [`RequestStats::layer`].
 ///
-/// It works on any `http` service, so on tonic and axum servers alike:
+/// It works on any `http` service, so on tonic and axum servers alike. Put it on your own
+/// services only: the health services' probes and `Watch` streams are not the traffic it should
+/// measure.
 ///
 /// ```no_run
 /// use health_runtime::HealthRuntime;
 /// use health_runtime::indicators::RequestStats;
+/// use tower_layer::Layer as _;
 ///
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn run<S>(my_service: S) -> Result<(), Box<dyn std::error::Error>>
+/// # where
+/// #     S: tower_service::Service<http::Request<health_runtime::indicators::StatsRequestBody<tonic::body::Body>>, Response = http::Response<tonic::body::Body>, Error = std::convert::Infallible>
+/// #         + tonic::server::NamedService + Clone + Send + Sync + 'static,
+/// #     S::Future: Send + 'static,
+/// # {
 /// let stats = RequestStats::new();
 /// let health = HealthRuntime::builder().request_stats(&stats).build()?;
 /// tonic::transport::Server::builder()
-///     .layer(stats.layer())
 ///     .add_routes(health.grpc_routes())
+///     .add_service(stats.layer().layer(my_service))
 ///     .serve("127.0.0.1:50051".parse()?)
 ///     .await?;
 /// # Ok(())
@@ -391,8 +429,8 @@ impl RequestSummary {
 /// - gRPC (`content-type: application/grpc...`): by its `grpc-status`, from the headers of a
 ///   trailers-only response or else from the trailers. `UNKNOWN`, `INTERNAL`, `UNAVAILABLE`,
 ///   `DATA_LOSS` and a `DEADLINE_EXCEEDED` the server set are server failures; the other codes
-///   (`NOT_FOUND`, `INVALID_ARGUMENT`, `CANCELLED`, a deadline the client's own `grpc-timeout`
-///   set, ...) are the client's doing ([`RequestStats::grpc_code_outcome`] changes the split).
+///   (`NOT_FOUND`, `INVALID_ARGUMENT`, a deadline the client's own `grpc-timeout` set, tonic's
+///   answer to a request it could not decode, ...) are the client's doing ([`RequestStats::grpc_code_outcome`] changes the split).
 ///   A response that ends without a `grpc-status`, or with an HTTP status other than 200 and
 ///   not 4xx, is a server failure.
 /// - plain HTTP: 5xx is a server failure, 4xx the client's doing.
@@ -520,29 +558,67 @@ impl Recorder {
             return;
         }
         self.done = true;
-        let latency = self.received.latency();
         let outcome = match verdict {
             _ if self.received.broken.load(Ordering::Acquire) => RequestOutcome::ClientError,
             Verdict::Outcome(outcome) => outcome,
-            Verdict::Grpc(code) => {
+            // tonic's own answer to a request it could not decode: the client's.
+            Verdict::Grpc {
+                request_error: true,
+                ..
+            } => RequestOutcome::ClientError,
+            Verdict::Grpc { code, .. } => {
                 let since_start = self.received.started.elapsed();
                 self.stats.grpc.of(code, since_start, self.deadline)
             }
             // A gRPC response that ended without a status.
             Verdict::FromTrailers => RequestOutcome::ServerError,
         };
-        self.stats.record(latency, outcome);
+        self.stats.count(Some(self.received.latency()), outcome);
+    }
+
+    /// The request was dropped before its answer ended: a client that went away (no latency:
+    /// it got no answer), unless the server's own timeout passed.
+    fn abandon(&mut self) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let elapsed = self.received.started.elapsed();
+        let timed_out = self
+            .stats
+            .server_timeout
+            .is_some_and(|timeout| elapsed >= timeout.mul_f64(0.99))
+            && self.deadline.is_none_or(|deadline| deadline > elapsed);
+        if timed_out {
+            self.stats
+                .count(Some(self.received.latency()), RequestOutcome::ServerError);
+        } else {
+            self.stats.count(None, RequestOutcome::ClientError);
+        }
     }
 }
 
 impl Drop for Recorder {
     fn drop(&mut self) {
-        let outcome = if std::thread::panicking() {
-            RequestOutcome::ServerError
-        } else {
-            RequestOutcome::ClientError
-        };
-        self.finish(Verdict::Outcome(outcome));
+        self.abandon();
+    }
+}
+
+/// Finishes the request as a server failure if dropped while armed: set around every poll of
+/// the service and its body, it fires only when that poll panicked.
+struct Unwinding<'a>(Option<&'a mut Option<Recorder>>);
+
+impl<'a> Unwinding<'a> {
+    fn disarm(mut self) -> &'a mut Option<Recorder> {
+        self.0.take().expect("armed once")
+    }
+}
+
+impl Drop for Unwinding<'_> {
+    fn drop(&mut self) {
+        if let Some(Some(recorder)) = self.0.as_mut().map(|recorder| recorder.as_mut()) {
+            recorder.finish(Verdict::Outcome(RequestOutcome::ServerError));
+        }
     }
 }
 
@@ -550,16 +626,34 @@ impl Drop for Recorder {
 #[derive(Debug, Clone, Copy)]
 enum Verdict {
     Outcome(RequestOutcome),
-    /// A gRPC status.
-    Grpc(i32),
+    /// A gRPC status; `request_error` when it is tonic's answer to a request it could not
+    /// decode.
+    Grpc {
+        code: i32,
+        request_error: bool,
+    },
     /// A gRPC response whose `grpc-status` comes in the trailers.
     FromTrailers,
 }
 
+impl Verdict {
+    /// The verdict of a gRPC status in headers or trailers; `None` without one.
+    fn of_grpc(headers: &http::HeaderMap) -> Option<Verdict> {
+        let code = classify::grpc_status(headers)?;
+        Some(Verdict::Grpc {
+            code,
+            request_error: classify::is_request_error(code, headers),
+        })
+    }
+}
+
+/// gRPC over HTTP/2 (`application/grpc`, `application/grpc+proto`, ...), not gRPC-Web, whose
+/// status travels in the body: that one is judged as plain HTTP.
 fn is_grpc(headers: &http::HeaderMap) -> bool {
     headers
         .get(http::header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"))
+        .and_then(|value| value.as_bytes().strip_prefix(b"application/grpc"))
+        .is_some_and(|rest| rest.is_empty() || rest[0] == b'+' || rest[0] == b';')
 }
 
 fn verdict<B>(response: &Response<B>) -> Verdict {
@@ -572,8 +666,8 @@ fn verdict<B>(response: &Response<B>) -> Verdict {
             _ => RequestOutcome::ServerError,
         });
     }
-    match classify::grpc_status(response.headers()) {
-        Some(code) => Verdict::Grpc(code),
+    match Verdict::of_grpc(response.headers()) {
+        Some(verdict) => verdict,
         None => Verdict::FromTrailers,
     }
 }
@@ -599,6 +693,8 @@ struct Framing {
     length: [u8; 4],
     /// Bytes of the current message still to come.
     remaining: u64,
+    /// A message's flag byte was neither 0 nor 1.
+    bad_flag: bool,
 }
 
 impl Framing {
@@ -612,7 +708,10 @@ impl Framing {
                 data = &data[taken..];
                 continue;
             }
-            if self.prefix > 0 {
+            if self.prefix == 0 {
+                // The compressed flag: 0 or 1, nothing else.
+                self.bad_flag |= data[0] > 1;
+            } else {
                 self.length[self.prefix - 1] = data[0];
             }
             self.prefix += 1;
@@ -624,9 +723,9 @@ impl Framing {
         }
     }
 
-    /// Whether the body ended between messages, not in one.
+    /// Whether the body ended between well-formed messages, not in one.
     fn complete(&self) -> bool {
-        self.prefix == 0 && self.remaining == 0
+        self.prefix == 0 && self.remaining == 0 && !self.bad_flag
     }
 }
 
@@ -650,9 +749,11 @@ impl<B: http_body::Body> http_body::Body for StatsRequestBody<B> {
             None => true,
             Some(Ok(frame)) => {
                 if let (Some(framing), Some(data)) = (this.framing.as_mut(), frame.data_ref()) {
-                    // Hyper's chunks are contiguous; a chunked buffer is not followed.
+                    // Hyper's chunks are contiguous; a body in pieces is not followed further.
                     if data.chunk().len() == data.remaining() {
                         framing.feed(data.chunk());
+                    } else {
+                        *this.framing = None;
                     }
                 }
                 this.inner.is_end_stream()
@@ -710,8 +811,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
-        let mut recorder = this.recorder.take();
+        let unwinding = Unwinding(Some(this.recorder));
+        let result = this.inner.poll(cx);
+        let recorder = unwinding.disarm();
+        let result = ready!(result);
+        let mut recorder = recorder.take();
         Poll::Ready(match result {
             Ok(response) => {
                 let verdict = verdict(&response);
@@ -764,8 +868,11 @@ impl<B: http_body::Body> http_body::Body for StatsBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
-        let polled = ready!(this.inner.as_mut().poll_frame(cx));
-        let Some(recorder) = this.recorder.as_mut() else {
+        let unwinding = Unwinding(Some(this.recorder));
+        let polled = this.inner.as_mut().poll_frame(cx);
+        let recorder = unwinding.disarm();
+        let polled = ready!(polled);
+        let Some(recorder) = recorder.as_mut() else {
             return Poll::Ready(polled);
         };
         match &polled {
@@ -773,8 +880,8 @@ impl<B: http_body::Body> http_body::Body for StatsBody<B> {
                 if let (Some(trailers), Verdict::FromTrailers) =
                     (frame.trailers_ref(), *this.verdict)
                 {
-                    *this.verdict = classify::grpc_status(trailers)
-                        .map_or(Verdict::Outcome(RequestOutcome::ServerError), Verdict::Grpc);
+                    *this.verdict = Verdict::of_grpc(trailers)
+                        .unwrap_or(Verdict::Outcome(RequestOutcome::ServerError));
                 }
                 if this.inner.is_end_stream() {
                     recorder.finish(*this.verdict);
@@ -795,6 +902,9 @@ impl<B: http_body::Body> http_body::Body for StatsBody<B> {
     }
 }
 
+/// The fewest answered requests `p99_response_time` is graded on.
+const P99_MIN_REQUESTS: u64 = 100;
+
 /// The names of the three request checks.
 pub const REQUEST_METRIC_NAMES: [&str; 3] = [
     "request_success_rate",
@@ -811,7 +921,8 @@ pub const REQUEST_METRIC_NAMES: [&str; 3] = [
 /// | `avg_response_time` | above 2000 ms | above 5000 ms | 5000 |
 /// | `p99_response_time` | above 2000 ms | above 5000 ms | 5000 |
 ///
-/// With fewer than [`min_requests`](Self::min_requests) requests in the window (default 20)
+/// With fewer than [`min_requests`](Self::min_requests) requests in the window (default 20;
+/// `p99_response_time` needs at least 100 answered ones)
 /// the metrics are healthy and say so: one failed request of two is not an outage. The checks
 /// run every 5 s by default ([`interval`](Self::interval)); they only read the window. Clients
 /// shape these figures, so by default they only inform: they show with their grades everywhere,
@@ -1031,13 +1142,19 @@ impl RequestMetrics {
         let outcome = CheckOutcome::new(status)
             .with_value(value)
             .with_threshold(threshold);
-        if requests < self.min_requests {
+        // A 99th percentile of fewer than 100 latencies is the slowest one: one call would
+        // decide it.
+        let (counted, needed) = match metric {
+            Metric::SuccessRate => (requests, self.min_requests),
+            Metric::Average => (summary.answered(), self.min_requests),
+            Metric::P99 => (summary.answered(), self.min_requests.max(P99_MIN_REQUESTS)),
+        };
+        if counted < needed {
             return CheckOutcome::healthy()
                 .with_value(value)
                 .with_threshold(threshold)
                 .with_message(format!(
-                    "{requests} requests in the last {window}; not graded below {}",
-                    self.min_requests
+                    "{counted} requests in the last {window}; not graded below {needed}"
                 ));
         }
         outcome.with_message(message)
@@ -1069,6 +1186,9 @@ mod tests {
         assert!(framing.complete());
         framing.feed(&[0, 0, 0, 1, 0]);
         assert!(!framing.complete(), "a 256-byte message has only begun");
+        let mut flagged = Framing::default();
+        flagged.feed(&[7, 0, 0, 0, 0]);
+        assert!(!flagged.complete(), "7 is no compressed flag");
     }
 
     #[test]

@@ -49,6 +49,7 @@ fn metric_from_proto(metric: proto::HealthMetric) -> HealthMetric {
             .filter_map(|group| group.parse::<Group>().ok())
             .collect(),
         service: Some(metric.service).filter(|service| !service.is_empty()),
+        informational: metric.informational,
     }
 }
 
@@ -101,7 +102,12 @@ pub(crate) fn table(report: &HealthReport, style: Style) -> String {
                 metric.status.as_str().to_owned(),
                 value(metric),
                 last_run(report.timestamp, metric.last_updated),
-                metric.message.replace('\n', " "),
+                if metric.informational {
+                    // Its status does not count toward the overall one.
+                    format!("(informational) {}", metric.message.replace('\n', " "))
+                } else {
+                    metric.message.replace('\n', " ")
+                },
             ]
         })
         .collect();
