@@ -81,6 +81,27 @@ fn serve(
     tokio::spawn(async move { bound.serve(&health, Routes::default()).await })
 }
 
+/// Over `channel`: `plugin` serves, the host's `Shutdown` is answered, and `serve` then returns
+/// cleanly within 2 s.
+async fn serving_then_shut_down(
+    channel: tonic::transport::Channel,
+    served: tokio::task::JoinHandle<Result<(), PluginError>>,
+) {
+    assert_eq!(
+        check_status(&mut HealthClient::new(channel.clone()), "plugin").await,
+        Ok(ServingStatus::Serving)
+    );
+    GrpcControllerClient::new(channel)
+        .shutdown(Empty {})
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(2), served)
+        .await
+        .expect("serve returns within 2 s of Shutdown")
+        .unwrap()
+        .unwrap();
+}
+
 fn unix_path(bound: &BoundPlugin) -> PathBuf {
     match bound.local_addr() {
         PluginAddr::Unix(path) => path.clone(),
@@ -181,20 +202,7 @@ async fn the_socket_lives_in_the_hosts_directory_with_its_group_and_mode_and_is_
 
         let health = runtime();
         let served = serve(bound, &health);
-        let mut client = HealthClient::new(channel(path.clone(), None));
-        assert_eq!(
-            check_status(&mut client, "plugin").await,
-            Ok(ServingStatus::Serving)
-        );
-        GrpcControllerClient::new(channel(path.clone(), None))
-            .shutdown(Empty {})
-            .await
-            .unwrap();
-        tokio::time::timeout(Duration::from_secs(2), served)
-            .await
-            .expect("serve returns after Shutdown")
-            .unwrap()
-            .unwrap();
+        serving_then_shut_down(channel(path.clone(), None), served).await;
         assert!(!path.exists(), "{} is left behind", path.display());
     }
 
@@ -290,19 +298,7 @@ async fn tcp_takes_a_port_of_the_hosts_range_and_a_busy_range_is_an_error() {
             .connect()
             .await
             .unwrap();
-        assert_eq!(
-            check_status(&mut HealthClient::new(channel.clone()), "plugin").await,
-            Ok(ServingStatus::Serving)
-        );
-        GrpcControllerClient::new(channel)
-            .shutdown(Empty {})
-            .await
-            .unwrap();
-        tokio::time::timeout(Duration::from_secs(2), served)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        serving_then_shut_down(channel, served).await;
     }
 }
 
@@ -383,20 +379,7 @@ async fn auto_mtls_serves_the_host_alone_with_h2() {
 
     // The plugin keeps serving its host.
     let tls = host_tls(&announced, Some(&host), &[&rustls::version::TLS13]);
-    let mut client = HealthClient::new(channel(path.clone(), Some(tls.clone())));
-    assert_eq!(
-        check_status(&mut client, "plugin").await,
-        Ok(ServingStatus::Serving)
-    );
-    GrpcControllerClient::new(channel(path.clone(), Some(tls)))
-        .shutdown(Empty {})
-        .await
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(2), served)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    serving_then_shut_down(channel(path.clone(), Some(tls)), served).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

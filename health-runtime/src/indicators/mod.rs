@@ -47,6 +47,37 @@ use crate::{Check, HealthConfig};
 
 use crate::engine::panic_message;
 
+/// What an indicator's checks gate: by default nothing but their own names (informational).
+#[derive(Debug, Clone)]
+pub(crate) struct Gating {
+    pub(crate) groups: Vec<crate::Group>,
+    pub(crate) service: Option<String>,
+    pub(crate) informational: bool,
+}
+
+impl Default for Gating {
+    fn default() -> Self {
+        Gating {
+            groups: Vec::new(),
+            service: None,
+            informational: true,
+        }
+    }
+}
+
+impl Gating {
+    /// `check` with these settings.
+    pub(crate) fn apply(&self, check: Check) -> Check {
+        let check = check
+            .groups(self.groups.clone())
+            .informational(self.informational);
+        match &self.service {
+            Some(service) => check.service(service.clone()),
+            None => check,
+        }
+    }
+}
+
 /// Indicators added to a builder, turned into checks once the configuration is final.
 #[derive(Debug, Default)]
 pub(crate) struct Indicators {

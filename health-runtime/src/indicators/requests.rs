@@ -959,9 +959,7 @@ pub struct RequestMetrics {
     p99_critical: Duration,
     min_requests: u64,
     interval: Duration,
-    groups: Vec<Group>,
-    service: Option<String>,
-    informational: bool,
+    gating: super::Gating,
 }
 
 impl From<&RequestStats> for RequestMetrics {
@@ -989,9 +987,7 @@ impl RequestMetrics {
             p99_critical: Duration::from_millis(5000),
             min_requests: 20,
             interval: Duration::from_secs(5),
-            groups: Vec::new(),
-            service: None,
-            informational: true,
+            gating: super::Gating::default(),
         }
     }
 
@@ -1035,13 +1031,13 @@ impl RequestMetrics {
 
     /// The probe groups the three checks gate (default: none).
     pub fn groups(mut self, groups: impl IntoIterator<Item = Group>) -> Self {
-        self.groups = groups.into_iter().collect();
+        self.gating.groups = groups.into_iter().collect();
         self
     }
 
     /// A gRPC health service name the three checks count toward (default: none).
     pub fn service(mut self, service: impl Into<String>) -> Self {
-        self.service = Some(service.into());
+        self.gating.service = Some(service.into());
         self
     }
 
@@ -1049,18 +1045,8 @@ impl RequestMetrics {
     /// `/health` or the health file's verdict to not serving. `false` makes them count toward
     /// the overall status like declared checks. See [`Check::informational`].
     pub fn informational(mut self, informational: bool) -> Self {
-        self.informational = informational;
+        self.gating.informational = informational;
         self
-    }
-
-    fn gate(&self, check: Check) -> Check {
-        let check = check
-            .groups(self.groups.clone())
-            .informational(self.informational);
-        match &self.service {
-            Some(service) => check.service(service.clone()),
-            None => check,
-        }
     }
 
     /// The three checks; none when `config.request_metrics` is off.
@@ -1079,7 +1065,7 @@ impl RequestMetrics {
                     std::future::ready(settings.grade(metric))
                 })
                 .interval(metrics.interval);
-                metrics.gate(check)
+                metrics.gating.apply(check)
             })
             .collect()
     }

@@ -338,9 +338,7 @@ pub struct SystemMetrics {
     disk_threshold: Option<f64>,
     sample_interval: Option<Duration>,
     disk_path: Option<PathBuf>,
-    groups: Vec<Group>,
-    service: Option<String>,
-    informational: bool,
+    gating: super::Gating,
     on_probe_error: Status,
 }
 
@@ -352,9 +350,7 @@ impl fmt::Debug for SystemMetrics {
             .field("disk_threshold", &self.disk_threshold)
             .field("sample_interval", &self.sample_interval)
             .field("disk_path", &self.disk_path)
-            .field("groups", &self.groups)
-            .field("service", &self.service)
-            .field("informational", &self.informational)
+            .field("gating", &self.gating)
             .finish_non_exhaustive()
     }
 }
@@ -383,9 +379,7 @@ impl SystemMetrics {
             disk_threshold: None,
             sample_interval: None,
             disk_path: None,
-            groups: Vec::new(),
-            service: None,
-            informational: true,
+            gating: super::Gating::default(),
             on_probe_error: Status::Warning,
         }
     }
@@ -434,13 +428,13 @@ impl SystemMetrics {
 
     /// The probe groups the three checks gate (default: none).
     pub fn groups(mut self, groups: impl IntoIterator<Item = Group>) -> Self {
-        self.groups = groups.into_iter().collect();
+        self.gating.groups = groups.into_iter().collect();
         self
     }
 
     /// A gRPC health service name the three checks count toward (default: none).
     pub fn service(mut self, service: impl Into<String>) -> Self {
-        self.service = Some(service.into());
+        self.gating.service = Some(service.into());
         self
     }
 
@@ -448,18 +442,8 @@ impl SystemMetrics {
     /// `/health` or the health file's verdict to not serving. `false` makes them count toward
     /// the overall status like declared checks. See [`Check::informational`].
     pub fn informational(mut self, informational: bool) -> Self {
-        self.informational = informational;
+        self.gating.informational = informational;
         self
-    }
-
-    fn gate(&self, check: Check) -> Check {
-        let check = check
-            .groups(self.groups.clone())
-            .informational(self.informational);
-        match &self.service {
-            Some(service) => check.service(service.clone()),
-            None => check,
-        }
     }
 
     /// The status of a metric whose probe failed: `Warning` (the default) or `Critical`.
@@ -540,7 +524,7 @@ impl SystemMetrics {
                     std::future::ready(outcome)
                 })
                 .interval(interval);
-                self.gate(check)
+                self.gating.apply(check)
             })
             .collect()
     }
