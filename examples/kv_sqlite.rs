@@ -175,7 +175,7 @@ async fn main() {
 
 async fn run(launched_by_host: bool) -> Result<(), Box<dyn std::error::Error>> {
     let config = examples::config_from_env(launched_by_host)?;
-    let addr = config.grpc_addr;
+    let addr = examples::grpc_addr()?;
     // A go-plugin plugin when a host launched it, a standalone server otherwise; refused before
     // the database is touched when a host of something else launched it.
     let server = PluginServer::new(examples::handshake())
@@ -191,7 +191,7 @@ async fn run(launched_by_host: bool) -> Result<(), Box<dyn std::error::Error>> {
     let handler = Arc::new(KvHandler::open(
         dir.clone(),
         &upstream,
-        config.disk_threshold,
+        config.resources.disk_threshold,
     )?);
 
     let health = HealthRuntime::builder()

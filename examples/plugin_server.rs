@@ -189,8 +189,8 @@ async fn main() {
 
 async fn run(launched_by_host: bool) -> Result<(), Box<dyn std::error::Error>> {
     let config = examples::config_from_env(launched_by_host)?;
-    let addr = config.grpc_addr;
-    DISK_THRESHOLD.get_or_init(|| config.disk_threshold);
+    let addr = examples::grpc_addr()?;
+    DISK_THRESHOLD.get_or_init(|| config.resources.disk_threshold);
     // Launched by a go-plugin host: a unix socket, the handshake line, AutoMTLS when the host
     // asks. Run by hand: a standalone server on `PLUGIN_HEALTH_GRPC_ADDR`. Refused (before
     // anything is touched) when a host of something else launched it.
@@ -210,8 +210,8 @@ async fn run(launched_by_host: bool) -> Result<(), Box<dyn std::error::Error>> {
     let health = HealthRuntime::builder()
         .config(config)
         .version(env!("CARGO_PKG_VERSION"))
-        .system_metrics(SystemMetrics::new())
-        .request_stats(&requests)
+        .with_checks(SystemMetrics::new())
+        .with_checks(requests.clone())
         .build()?;
 
     tracing::info!(

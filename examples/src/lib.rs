@@ -1,6 +1,7 @@
 //! Helpers shared by the example services: measurements their health checks report.
 
 use std::io::IsTerminal as _;
+use std::net::SocketAddr;
 use std::path::Path;
 
 use health_runtime::plugin::{Handshake, HclogFormat, PluginAddr};
@@ -67,17 +68,31 @@ pub fn init_tracing(launched_by_host: bool) {
 pub fn config_from_env(launched_by_host: bool) -> Result<HealthConfig, ConfigError> {
     let mut config = HealthConfig::from_env()?;
     if std::env::var_os("PLUGIN_ENABLE_PROMETHEUS").is_none() {
-        config.enable_prometheus = true;
+        config.surfaces.prometheus = true;
     }
     if launched_by_host {
         if std::env::var_os("PLUGIN_HEALTH_HTTP_ADDR").is_none() {
-            config.http_addr = None;
+            config.surfaces.http_addr = None;
         }
         if std::env::var_os("PLUGIN_HEALTH_FILE_PATH").is_none() {
-            config.health_file = None;
+            config.surfaces.health_file = None;
         }
     }
     Ok(config)
+}
+
+/// Where the examples serve gRPC when run by hand: `PLUGIN_HEALTH_GRPC_ADDR`, by default
+/// `127.0.0.1:50051`.
+pub fn grpc_addr() -> Result<SocketAddr, ConfigError> {
+    const VARIABLE: &str = "PLUGIN_HEALTH_GRPC_ADDR";
+    match std::env::var(VARIABLE) {
+        Err(_) => Ok(SocketAddr::from(([127, 0, 0, 1], 50051))),
+        Ok(value) => value.trim().parse().map_err(|_| ConfigError {
+            variable: VARIABLE,
+            value,
+            problem: "expected an address such as `127.0.0.1:50051` or `[::1]:50051`".to_owned(),
+        }),
+    }
 }
 
 /// Connects to the server's own listener, TCP or unix socket, and hangs up.

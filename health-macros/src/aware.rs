@@ -318,45 +318,38 @@ fn expand_check(check: &AwareCheck) -> TokenStream {
             }
         }
     };
+    let timeout = optional_duration(settings.timeout);
+    let interval = optional_duration(settings.interval);
     let on_timeout = status(settings.on_timeout);
     let on_error = status(settings.on_error);
-    let failure_threshold = settings.failure_threshold;
-    let calls = {
-        let groups = settings.groups.iter().map(|&group| group_path(group));
-        let timeout = settings.timeout.map(|timeout| {
-            let timeout = optional_duration(Some(timeout));
-            quote!(.timeout(::core::option::Option::unwrap(#timeout)))
-        });
-        let interval = settings.interval.map(|interval| {
-            let interval = optional_duration(Some(interval));
-            quote!(.interval(::core::option::Option::unwrap(#interval)))
-        });
-        let service = settings
-            .service
-            .as_ref()
-            .map(|service| quote!(.service(#service)));
-        quote! {
-            #timeout
-            #interval
-            .on_timeout(#on_timeout)
-            .on_error(#on_error)
-            .groups([#(#groups),*] as [::health_runtime::Group; _])
-            #service
-            .failure_threshold(#failure_threshold)
-        }
+    let groups = settings.groups.iter().map(|&group| group_path(group));
+    let service = match &settings.service {
+        Some(service) => quote!(::core::option::Option::Some(#service)),
+        None => quote!(::core::option::Option::None),
     };
+    let failure_threshold = settings.failure_threshold;
     let item = &check.item;
     let location = quote_spanned! {check.span=>
-        ::core::file!(), ::core::line!(), ::core::column!(),
+        file: ::core::file!(), line: ::core::line!(), column: ::core::column!(),
     };
     quote! {
         ::health_runtime::__private::aware_check(
             self,
-            #name,
-            #location
-            ::core::concat!(::core::module_path!(), "::", #item),
+            ::health_runtime::__private::Settings {
+                name: #name,
+                timeout: #timeout,
+                on_timeout: #on_timeout,
+                on_error: #on_error,
+                interval: #interval,
+                groups: &[#(#groups),*],
+                service: #service,
+                failure_threshold: #failure_threshold,
+            },
+            ::health_runtime::__private::Site {
+                #location
+                item: ::core::concat!(::core::module_path!(), "::", #item),
+            },
             |#this: ::std::sync::Arc<Self>| async move { #run },
         )
-        #calls
     }
 }

@@ -97,17 +97,21 @@ fn registration(check: &Check) -> TokenStream {
             #runner
             ::health_runtime::__private::inventory::submit! {
                 ::health_runtime::__private::StaticCheck {
-                    name: #name,
-                    timeout: #timeout,
-                    on_timeout: #on_timeout,
-                    on_error: #on_error,
-                    interval: #interval,
-                    groups: &[#(#groups),*],
-                    service: #service,
-                    failure_threshold: #failure_threshold,
+                    settings: ::health_runtime::__private::Settings {
+                        name: #name,
+                        timeout: #timeout,
+                        on_timeout: #on_timeout,
+                        on_error: #on_error,
+                        interval: #interval,
+                        groups: &[#(#groups),*],
+                        service: #service,
+                        failure_threshold: #failure_threshold,
+                    },
+                    site: ::health_runtime::__private::Site {
+                        #location
+                        item: ::core::concat!(::core::module_path!(), "::", #item),
+                    },
                     run: ::health_runtime::__private::StaticRunner::#kind(__health_run),
-                    #location
-                    item: ::core::concat!(::core::module_path!(), "::", #item),
                 }
             }
         };

@@ -185,8 +185,8 @@ fn serve(server: Server) {
                 let checker = healthy.clone();
                 // gRPC only: no HTTP server, no health file.
                 let mut config = HealthConfig::default();
-                config.http_addr = None;
-                config.health_file = None;
+                config.surfaces.http_addr = None;
+                config.surfaces.health_file = None;
                 let runtime = HealthRuntime::builder()
                     .config(config)
                     .without_declared_checks()

@@ -23,7 +23,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn health(checks: usize) -> HealthRuntime {
     let mut config = HealthConfig::default();
-    config.enable_prometheus = true;
+    config.surfaces.prometheus = true;
     let mut builder = HealthRuntime::builder()
         .config(config)
         .without_declared_checks()

@@ -33,7 +33,7 @@ async fn report_build_time() {
             .without_declared_checks()
             // Every report re-runs the three checks: the worst case.
             .cache_ttl(Duration::ZERO)
-            .system_metrics(metrics)
+            .with_checks(metrics)
             .build()
             .expect("runtime");
         runtime.start();

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::sync::{Arc, Weak};
 
-use crate::check::{CheckFuture, Location, Runner};
+use crate::check::{CheckFuture, Runner};
 use crate::{Check, CheckError, CheckOutcome, HealthReport, HealthRuntime, RegistryError, Status};
 
 /// A handler that carries its own health checks, built against one shared instance.
@@ -165,13 +165,8 @@ pub(crate) async fn report_of(runtime: &HealthRuntime, names: &[String]) -> Heal
     report
 }
 
-/// Builds one check of a derived handler: `run` gets the instance for as long as it is alive.
-pub(crate) fn aware_check<H, F, Fut>(
-    handler: &Arc<H>,
-    name: &'static str,
-    location: Location,
-    run: F,
-) -> Check
+/// Runs `run` against the handler for as long as it is alive.
+pub(crate) fn aware_runner<H, F, Fut>(handler: &Arc<H>, run: F) -> Runner
 where
     H: Send + Sync + 'static,
     F: Fn(Arc<H>) -> Fut + Send + Sync + 'static,
@@ -179,7 +174,7 @@ where
 {
     let handler: Weak<H> = Arc::downgrade(handler);
     let run = Arc::new(run);
-    let runner = Runner::Async(Arc::new(move || -> CheckFuture {
+    Runner::Async(Arc::new(move || -> CheckFuture {
         let handler = handler.upgrade();
         let run = run.clone();
         Box::pin(async move {
@@ -188,6 +183,5 @@ where
                 None => Err(CheckError::new("the handler was dropped")),
             }
         })
-    }));
-    Check::with_runner(name.to_owned(), runner, location)
+    }))
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use health_rules::defaults;
 
 use crate::{CheckError, CheckOutcome, Group, IntoCheckOutcome, Status};
 
@@ -234,12 +235,12 @@ impl Check {
             spec: CheckSpec {
                 name,
                 timeout: None,
-                on_timeout: Status::Critical,
-                on_error: Status::Critical,
+                on_timeout: defaults::ON_TIMEOUT,
+                on_error: defaults::ON_ERROR,
                 interval: None,
-                groups: vec![Group::Readiness],
+                groups: defaults::GROUPS.to_vec(),
                 service: None,
-                failure_threshold: 1,
+                failure_threshold: defaults::FAILURE_THRESHOLD,
                 informational: false,
                 location,
             },

@@ -3,123 +3,176 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Settings read from `PLUGIN_HEALTH_*` and `PLUGIN_RESOURCE_*` environment variables.
+use health_rules::defaults;
+
+/// Settings read from `PLUGIN_HEALTH_*` and `PLUGIN_RESOURCE_*` environment variables, grouped
+/// by what they concern.
 ///
 /// | variable | field | default |
 /// |---|---|---|
-/// | `PLUGIN_HEALTH_CHECK_INTERVAL` | [`check_interval`](Self::check_interval) | `30` (seconds; `30s`, `500ms`, `1m` also) |
-/// | `PLUGIN_HEALTH_CACHE_TTL` | [`cache_ttl`](Self::cache_ttl) | `1s` |
-/// | `PLUGIN_HEALTH_DEFAULT_TIMEOUT` | [`default_timeout`](Self::default_timeout) | `5s` |
-/// | `PLUGIN_HEALTH_DRAIN_DELAY` | [`drain_delay`](Self::drain_delay) | `5s` |
-/// | `PLUGIN_RESOURCE_CPU_THRESHOLD` | [`cpu_threshold`](Self::cpu_threshold) | `80` (percent) |
-/// | `PLUGIN_RESOURCE_MEMORY_THRESHOLD` | [`memory_threshold`](Self::memory_threshold) | `85` |
-/// | `PLUGIN_RESOURCE_DISK_THRESHOLD` | [`disk_threshold`](Self::disk_threshold) | `90` |
-/// | `PLUGIN_HEALTH_FILE_PATH` | [`health_file`](Self::health_file) | `/tmp/health` (empty: no file) |
-/// | `PLUGIN_ENABLE_PROMETHEUS` | [`enable_prometheus`](Self::enable_prometheus) | `false` |
-/// | `PLUGIN_HEALTH_HTTP_ADDR` | [`http_addr`](Self::http_addr) | `0.0.0.0:8080` (empty: no HTTP) |
-/// | `PLUGIN_HEALTH_GRPC_ADDR` | [`grpc_addr`](Self::grpc_addr) | `127.0.0.1:50051` |
-/// | `PLUGIN_HEALTH_SHOW_DETAILS` | [`show_details`](Self::show_details) | `when-authorized` |
-/// | `PLUGIN_HEALTH_AUTH_TOKEN` | [`auth_token`](Self::auth_token) | unset |
-/// | `PLUGIN_RESOURCE_METRICS` | [`resource_metrics`](Self::resource_metrics) | `true` (`false` leaves out `cpu_usage`, `memory_usage`, `disk_usage`) |
-/// | `PLUGIN_RESOURCE_SAMPLE_INTERVAL` | [`resource_sample_interval`](Self::resource_sample_interval) | `5s` (> 0) |
-/// | `PLUGIN_RESOURCE_DISK_PATH` | [`resource_disk_path`](Self::resource_disk_path) | the working directory (empty: the same) |
-/// | `PLUGIN_HEALTH_REQUEST_METRICS` | [`request_metrics`](Self::request_metrics) | `true` (`false` leaves out the request statistics checks) |
+/// | `PLUGIN_HEALTH_CHECK_INTERVAL` | [`checks.interval`](CheckDefaults::interval) | `30` (seconds; `30s`, `500ms`, `1m 30s` also) |
+/// | `PLUGIN_HEALTH_DEFAULT_TIMEOUT` | [`checks.timeout`](CheckDefaults::timeout) | `5s` |
+/// | `PLUGIN_HEALTH_CACHE_TTL` | [`checks.cache_ttl`](CheckDefaults::cache_ttl) | `1s` |
+/// | `PLUGIN_HEALTH_DRAIN_DELAY` | [`checks.drain_delay`](CheckDefaults::drain_delay) | `5s` |
+/// | `PLUGIN_RESOURCE_METRICS` | [`resources.enabled`](ResourceSettings::enabled) | `true` (`false` leaves out `cpu_usage`, `memory_usage`, `disk_usage`) |
+/// | `PLUGIN_RESOURCE_CPU_THRESHOLD` | [`resources.cpu_threshold`](ResourceSettings::cpu_threshold) | `80` (percent) |
+/// | `PLUGIN_RESOURCE_MEMORY_THRESHOLD` | [`resources.memory_threshold`](ResourceSettings::memory_threshold) | `85` |
+/// | `PLUGIN_RESOURCE_DISK_THRESHOLD` | [`resources.disk_threshold`](ResourceSettings::disk_threshold) | `90` |
+/// | `PLUGIN_RESOURCE_SAMPLE_INTERVAL` | [`resources.sample_interval`](ResourceSettings::sample_interval) | `5s` (> 0) |
+/// | `PLUGIN_RESOURCE_DISK_PATH` | [`resources.disk_path`](ResourceSettings::disk_path) | the working directory (empty: the same) |
+/// | `PLUGIN_HEALTH_REQUEST_METRICS` | [`requests.enabled`](RequestSettings::enabled) | `true` (`false` leaves out the request statistics checks) |
+/// | `PLUGIN_HEALTH_HTTP_ADDR` | [`surfaces.http_addr`](SurfaceSettings::http_addr) | `0.0.0.0:8080` (empty: no HTTP) |
+/// | `PLUGIN_HEALTH_FILE_PATH` | [`surfaces.health_file`](SurfaceSettings::health_file) | `/tmp/health` (empty: no file) |
+/// | `PLUGIN_ENABLE_PROMETHEUS` | [`surfaces.prometheus`](SurfaceSettings::prometheus) | `false` |
+/// | `PLUGIN_HEALTH_SHOW_DETAILS` | [`details.level`](DetailSettings::level) | `when-authorized` |
+/// | `PLUGIN_HEALTH_AUTH_TOKEN` | [`details.token`](DetailSettings::token) | unset |
 ///
 /// A malformed value is an error naming the variable and the value, never a silent default.
-/// Variables of HashiCorp go-plugin (`PLUGIN_MIN_PORT`, `PLUGIN_PROTOCOL_VERSIONS`, ...) are
-/// never read.
+/// Durations take the one grammar of the whole project, the same strings `#[health_check]`
+/// accepts. Variables of HashiCorp go-plugin (`PLUGIN_MIN_PORT`, `PLUGIN_PROTOCOL_VERSIONS`, ...)
+/// are never read.
 ///
 /// ```
 /// use std::time::Duration;
 /// use health_runtime::HealthConfig;
 ///
-/// let config = HealthConfig::from_lookup(|name| match name {
-///     "PLUGIN_HEALTH_CHECK_INTERVAL" => Some("10".to_owned()),
-///     "PLUGIN_RESOURCE_CPU_THRESHOLD" => Some("95".to_owned()),
-///     _ => None,
-/// })?;
-/// assert_eq!(config.check_interval, Duration::from_secs(10));
-/// assert_eq!(config.cpu_threshold, 95.0);
+/// let config = HealthConfig::from_pairs([
+///     ("PLUGIN_HEALTH_CHECK_INTERVAL", "1m 30s"),
+///     ("PLUGIN_RESOURCE_CPU_THRESHOLD", "95"),
+/// ])?;
+/// assert_eq!(config.checks.interval, Duration::from_secs(90));
+/// assert_eq!(config.resources.cpu_threshold, 95.0);
 ///
-/// let error = HealthConfig::from_lookup(|name| {
-///     (name == "PLUGIN_HEALTH_CACHE_TTL").then(|| "soon".to_owned())
-/// })
-/// .unwrap_err();
+/// let error = HealthConfig::from_pairs([("PLUGIN_HEALTH_CACHE_TTL", "soon")]).unwrap_err();
 /// assert!(error.to_string().starts_with("PLUGIN_HEALTH_CACHE_TTL=\"soon\""));
 /// # Ok::<(), health_runtime::ConfigError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct HealthConfig {
+    /// How checks run: the defaults of those that set nothing, the cache, the drain.
+    pub checks: CheckDefaults,
+    /// The system resource indicators.
+    pub resources: ResourceSettings,
+    /// The request statistics indicators.
+    pub requests: RequestSettings,
+    /// Where the health surfaces are served.
+    pub surfaces: SurfaceSettings,
+    /// Who may see check details.
+    pub details: DetailSettings,
+}
+
+/// How checks run.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CheckDefaults {
     /// The background re-run period of checks that set no `interval`.
-    pub check_interval: Duration,
+    pub interval: Duration,
+    /// The deadline of checks that set no `timeout`.
+    pub timeout: Duration,
     /// How long a result is served from cache.
     pub cache_ttl: Duration,
-    /// The deadline of checks that set no `timeout`.
-    pub default_timeout: Duration,
     /// How long watchers see `NOT_SERVING` after shutdown before their streams end.
     pub drain_delay: Duration,
+}
+
+impl Default for CheckDefaults {
+    fn default() -> Self {
+        CheckDefaults {
+            interval: defaults::INTERVAL,
+            timeout: defaults::TIMEOUT,
+            cache_ttl: defaults::CACHE_TTL,
+            drain_delay: defaults::DRAIN_DELAY,
+        }
+    }
+}
+
+/// The system resource indicators (`cpu_usage`, `memory_usage`, `disk_usage`).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ResourceSettings {
+    /// Whether the system resource indicators added to the builder are registered.
+    pub enabled: bool,
     /// CPU usage, in percent, above which `cpu_usage` is critical (warning above 80 % of it).
     pub cpu_threshold: f64,
     /// Memory usage, in percent, above which `memory_usage` is critical.
     pub memory_threshold: f64,
     /// Disk usage, in percent, above which `disk_usage` is critical.
     pub disk_threshold: f64,
-    /// Where the health file for exec probes is written; `None` for no file.
-    pub health_file: Option<PathBuf>,
-    /// Whether `/metrics` serves Prometheus metrics.
-    pub enable_prometheus: bool,
-    /// Where the HTTP probes listen; `None` for no HTTP server.
-    pub http_addr: Option<SocketAddr>,
-    /// Where the example plugin server's gRPC listens.
-    pub grpc_addr: SocketAddr,
-    /// Who may see check details over HTTP.
-    pub show_details: DetailLevel,
-    /// The bearer token that authorizes details when `show_details` is `when-authorized`.
-    pub auth_token: Option<String>,
-    /// Whether the system resource metrics added with
-    /// [`system_metrics`](crate::HealthRuntimeBuilder::system_metrics) are registered.
-    pub resource_metrics: bool,
     /// How often system resources are sampled.
-    pub resource_sample_interval: Duration,
+    pub sample_interval: Duration,
     /// A path on the filesystem whose usage `disk_usage` reports; `None` for the working
     /// directory.
-    pub resource_disk_path: Option<PathBuf>,
-    /// Whether the request statistics checks added with
-    /// [`request_stats`](crate::HealthRuntimeBuilder::request_stats) are registered.
-    pub request_metrics: bool,
+    pub disk_path: Option<PathBuf>,
 }
 
-impl Default for HealthConfig {
+impl Default for ResourceSettings {
     fn default() -> Self {
-        HealthConfig {
-            check_interval: Duration::from_secs(30),
-            cache_ttl: Duration::from_secs(1),
-            default_timeout: Duration::from_secs(5),
-            drain_delay: Duration::from_secs(5),
+        ResourceSettings {
+            enabled: true,
             cpu_threshold: 80.0,
             memory_threshold: 85.0,
             disk_threshold: 90.0,
-            health_file: Some(PathBuf::from("/tmp/health")),
-            enable_prometheus: false,
-            http_addr: Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
-            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
-            show_details: DetailLevel::WhenAuthorized,
-            auth_token: None,
-            resource_metrics: true,
-            resource_sample_interval: Duration::from_secs(5),
-            resource_disk_path: None,
-            request_metrics: true,
+            sample_interval: Duration::from_secs(5),
+            disk_path: None,
         }
     }
 }
 
+/// The request statistics indicators (`request_success_rate`, `avg_response_time`,
+/// `p99_response_time`).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RequestSettings {
+    /// Whether the request statistics indicators added to the builder are registered.
+    pub enabled: bool,
+}
+
+impl Default for RequestSettings {
+    fn default() -> Self {
+        RequestSettings { enabled: true }
+    }
+}
+
+/// Where the health surfaces are served.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SurfaceSettings {
+    /// Where the HTTP probes listen; `None` for no HTTP server.
+    pub http_addr: Option<SocketAddr>,
+    /// Where the health file for exec probes is written; `None` for no file.
+    pub health_file: Option<PathBuf>,
+    /// Whether `/metrics` serves Prometheus metrics.
+    pub prometheus: bool,
+}
+
+impl Default for SurfaceSettings {
+    fn default() -> Self {
+        SurfaceSettings {
+            http_addr: Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
+            health_file: Some(PathBuf::from("/tmp/health")),
+            prometheus: false,
+        }
+    }
+}
+
+/// Who may see check details (messages, values). Probes never need a token.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct DetailSettings {
+    /// Who may see details.
+    pub level: DetailLevel,
+    /// The bearer token that authorizes details when `level` is `when-authorized`.
+    pub token: Option<String>,
+}
+
 /// Who may see check details (messages, values) over HTTP. Probes never need a token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum DetailLevel {
     /// Only statuses, to everyone.
     Never,
     /// Details to requests carrying the bearer token.
+    #[default]
     WhenAuthorized,
     /// Details to everyone.
     Always,
@@ -156,74 +209,123 @@ impl HealthConfig {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// Reads the configuration from `(variable, value)` pairs, as if they were the environment:
+    /// for tests, and for settings kept elsewhere than in the environment.
+    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<Self, ConfigError>
+    where
+        K: AsRef<str>,
+        V: Into<String>,
+    {
+        let pairs: Vec<(K, String)> = pairs.into_iter().map(|(k, v)| (k, v.into())).collect();
+        Self::from_lookup(|name| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(key, _)| key.as_ref() == name)
+                .map(|(_, value)| value.clone())
+        })
+    }
+
     /// Reads the configuration through `lookup`, which returns a variable's value if it is set.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut config = HealthConfig::default();
         let vars = Vars(&lookup);
-        vars.duration(
-            "PLUGIN_HEALTH_CHECK_INTERVAL",
-            &mut config.check_interval,
-            true,
-        )?;
-        vars.duration("PLUGIN_HEALTH_CACHE_TTL", &mut config.cache_ttl, false)?;
-        vars.duration(
-            "PLUGIN_HEALTH_DEFAULT_TIMEOUT",
-            &mut config.default_timeout,
-            true,
-        )?;
-        vars.duration("PLUGIN_HEALTH_DRAIN_DELAY", &mut config.drain_delay, false)?;
-        vars.percent("PLUGIN_RESOURCE_CPU_THRESHOLD", &mut config.cpu_threshold)?;
-        vars.percent(
-            "PLUGIN_RESOURCE_MEMORY_THRESHOLD",
-            &mut config.memory_threshold,
-        )?;
-        vars.percent("PLUGIN_RESOURCE_DISK_THRESHOLD", &mut config.disk_threshold)?;
-        if let Some(path) = vars.get("PLUGIN_HEALTH_FILE_PATH") {
-            config.health_file = (!path.is_empty()).then(|| PathBuf::from(path));
-        }
-        vars.parse(
-            "PLUGIN_ENABLE_PROMETHEUS",
-            &mut config.enable_prometheus,
-            parse_bool,
-        )?;
-        if let Some(addr) = vars.get("PLUGIN_HEALTH_HTTP_ADDR") {
-            config.http_addr = if addr.is_empty() {
-                None
-            } else {
-                Some(
-                    parse_addr(&addr)
-                        .map_err(|problem| vars.error("PLUGIN_HEALTH_HTTP_ADDR", &addr, problem))?,
-                )
-            };
-        }
-        vars.parse("PLUGIN_HEALTH_GRPC_ADDR", &mut config.grpc_addr, parse_addr)?;
-        vars.parse(
-            "PLUGIN_HEALTH_SHOW_DETAILS",
-            &mut config.show_details,
-            str::parse,
-        )?;
-        if let Some(token) = vars.get("PLUGIN_HEALTH_AUTH_TOKEN") {
-            config.auth_token = (!token.is_empty()).then_some(token);
-        }
+        Ok(HealthConfig {
+            checks: CheckDefaults::read(&vars)?,
+            resources: ResourceSettings::read(&vars)?,
+            requests: RequestSettings::read(&vars)?,
+            surfaces: SurfaceSettings::read(&vars)?,
+            details: DetailSettings::read(&vars)?,
+        })
+    }
+}
+
+impl CheckDefaults {
+    fn read(vars: &Vars<'_, impl Fn(&str) -> Option<String>>) -> Result<Self, ConfigError> {
+        let mut checks = CheckDefaults::default();
+        vars.duration("PLUGIN_HEALTH_CHECK_INTERVAL", &mut checks.interval, true)?;
+        vars.duration("PLUGIN_HEALTH_CACHE_TTL", &mut checks.cache_ttl, false)?;
+        vars.duration("PLUGIN_HEALTH_DEFAULT_TIMEOUT", &mut checks.timeout, true)?;
+        vars.duration("PLUGIN_HEALTH_DRAIN_DELAY", &mut checks.drain_delay, false)?;
+        Ok(checks)
+    }
+}
+
+impl ResourceSettings {
+    fn read(vars: &Vars<'_, impl Fn(&str) -> Option<String>>) -> Result<Self, ConfigError> {
+        let mut resources = ResourceSettings::default();
         vars.parse(
             "PLUGIN_RESOURCE_METRICS",
-            &mut config.resource_metrics,
+            &mut resources.enabled,
             parse_bool,
+        )?;
+        vars.percent(
+            "PLUGIN_RESOURCE_CPU_THRESHOLD",
+            &mut resources.cpu_threshold,
+        )?;
+        vars.percent(
+            "PLUGIN_RESOURCE_MEMORY_THRESHOLD",
+            &mut resources.memory_threshold,
+        )?;
+        vars.percent(
+            "PLUGIN_RESOURCE_DISK_THRESHOLD",
+            &mut resources.disk_threshold,
         )?;
         vars.duration(
             "PLUGIN_RESOURCE_SAMPLE_INTERVAL",
-            &mut config.resource_sample_interval,
+            &mut resources.sample_interval,
             true,
         )?;
         if let Some(path) = vars.get("PLUGIN_RESOURCE_DISK_PATH") {
-            config.resource_disk_path = (!path.is_empty()).then(|| PathBuf::from(path));
+            resources.disk_path = (!path.is_empty()).then(|| PathBuf::from(path));
         }
+        Ok(resources)
+    }
+}
+
+impl RequestSettings {
+    fn read(vars: &Vars<'_, impl Fn(&str) -> Option<String>>) -> Result<Self, ConfigError> {
+        let mut requests = RequestSettings::default();
         vars.parse(
             "PLUGIN_HEALTH_REQUEST_METRICS",
-            &mut config.request_metrics,
+            &mut requests.enabled,
             parse_bool,
         )?;
-        Ok(config)
+        Ok(requests)
+    }
+}
+
+impl SurfaceSettings {
+    fn read(vars: &Vars<'_, impl Fn(&str) -> Option<String>>) -> Result<Self, ConfigError> {
+        let mut surfaces = SurfaceSettings::default();
+        if let Some(addr) = vars.get("PLUGIN_HEALTH_HTTP_ADDR") {
+            surfaces.http_addr = if addr.is_empty() {
+                None
+            } else {
+                let addr = parse_addr(&addr)
+                    .map_err(|problem| vars.error("PLUGIN_HEALTH_HTTP_ADDR", &addr, problem))?;
+                Some(addr)
+            };
+        }
+        if let Some(path) = vars.get("PLUGIN_HEALTH_FILE_PATH") {
+            surfaces.health_file = (!path.is_empty()).then(|| PathBuf::from(path));
+        }
+        vars.parse(
+            "PLUGIN_ENABLE_PROMETHEUS",
+            &mut surfaces.prometheus,
+            parse_bool,
+        )?;
+        Ok(surfaces)
+    }
+}
+
+impl DetailSettings {
+    fn read(vars: &Vars<'_, impl Fn(&str) -> Option<String>>) -> Result<Self, ConfigError> {
+        let mut details = DetailSettings::default();
+        vars.parse("PLUGIN_HEALTH_SHOW_DETAILS", &mut details.level, str::parse)?;
+        if let Some(token) = vars.get("PLUGIN_HEALTH_AUTH_TOKEN") {
+            details.token = (!token.is_empty()).then_some(token);
+        }
+        Ok(details)
     }
 }
 
@@ -283,17 +385,10 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     }
 }
 
-/// Seconds (`30`, `0.5`) or a number with a unit (`30s`, `500ms`, `1m`, `1h`).
+/// A duration in the one grammar of [`health_rules::duration`]: `30` (seconds), `0.5`, `30s`,
+/// `500ms`, `1m 30s`, the same strings `#[health_check]` accepts.
 pub(crate) fn parse_duration(value: &str) -> Result<Duration, String> {
-    const HINT: &str =
-        "expected seconds (`30`, `0.5`) or a duration such as `30s`, `500ms` or `1m`";
-    if let Ok(seconds) = value.parse::<f64>() {
-        return Duration::try_from_secs_f64(seconds).map_err(|_| HINT.to_owned());
-    }
-    if value.is_empty() || !value.starts_with(|c: char| c.is_ascii_digit()) {
-        return Err(HINT.to_owned());
-    }
-    humantime::parse_duration(value).map_err(|error| format!("{error}; {HINT}"))
+    health_rules::duration::parse(value).map_err(|error| error.to_string())
 }
 
 fn parse_bool(value: &str) -> Result<bool, String> {
@@ -315,11 +410,7 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<HealthConfig, ConfigError> {
-        HealthConfig::from_lookup(|name| {
-            vars.iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| (*value).to_owned())
-        })
+        HealthConfig::from_pairs(vars.iter().copied())
     }
 
     #[test]
@@ -340,29 +431,30 @@ mod tests {
             ("PLUGIN_HEALTH_FILE_PATH", ""),
             ("PLUGIN_ENABLE_PROMETHEUS", "true"),
             ("PLUGIN_HEALTH_HTTP_ADDR", "127.0.0.1:9090"),
-            ("PLUGIN_HEALTH_GRPC_ADDR", "[::1]:7000"),
             ("PLUGIN_HEALTH_SHOW_DETAILS", "always"),
             ("PLUGIN_HEALTH_AUTH_TOKEN", "s3cret"),
             ("PLUGIN_MIN_PORT", "not ours"),
         ])
         .unwrap();
-        assert_eq!(config.check_interval, Duration::from_millis(500));
-        assert_eq!(config.cache_ttl, Duration::from_millis(250));
-        assert_eq!(config.default_timeout, Duration::from_secs(2));
-        assert_eq!(config.drain_delay, Duration::ZERO);
-        assert_eq!(config.cpu_threshold, 70.0);
-        assert_eq!(config.memory_threshold, 75.5);
-        assert_eq!(config.disk_threshold, 95.0);
-        assert_eq!(config.health_file, None);
-        assert!(config.enable_prometheus);
-        assert_eq!(config.http_addr, Some("127.0.0.1:9090".parse().unwrap()));
-        assert_eq!(config.grpc_addr, "[::1]:7000".parse().unwrap());
-        assert_eq!(config.show_details, DetailLevel::Always);
-        assert_eq!(config.auth_token.as_deref(), Some("s3cret"));
+        assert_eq!(config.checks.interval, Duration::from_millis(500));
+        assert_eq!(config.checks.cache_ttl, Duration::from_millis(250));
+        assert_eq!(config.checks.timeout, Duration::from_secs(2));
+        assert_eq!(config.checks.drain_delay, Duration::ZERO);
+        assert_eq!(config.resources.cpu_threshold, 70.0);
+        assert_eq!(config.resources.memory_threshold, 75.5);
+        assert_eq!(config.resources.disk_threshold, 95.0);
+        assert_eq!(config.surfaces.health_file, None);
+        assert!(config.surfaces.prometheus);
+        assert_eq!(
+            config.surfaces.http_addr,
+            Some("127.0.0.1:9090".parse().unwrap())
+        );
+        assert_eq!(config.details.level, DetailLevel::Always);
+        assert_eq!(config.details.token.as_deref(), Some("s3cret"));
     }
 
     #[test]
-    fn durations_take_seconds_or_units() {
+    fn durations_take_the_one_grammar() {
         for (text, expected) in [
             ("30", Duration::from_secs(30)),
             ("0.5", Duration::from_millis(500)),
@@ -370,10 +462,11 @@ mod tests {
             ("500ms", Duration::from_millis(500)),
             ("1m", Duration::from_secs(60)),
             ("1h 30m", Duration::from_secs(5400)),
+            ("1m 30s", Duration::from_secs(90)),
         ] {
             assert_eq!(parse_duration(text), Ok(expected), "{text}");
         }
-        for text in ["", "soon", "-1", "s30", "NaN", "inf", "30 parsecs"] {
+        for text in ["", "soon", "-1", "s30", "NaN", "inf", "30 parsecs", "30sec"] {
             assert!(parse_duration(text).is_err(), "{text}");
         }
     }
@@ -386,7 +479,7 @@ mod tests {
                 "0",
                 "it must be greater than zero",
             ),
-            ("PLUGIN_HEALTH_CHECK_INTERVAL", "often", "expected seconds"),
+            ("PLUGIN_HEALTH_CHECK_INTERVAL", "often", "expected a number"),
             (
                 "PLUGIN_HEALTH_DEFAULT_TIMEOUT",
                 "0s",
@@ -409,7 +502,6 @@ mod tests {
                 "localhost",
                 "expected an address",
             ),
-            ("PLUGIN_HEALTH_GRPC_ADDR", ":50051", "expected an address"),
             (
                 "PLUGIN_HEALTH_SHOW_DETAILS",
                 "sometimes",
@@ -426,5 +518,15 @@ mod tests {
             );
             assert!(text.contains(problem), "{text}");
         }
+    }
+
+    #[test]
+    fn a_later_pair_wins() {
+        let config = config(&[
+            ("PLUGIN_HEALTH_CACHE_TTL", "1s"),
+            ("PLUGIN_HEALTH_CACHE_TTL", "2s"),
+        ])
+        .unwrap();
+        assert_eq!(config.checks.cache_ttl, Duration::from_secs(2));
     }
 }

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use crate::check::{CheckSpec, Runner};
-use crate::name::name_problem;
+use crate::name::check_name;
 use crate::snapshot::{CheckSnapshot, CheckState, HealthSnapshot};
 use crate::{Check, CheckError, CheckInfo, CheckOutcome, RegistryError, Status};
 
@@ -173,12 +173,14 @@ impl Engine {
             problem,
         };
         let bad_name = |what, name: &str| {
-            name_problem(name).map(|problem| RegistryError::InvalidName {
-                what,
-                name: name.escape_debug().to_string(),
-                location: spec.location,
-                problem,
-            })
+            check_name(name)
+                .err()
+                .map(|problem| RegistryError::InvalidName {
+                    what,
+                    name: name.escape_debug().to_string(),
+                    location: spec.location,
+                    problem: problem.to_string(),
+                })
         };
         if let Some(error) = bad_name("name", &spec.name) {
             return Err(error);
@@ -194,13 +196,13 @@ impl Engine {
         if interval.is_zero() {
             return Err(invalid("`interval` must be greater than zero".into()));
         }
-        if !matches!(spec.on_error, Status::Warning | Status::Critical) {
+        if !Status::ON_ERROR.contains(&spec.on_error) {
             return Err(invalid(format!(
                 "`on_error` is `{}`; it must be `warning` or `critical`",
                 spec.on_error
             )));
         }
-        if spec.on_timeout == Status::Unknown {
+        if !Status::ON_TIMEOUT.contains(&spec.on_timeout) {
             return Err(invalid(
                 "`on_timeout` is `unknown`; it must be `healthy`, `warning` or `critical`".into(),
             ));

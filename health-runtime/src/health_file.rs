@@ -127,7 +127,7 @@ impl HealthRuntime {
         }
 
         let mut updates = self.subscribe();
-        let mut ticks = tokio::time::interval(self.config().check_interval);
+        let mut ticks = tokio::time::interval(self.config().checks.interval);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         tokio::pin!(stop);
         loop {

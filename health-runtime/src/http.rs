@@ -167,7 +167,7 @@ async fn probe(runtime: &HealthRuntime, name: &str, uri: &Uri, headers: &HeaderM
 }
 
 async fn report(State(runtime): State<HealthRuntime>, headers: HeaderMap) -> Response {
-    match runtime.config().show_details {
+    match runtime.config().details.level {
         DetailLevel::Never => error(
             StatusCode::FORBIDDEN,
             "details are turned off (PLUGIN_HEALTH_SHOW_DETAILS=never)",
@@ -187,7 +187,7 @@ async fn report(State(runtime): State<HealthRuntime>, headers: HeaderMap) -> Res
 }
 
 async fn metrics(State(runtime): State<HealthRuntime>) -> Response {
-    if !runtime.config().enable_prometheus {
+    if !runtime.config().surfaces.prometheus {
         return error(
             StatusCode::NOT_FOUND,
             "metrics are turned off; set PLUGIN_ENABLE_PROMETHEUS=true",
@@ -250,12 +250,12 @@ fn error(code: StatusCode, message: &str) -> Response {
 /// Whether the request may see details, comparing the token in constant time.
 fn authorized(runtime: &HealthRuntime, headers: &HeaderMap) -> bool {
     let config = runtime.config();
-    match config.show_details {
+    match config.details.level {
         DetailLevel::Always => true,
         DetailLevel::Never => false,
         DetailLevel::WhenAuthorized => {
             let (Some(expected), Some(given)) = (
-                config.auth_token.as_deref(),
+                config.details.token.as_deref(),
                 headers
                     .get(header::AUTHORIZATION)
                     .and_then(|value| value.to_str().ok())

@@ -82,7 +82,10 @@ pub mod __private;
 
 pub use aware::{AwareHandle, HealthAware};
 pub use check::{Check, CheckInfo, Location};
-pub use config::{ConfigError, DetailLevel, HealthConfig};
+pub use config::{
+    CheckDefaults, ConfigError, DetailLevel, DetailSettings, HealthConfig, RequestSettings,
+    ResourceSettings, SurfaceSettings,
+};
 pub use error::{RegistryError, UnknownCheck};
 pub use health_file::{GroupVerdicts, HEALTH_FILE_CHECK, HealthFile};
 pub use health_macros::{HealthAware, health_check};
@@ -90,6 +93,6 @@ pub use indicator::HealthIndicator;
 pub use indicators::deps;
 pub use outcome::{CheckError, CheckOutcome, IntoCheckOutcome, MetricValue, OkValue};
 pub use report::{HealthMetric, HealthReport};
-pub use runtime::{BuildError, HealthRuntime, HealthRuntimeBuilder};
+pub use runtime::{BuildError, CheckSource, HealthRuntime, HealthRuntimeBuilder};
 pub use snapshot::{CheckSnapshot, CheckState, HealthSnapshot};
 pub use status::{Group, ParseNameError, Status};

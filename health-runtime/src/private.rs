@@ -9,9 +9,11 @@ pub use inventory;
 use crate::check::{CheckFuture, Location, Runner};
 use crate::{Check, CheckError, CheckOutcome, Group, IntoCheckOutcome, Status};
 
-/// A check registered at link time by `#[health_check]`; every field is a constant.
-#[derive(Debug)]
-pub struct StaticCheck {
+/// The settings of one check, as `#[health_check]` and `#[derive(HealthAware)]` write them: one
+/// constant expression from one expansion in both macros, with the defaults already applied.
+/// `timeout` and `interval` are `None` for the runtime's defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
     pub name: &'static str,
     pub timeout: Option<Duration>,
     pub on_timeout: Status,
@@ -20,11 +22,23 @@ pub struct StaticCheck {
     pub groups: &'static [Group],
     pub service: Option<&'static str>,
     pub failure_threshold: u32,
-    pub run: StaticRunner,
+}
+
+/// Where a check was declared: the position of the function, field or method name.
+#[derive(Debug, Clone, Copy)]
+pub struct Site {
     pub file: &'static str,
     pub line: u32,
     pub column: u32,
     pub item: &'static str,
+}
+
+/// A check registered at link time by `#[health_check]`; every field is a constant.
+#[derive(Debug)]
+pub struct StaticCheck {
+    pub settings: Settings,
+    pub site: Site,
+    pub run: StaticRunner,
 }
 
 /// How a `#[health_check]` function runs.
@@ -41,27 +55,35 @@ pub type BoxedCheck = CheckFuture;
 
 inventory::collect!(StaticCheck);
 
+impl Settings {
+    /// The check these settings describe, run by `runner`.
+    fn into_check(self, runner: Runner, site: Site) -> Check {
+        let location = Location {
+            file: site.file,
+            line: site.line,
+            column: site.column,
+            item: Some(site.item),
+        };
+        let mut check = Check::with_runner(self.name.to_owned(), runner, location);
+        let spec = &mut check.spec;
+        spec.timeout = self.timeout;
+        spec.on_timeout = self.on_timeout;
+        spec.on_error = self.on_error;
+        spec.interval = self.interval;
+        spec.groups = self.groups.to_vec();
+        spec.service = self.service.map(str::to_owned);
+        spec.failure_threshold = self.failure_threshold;
+        check
+    }
+}
+
 impl StaticCheck {
     pub(crate) fn to_check(&self) -> Check {
         let runner = match self.run {
             StaticRunner::Async(run) => Runner::Async(Arc::new(run)),
             StaticRunner::Blocking(run) => Runner::Blocking(Arc::new(run)),
         };
-        let location = Location {
-            file: self.file,
-            line: self.line,
-            column: self.column,
-            item: Some(self.item),
-        };
-        let mut check = Check::with_runner(self.name.to_owned(), runner, location)
-            .on_timeout(self.on_timeout)
-            .on_error(self.on_error)
-            .groups(self.groups.iter().copied())
-            .failure_threshold(self.failure_threshold);
-        check.spec.timeout = self.timeout;
-        check.spec.interval = self.interval;
-        check.spec.service = self.service.map(str::to_owned);
-        check
+        self.settings.into_check(runner, self.site)
     }
 }
 
@@ -79,33 +101,15 @@ where
     Box::pin(async move { future.await.into_check_outcome() })
 }
 
-/// Converts the return value of a plain `fn` check.
-pub fn check_outcome<T: IntoCheckOutcome>(value: T) -> Result<CheckOutcome, CheckError> {
-    value.into_check_outcome()
-}
-
-/// One check of a `#[derive(HealthAware)]` handler.
-pub fn aware_check<H, F, Fut>(
-    handler: &Arc<H>,
-    name: &'static str,
-    file: &'static str,
-    line: u32,
-    column: u32,
-    item: &'static str,
-    run: F,
-) -> Check
+/// One check of a `#[derive(HealthAware)]` handler: `run` gets the instance for as long as it is
+/// alive.
+pub fn aware_check<H, F, Fut>(handler: &Arc<H>, settings: Settings, site: Site, run: F) -> Check
 where
     H: Send + Sync + 'static,
     F: Fn(Arc<H>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<CheckOutcome, CheckError>> + Send + 'static,
 {
-    let location = Location {
-        file,
-        line,
-        column,
-        item: Some(item),
-    };
-    crate::aware::aware_check(handler, name, location, run)
+    settings.into_check(crate::aware::aware_runner(handler, run), site)
 }
 
 /// Runs an indicator field; the bound is where a field type that is not one is reported.

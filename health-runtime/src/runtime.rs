@@ -215,7 +215,6 @@ impl HealthRuntime {
 ///
 /// Settings come from a [`HealthConfig`] (the defaults, or the environment with
 /// [`from_env`](Self::from_env)); the builder's own setters win over it, whatever their order.
-#[derive(Debug)]
 #[must_use]
 pub struct HealthRuntimeBuilder {
     config: HealthConfig,
@@ -223,7 +222,68 @@ pub struct HealthRuntimeBuilder {
     version: String,
     registered: bool,
     checks: Vec<Check>,
-    indicators: crate::indicators::Indicators,
+    sources: Vec<PendingSource>,
+}
+
+/// A [`CheckSource`] waiting for the final configuration.
+type PendingSource = Box<dyn FnOnce(&HealthConfig) -> Vec<Check> + Send>;
+
+/// Checks that are made once the configuration is final: the built-in indicators (whose
+/// thresholds and switches come from `PLUGIN_RESOURCE_*` and `PLUGIN_HEALTH_REQUEST_METRICS`),
+/// or a set of your own. Add one with [`HealthRuntimeBuilder::with_checks`].
+///
+/// ```
+/// use health_runtime::{Check, CheckSource, HealthConfig, HealthRuntime};
+///
+/// /// One TCP check per upstream, unless the configuration turns request checks off.
+/// struct Upstreams(Vec<&'static str>);
+///
+/// impl CheckSource for Upstreams {
+///     fn checks(self, config: &HealthConfig) -> Vec<Check> {
+///         if !config.requests.enabled {
+///             return Vec::new();
+///         }
+///         self.0
+///             .into_iter()
+///             .map(|addr| health_runtime::deps::tcp_check(format!("upstream.{}", addr.len()), addr))
+///             .collect()
+///     }
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let runtime = HealthRuntime::builder().with_checks(Upstreams(vec!["127.0.0.1:1"])).build()?;
+/// assert!(runtime.cached("upstream.11").is_some());
+/// # Ok(())
+/// # }
+/// ```
+pub trait CheckSource: Send + 'static {
+    /// The checks, made with the final configuration.
+    fn checks(self, config: &HealthConfig) -> Vec<Check>;
+}
+
+impl CheckSource for Check {
+    fn checks(self, _: &HealthConfig) -> Vec<Check> {
+        vec![self]
+    }
+}
+
+impl CheckSource for Vec<Check> {
+    fn checks(self, _: &HealthConfig) -> Vec<Check> {
+        self
+    }
+}
+
+impl fmt::Debug for HealthRuntimeBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HealthRuntimeBuilder")
+            .field("config", &self.config)
+            .field("overrides", &self.overrides)
+            .field("version", &self.version)
+            .field("declared_checks", &self.registered)
+            .field("checks", &self.checks)
+            .field("sources", &self.sources.len())
+            .finish()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -242,7 +302,7 @@ impl Default for HealthRuntimeBuilder {
             version: "unknown".to_owned(),
             registered: true,
             checks: Vec::new(),
-            indicators: crate::indicators::Indicators::default(),
+            sources: Vec::new(),
         }
     }
 }
@@ -306,21 +366,12 @@ impl HealthRuntimeBuilder {
         self
     }
 
-    /// Adds the system resource metrics `cpu_usage`, `memory_usage` and `disk_usage`, sampled
-    /// in the background (see [`SystemMetrics`](crate::indicators::SystemMetrics)). Settings
-    /// not made on `metrics` come from the configuration; `PLUGIN_RESOURCE_METRICS=false`
-    /// leaves them out.
-    pub fn system_metrics(mut self, metrics: crate::indicators::SystemMetrics) -> Self {
-        self.indicators.add_system(metrics);
-        self
-    }
-
-    /// Adds the request statistics metrics `request_success_rate`, `avg_response_time` and
-    /// `p99_response_time`, read from a [`RequestStats`](crate::indicators::RequestStats)
-    /// window (pass `&stats`, or `stats.metrics()` with custom levels). Put `stats.layer()` on
-    /// the server so that it records. `PLUGIN_HEALTH_REQUEST_METRICS=false` leaves them out.
-    pub fn request_stats(mut self, metrics: impl Into<crate::indicators::RequestMetrics>) -> Self {
-        self.indicators.add_requests(metrics.into());
+    /// Adds the checks of `source`, made once the configuration is final: the built-in
+    /// indicators ([`SystemMetrics`](crate::indicator::SystemMetrics),
+    /// [`RequestMetrics`](crate::indicator::RequestMetrics)) or a [`CheckSource`] of your own.
+    pub fn with_checks(mut self, source: impl CheckSource) -> Self {
+        self.sources
+            .push(Box::new(move |config: &HealthConfig| source.checks(config)));
         self
     }
 
@@ -329,10 +380,10 @@ impl HealthRuntimeBuilder {
     pub fn build(self) -> Result<HealthRuntime, BuildError> {
         let (config, overrides) = (&self.config, &self.overrides);
         let settings = Settings {
-            cache_ttl: overrides.cache_ttl.unwrap_or(config.cache_ttl),
-            default_interval: overrides.default_interval.unwrap_or(config.check_interval),
-            default_timeout: overrides.default_timeout.unwrap_or(config.default_timeout),
-            drain_delay: overrides.drain_delay.unwrap_or(config.drain_delay),
+            cache_ttl: overrides.cache_ttl.unwrap_or(config.checks.cache_ttl),
+            default_interval: overrides.default_interval.unwrap_or(config.checks.interval),
+            default_timeout: overrides.default_timeout.unwrap_or(config.checks.timeout),
+            drain_delay: overrides.drain_delay.unwrap_or(config.checks.drain_delay),
         };
         let defaults = settings;
         let mut problems = Vec::new();
@@ -357,8 +408,9 @@ impl HealthRuntimeBuilder {
             .into_iter()
             .flatten()
             .map(crate::__private::StaticCheck::to_check);
-        let indicators = self.indicators.checks(&self.config);
-        for check in declared.chain(self.checks).chain(indicators) {
+        let config = &self.config;
+        let sourced = self.sources.into_iter().flat_map(|source| source(config));
+        for check in declared.chain(self.checks).chain(sourced) {
             if let Err(error) = engine.register(check) {
                 problems.push(BuildProblem::Check(error));
             }

@@ -35,8 +35,7 @@ impl Clone for HealthSnapshot {
     }
 }
 
-/// The name of the overall status besides `""`: what HashiCorp go-plugin hosts ask for.
-pub(crate) const PLUGIN_SERVICE: &str = "plugin";
+pub(crate) use crate::name::PLUGIN as PLUGIN_SERVICE;
 
 impl HealthSnapshot {
     /// The status of a health service name, as the probe surfaces answer it; `None` for a name

@@ -37,8 +37,8 @@ pub fn builder() -> HealthRuntimeBuilder {
 /// The default configuration without the HTTP server and the health file.
 pub fn quiet_config() -> HealthConfig {
     let mut config = HealthConfig::default();
-    config.http_addr = None;
-    config.health_file = None;
+    config.surfaces.http_addr = None;
+    config.surfaces.health_file = None;
     config
 }
 

@@ -11,7 +11,6 @@ use super::proto::health::v1::health_server::Health;
 use super::proto::health::v1::{
     HealthCheckRequest, HealthCheckResponse, HealthListRequest, HealthListResponse,
 };
-use crate::name::{MAX_NAME_LEN, is_name_char};
 use crate::probe::{Probe, selector};
 use crate::{CheckInfo, HealthRuntime, HealthSnapshot, Status};
 
@@ -185,17 +184,12 @@ fn serving_status(snapshot: &HealthSnapshot, name: &str) -> Option<ServingStatus
 
 /// Refuses names that can never exist, without echoing them back.
 fn check_request_name(name: &str) -> Result<(), GrpcStatus> {
-    if name.len() > MAX_NAME_LEN {
-        return Err(GrpcStatus::invalid_argument(format!(
-            "the service name is {} bytes long; health service names are at most {MAX_NAME_LEN}",
-            name.len()
-        )));
+    use health_rules::name::NameProblem;
+    match crate::name::check_name(name) {
+        Ok(()) | Err(NameProblem::Empty | NameProblem::Reserved { .. }) => Ok(()),
+        // The name itself is left out: it is the client's, and may be long or unprintable.
+        Err(problem) => Err(GrpcStatus::invalid_argument(format!(
+            "the service name {problem}"
+        ))),
     }
-    if let Some(bad) = name.chars().find(|&c| !is_name_char(c)) {
-        return Err(GrpcStatus::invalid_argument(format!(
-            "the service name contains {:?}; health service names use only ASCII letters, digits, `.`, `_`, `/` and `-`",
-            bad
-        )));
-    }
-    Ok(())
 }

@@ -118,7 +118,7 @@ impl HealthRuntime {
     pub(crate) async fn start_surfaces(&self, stop: Drained) -> Result<Surfaces, ServeError> {
         let config = self.config();
         #[cfg(feature = "http")]
-        let http = match config.http_addr {
+        let http = match config.surfaces.http_addr {
             Some(addr) => {
                 let http = TcpListener::bind(addr)
                     .await
@@ -131,7 +131,7 @@ impl HealthRuntime {
             }
             None => None,
         };
-        let file = config.health_file.clone().map(|path| {
+        let file = config.surfaces.health_file.clone().map(|path| {
             let runtime = self.clone();
             tokio::spawn(async move { runtime.keep_health_file(path, stop).await })
         });

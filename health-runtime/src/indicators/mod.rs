@@ -78,25 +78,20 @@ impl Gating {
     }
 }
 
-/// Indicators added to a builder, turned into checks once the configuration is final.
-#[derive(Debug, Default)]
-pub(crate) struct Indicators {
-    system: Vec<SystemMetrics>,
-    requests: Vec<RequestMetrics>,
+impl crate::CheckSource for SystemMetrics {
+    fn checks(self, config: &HealthConfig) -> Vec<Check> {
+        SystemMetrics::checks(self, config)
+    }
 }
 
-impl Indicators {
-    pub(crate) fn add_system(&mut self, metrics: SystemMetrics) {
-        self.system.push(metrics);
+impl crate::CheckSource for RequestMetrics {
+    fn checks(self, config: &HealthConfig) -> Vec<Check> {
+        RequestMetrics::checks(self, config)
     }
+}
 
-    pub(crate) fn add_requests(&mut self, metrics: RequestMetrics) {
-        self.requests.push(metrics);
-    }
-
-    pub(crate) fn checks(self, config: &HealthConfig) -> Vec<Check> {
-        let system = self.system.into_iter().flat_map(|m| m.checks(config));
-        let requests = self.requests.into_iter().flat_map(|m| m.checks(config));
-        system.chain(requests).collect()
+impl crate::CheckSource for RequestStats {
+    fn checks(self, config: &HealthConfig) -> Vec<Check> {
+        RequestMetrics::from(&self).checks(config)
     }
 }

@@ -414,7 +414,7 @@ impl RequestSummary {
 /// #     S::Future: Send + 'static,
 /// # {
 /// let stats = RequestStats::new();
-/// let health = HealthRuntime::builder().request_stats(&stats).build()?;
+/// let health = HealthRuntime::builder().with_checks(stats.clone()).build()?;
 /// tonic::transport::Server::builder()
 ///     .add_routes(health.grpc_routes())
 ///     .add_service(stats.layer().layer(my_service))
@@ -938,7 +938,7 @@ pub const REQUEST_METRIC_NAMES: [&str; 3] = [
 ///
 /// let stats = RequestStats::new();
 /// let runtime = HealthRuntime::builder()
-///     .request_stats(
+///     .with_checks(
 ///         stats
 ///             .metrics()
 ///             .success_rate_levels(99.0, 97.0)
@@ -1049,11 +1049,11 @@ impl RequestMetrics {
         self
     }
 
-    /// The three checks; none when `config.request_metrics` is off.
+    /// The three checks; none when `config.requests.enabled` is off.
     /// [`HealthRuntimeBuilder::request_stats`](crate::HealthRuntimeBuilder::request_stats)
     /// calls it; call it yourself to register them on a running runtime.
     pub fn checks(self, config: &HealthConfig) -> Vec<Check> {
-        if !config.request_metrics {
+        if !config.requests.enabled {
             return Vec::new();
         }
         let metrics = Arc::new(self);

@@ -322,7 +322,7 @@ async fn sample_loop(sampler: Weak<Sampler>, mut source: Box<dyn ResourceSource>
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let runtime = HealthRuntime::builder()
-///     .system_metrics(SystemMetrics::new().cpu_threshold(90.0))
+///     .with_checks(SystemMetrics::new().cpu_threshold(90.0))
 ///     .build()?;
 /// runtime.start();
 /// let report = runtime.report().await; // never waits for a sample
@@ -460,18 +460,18 @@ impl SystemMetrics {
     }
 
     /// The three checks, with the settings of `config` where none were set here; none when
-    /// `config.resource_metrics` is off. [`HealthRuntimeBuilder::system_metrics`] calls it; call
+    /// `config.resources.enabled` is off. [`HealthRuntimeBuilder::system_metrics`] calls it; call
     /// it yourself to add the metrics to a running runtime with
     /// [`HealthRuntime::register`](crate::HealthRuntime::register).
     ///
     /// [`HealthRuntimeBuilder::system_metrics`]: crate::HealthRuntimeBuilder::system_metrics
     pub fn checks(self, config: &HealthConfig) -> Vec<Check> {
-        if !config.resource_metrics {
+        if !config.resources.enabled {
             return Vec::new();
         }
         let interval = self
             .sample_interval
-            .unwrap_or(config.resource_sample_interval);
+            .unwrap_or(config.resources.sample_interval);
         *self
             .sampler
             .interval
@@ -487,7 +487,7 @@ impl SystemMetrics {
                 let path = self
                     .disk_path
                     .clone()
-                    .or_else(|| config.resource_disk_path.clone())
+                    .or_else(|| config.resources.disk_path.clone())
                     .unwrap_or_else(|| PathBuf::from("."));
                 *source = Some(Box::new(SysinfoSource::new(path)));
             }
@@ -495,15 +495,17 @@ impl SystemMetrics {
         let metrics = [
             (
                 Resource::Cpu,
-                self.cpu_threshold.unwrap_or(config.cpu_threshold),
+                self.cpu_threshold.unwrap_or(config.resources.cpu_threshold),
             ),
             (
                 Resource::Memory,
-                self.memory_threshold.unwrap_or(config.memory_threshold),
+                self.memory_threshold
+                    .unwrap_or(config.resources.memory_threshold),
             ),
             (
                 Resource::Disk,
-                self.disk_threshold.unwrap_or(config.disk_threshold),
+                self.disk_threshold
+                    .unwrap_or(config.resources.disk_threshold),
             ),
         ];
         metrics

@@ -228,15 +228,10 @@ fn code_name(code: tonic::Code) -> &'static str {
     }
 }
 
-/// A duration in humantime's forms (`1s`, `250ms`, `1m 30s`), or a bare number of seconds;
-/// never zero.
+/// A duration in the grammar every duration of this project uses (`1s`, `250ms`, `1m 30s`, or a
+/// bare number of seconds); never zero.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let duration = match text.trim().parse::<u64>() {
-        Ok(seconds) => Duration::from_secs(seconds),
-        Err(_) => humantime::parse_duration(text.trim()).map_err(|error| {
-            format!("{error}; expected a duration such as `1s`, `500ms` or `1m 30s`")
-        })?,
-    };
+    let duration = health_rules::duration::parse(text).map_err(|error| error.to_string())?;
     if duration.is_zero() {
         return Err("must be greater than zero".to_owned());
     }

@@ -54,7 +54,7 @@ async fn metrics_parse_and_read_the_published_state() {
     let runs = Runs::default();
     let counter = runs.clone();
     let mut config = quiet_config();
-    config.enable_prometheus = true;
+    config.surfaces.prometheus = true;
     let runtime = HealthRuntime::builder()
         .config(config)
         .version("1.2.3")

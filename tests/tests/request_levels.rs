@@ -9,7 +9,7 @@ use tests::builder;
 
 async fn report(stats: &RequestStats, min_requests: u64) -> HealthReport {
     builder()
-        .request_stats(stats.metrics().min_requests(min_requests))
+        .with_checks(stats.metrics().min_requests(min_requests))
         .build()
         .unwrap()
         .report()
@@ -84,7 +84,7 @@ async fn custom_levels_and_minimum_volume() {
     record(&stats, 5, 5, Duration::from_millis(400));
     // Five failures are below the default minimum of twenty requests: not graded.
     let report_default = builder()
-        .request_stats(&stats)
+        .with_checks(stats.clone())
         .build()
         .unwrap()
         .report()
@@ -103,7 +103,7 @@ async fn custom_levels_and_minimum_volume() {
         .success_rate_levels(99.9, 99.0)
         .response_time_levels(Duration::from_millis(100), Duration::from_millis(300));
     let report = builder()
-        .request_stats(strict)
+        .with_checks(strict)
         .build()
         .unwrap()
         .report()
@@ -128,15 +128,12 @@ async fn no_requests_is_healthy() {
 
 #[tokio::test]
 async fn configuration_turns_them_off() {
-    let config = HealthConfig::from_lookup(|name| {
-        (name == "PLUGIN_HEALTH_REQUEST_METRICS").then(|| "false".to_owned())
-    })
-    .unwrap();
+    let config = HealthConfig::from_pairs([("PLUGIN_HEALTH_REQUEST_METRICS", "false")]).unwrap();
     let stats = RequestStats::new();
     record(&stats, 10, 10, Duration::from_millis(1));
     let report = builder()
         .config(config)
-        .request_stats(&stats)
+        .with_checks(stats.clone())
         .build()
         .unwrap()
         .report()

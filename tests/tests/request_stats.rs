@@ -129,7 +129,7 @@ async fn a_thousand_rpcs_with_three_percent_failing() {
     let summary = stats.summary();
     assert_eq!((summary.requests(), summary.failures()), (1000, 30));
 
-    let runtime = builder().request_stats(&stats).build().unwrap();
+    let runtime = builder().with_checks(stats.clone()).build().unwrap();
     let report = runtime.report().await;
     let rate = &report.metrics["request_success_rate"];
     assert!((rate.value.unwrap() - 97.0).abs() <= 0.1, "{rate:?}");

@@ -7,20 +7,16 @@ use std::time::Duration;
 use health_runtime::{ConfigError, HealthConfig};
 
 fn config(vars: &[(&str, &str)]) -> Result<HealthConfig, ConfigError> {
-    HealthConfig::from_lookup(|name| {
-        vars.iter()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| (*value).to_owned())
-    })
+    HealthConfig::from_pairs(vars.iter().copied())
 }
 
 #[test]
 fn defaults() {
     let config = config(&[]).unwrap();
-    assert!(config.resource_metrics);
-    assert!(config.request_metrics);
-    assert_eq!(config.resource_sample_interval, Duration::from_secs(5));
-    assert_eq!(config.resource_disk_path, None);
+    assert!(config.resources.enabled);
+    assert!(config.requests.enabled);
+    assert_eq!(config.resources.sample_interval, Duration::from_secs(5));
+    assert_eq!(config.resources.disk_path, None);
 }
 
 #[test]
@@ -32,15 +28,15 @@ fn values_are_applied() {
         ("PLUGIN_HEALTH_REQUEST_METRICS", "off"),
     ])
     .unwrap();
-    assert!(!config.resource_metrics);
-    assert!(!config.request_metrics);
-    assert_eq!(config.resource_sample_interval, Duration::from_millis(250));
+    assert!(!config.resources.enabled);
+    assert!(!config.requests.enabled);
+    assert_eq!(config.resources.sample_interval, Duration::from_millis(250));
     assert_eq!(
-        config.resource_disk_path,
+        config.resources.disk_path,
         Some(PathBuf::from("/var/lib/plugin"))
     );
     let empty = self::config(&[("PLUGIN_RESOURCE_DISK_PATH", "")]).unwrap();
-    assert_eq!(empty.resource_disk_path, None);
+    assert_eq!(empty.resources.disk_path, None);
 }
 
 #[test]
@@ -59,7 +55,7 @@ fn malformed_values_name_the_variable_and_the_value() {
         (
             "PLUGIN_RESOURCE_SAMPLE_INTERVAL",
             "often",
-            "expected seconds",
+            "expected a number",
         ),
         (
             "PLUGIN_HEALTH_REQUEST_METRICS",

@@ -23,7 +23,7 @@ use tower::ServiceExt as _;
 
 #[allow(missing_docs, unreachable_pub, clippy::all)]
 mod kv {
-    include!("../examples/generated/kv.v1.rs");
+    include!("../../examples/generated/kv.v1.rs");
 }
 
 use kv::kv_client::KvClient;

@@ -664,7 +664,7 @@ async fn file_group_follows_one_probe_group() {
         .with_check(
             Check::new("listener", || async { Ok::<(), String>(()) }).groups([Group::Liveness]),
         )
-        .system_metrics(metrics)
+        .with_checks(metrics)
         .build()
         .unwrap();
     runtime.start();

@@ -110,14 +110,14 @@ async fn runtime(signal: &Signal) -> HealthRuntime {
                 metrics = metrics.groups(groups.clone());
             }
             monitor = Some(metrics.monitor());
-            base.system_metrics(metrics)
+            base.with_checks(metrics)
         }
         Signal::Requests { informational } => {
             let stats = RequestStats::new();
             for _ in 0..100 {
                 stats.record(Duration::from_millis(1), RequestOutcome::ServerError);
             }
-            base.request_stats(stats.metrics().informational(*informational))
+            base.with_checks(stats.metrics().informational(*informational))
         }
         Signal::ShuttingDown => {
             base.with_check(Check::new("subject", || async { Ok::<(), String>(()) }))

@@ -111,8 +111,8 @@ async fn status_codes_follow_the_lifecycle() {
 #[tokio::test]
 async fn details_need_the_token_when_authorized_only() {
     let mut config = quiet_config();
-    config.show_details = DetailLevel::WhenAuthorized;
-    config.auth_token = Some("s3cret-token".to_owned());
+    config.details.level = DetailLevel::WhenAuthorized;
+    config.details.token = Some("s3cret-token".to_owned());
     let runtime = HealthRuntime::builder()
         .config(config)
         .without_declared_checks()
@@ -186,8 +186,8 @@ async fn details_need_the_token_when_authorized_only() {
 async fn details_always_and_never() {
     for (level, shown) in [(DetailLevel::Always, true), (DetailLevel::Never, false)] {
         let mut config = quiet_config();
-        config.show_details = level;
-        config.auth_token = Some("token".to_owned());
+        config.details.level = level;
+        config.details.token = Some("token".to_owned());
         let runtime = HealthRuntime::builder()
             .config(config)
             .without_declared_checks()

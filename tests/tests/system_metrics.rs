@@ -11,12 +11,7 @@ use tests::builder;
 const NAMES: [&str; 3] = ["cpu_usage", "memory_usage", "disk_usage"];
 
 fn lookup(vars: &'static [(&'static str, &'static str)]) -> HealthConfig {
-    HealthConfig::from_lookup(|name| {
-        vars.iter()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| (*value).to_owned())
-    })
-    .unwrap()
+    HealthConfig::from_pairs(vars.iter().copied()).unwrap()
 }
 
 /// A runtime whose system metrics read `reading`, after its first sample.
@@ -25,11 +20,11 @@ async fn report_for(metrics: SystemMetrics, config: HealthConfig) -> (HealthRunt
     let runtime = builder()
         .config(config)
         .cache_ttl(Duration::ZERO)
-        .system_metrics(metrics)
+        .with_checks(metrics)
         .build()
         .unwrap();
     runtime.start();
-    if runtime.config().resource_metrics {
+    if runtime.config().resources.enabled {
         tokio::time::timeout(Duration::from_secs(10), monitor.settled())
             .await
             .expect("a sample within 10 s");
@@ -130,7 +125,7 @@ async fn a_panicking_probe_is_reported_and_sampling_goes_on() {
     let monitor = metrics.monitor();
     let runtime = builder()
         .cache_ttl(Duration::ZERO)
-        .system_metrics(metrics)
+        .with_checks(metrics)
         .build()
         .unwrap();
     runtime.start();
@@ -207,7 +202,7 @@ async fn a_report_never_waits_for_a_sample() {
         std::thread::sleep(Duration::from_secs(3));
         ResourceReading::new(1.0, 1.0, 1.0)
     });
-    let runtime = builder().system_metrics(metrics).build().unwrap();
+    let runtime = builder().with_checks(metrics).build().unwrap();
     runtime.start();
     let started = Instant::now();
     let report = runtime.report().await;
@@ -231,7 +226,7 @@ async fn the_sysinfo_source_reads_plausible_values() {
     let monitor = metrics.monitor();
     let runtime = builder()
         .cache_ttl(Duration::ZERO)
-        .system_metrics(metrics)
+        .with_checks(metrics)
         .build()
         .unwrap();
     runtime.start();
