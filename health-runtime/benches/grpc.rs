@@ -65,9 +65,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use health_runtime::grpc::proto::health::v1::HealthCheckRequest;
-use health_runtime::grpc::proto::health::v1::health_check_response::ServingStatus;
-use health_runtime::grpc::proto::health::v1::health_client::HealthClient;
+use health_runtime::pb::health::v1::HealthCheckRequest;
+use health_runtime::pb::health::v1::health_check_response::ServingStatus;
+use health_runtime::pb::health::v1::health_client::HealthClient;
 use health_runtime::{Check, HealthConfig, HealthRuntime, Status};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc};
@@ -203,9 +203,13 @@ fn serve(server: Server) {
                 tokio::spawn({
                     let runtime = runtime.clone();
                     async move {
-                        runtime
-                            .serve_with_shutdown(listener, tonic::service::Routes::default(), never)
-                            .await
+                        health_runtime::server::serve_with_shutdown(
+                            &runtime,
+                            listener,
+                            tonic::service::Routes::default(),
+                            never,
+                        )
+                        .await
                     }
                 });
                 reply(format_args!("port {port}"));
@@ -223,7 +227,10 @@ fn serve(server: Server) {
                                 reply(format_args!("flip failed: {NAME} is {status} (cached?)"));
                             }
                         }
-                        "streams" => reply(format_args!("streams {}", runtime.watch_streams())),
+                        "streams" => reply(format_args!(
+                            "streams {}",
+                            health_runtime::grpc::watch_streams(&runtime)
+                        )),
                         other => reply(format_args!("unknown command `{other}`")),
                     }
                 }

@@ -41,7 +41,7 @@ fn metrics_render(c: &mut Criterion) {
     let health = health(100);
     rt.block_on(health.report());
     c.bench_function("metrics_render_100_checks", |b| {
-        b.iter(|| health.render_metrics().expect("renders"));
+        b.iter(|| health_runtime::prometheus::render(&health).expect("renders"));
     });
 }
 
@@ -85,7 +85,9 @@ fn health_throughput(_: &mut Criterion) {
             .expect("bind");
         let ours = format!("http://{}/health", listener.local_addr().expect("addr"));
         let server = health.clone();
-        tokio::spawn(async move { server.serve_http(listener, std::future::pending()).await });
+        tokio::spawn(async move {
+            health_runtime::http::serve(&server, listener, std::future::pending()).await
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

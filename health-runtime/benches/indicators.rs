@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use health_runtime::HealthRuntime;
-use health_runtime::grpc::proto::health::v1::HealthCheckRequest;
-use health_runtime::grpc::proto::health::v1::health_client::HealthClient;
 use health_runtime::indicators::{RequestStats, ResourceReading, SystemMetrics};
+use health_runtime::pb::health::v1::HealthCheckRequest;
+use health_runtime::pb::health::v1::health_client::HealthClient;
 
 fn percentile(samples: &mut [f64], quantile: f64) -> f64 {
     samples.sort_by(f64::total_cmp);
@@ -60,7 +60,7 @@ async fn serve(runtime: &HealthRuntime, stats: Option<&RequestStats>) -> std::ne
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
-    let routes = runtime.grpc_routes();
+    let routes = health_runtime::grpc::routes(&runtime);
     match stats {
         Some(stats) => {
             let server = tonic::transport::Server::builder()

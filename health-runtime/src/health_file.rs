@@ -1,5 +1,6 @@
-//! The health file for exec probes (DESIGN §11): `{status, timestamp, uptime, healthy}` as JSON,
-//! with each probe group's verdict and whether the process is draining, replaced atomically.
+//! The health file for exec probes: `{status, timestamp, uptime, healthy}` as JSON, with each
+//! probe group's verdict and whether the process is draining, replaced atomically. Read it with
+//! `health-probe file`.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -9,8 +10,9 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use tokio::time::MissedTickBehavior;
 
-use crate::probe::Probe;
-use crate::{Check, HealthRuntime, Status};
+use crate::runtime::builder::Attach;
+use crate::state::resolve::Verdict;
+use crate::{Check, HealthConfig, HealthRuntime, Status};
 
 /// The name of the check that reports whether the health file can be written.
 pub const HEALTH_FILE_CHECK: &str = "health_file";
@@ -27,7 +29,7 @@ pub struct HealthFile {
     /// The overall status.
     pub status: Status,
     /// When the file was written.
-    #[serde(with = "crate::timefmt")]
+    #[serde(with = "crate::state::timefmt")]
     pub timestamp: SystemTime,
     /// Seconds since the health runtime started.
     pub uptime: f64,
@@ -66,105 +68,123 @@ impl GroupVerdicts {
     }
 }
 
-impl HealthRuntime {
-    /// The health file's content now.
-    pub fn health_file(&self) -> HealthFile {
-        let snapshot = self.snapshot();
-        HealthFile {
-            status: snapshot.overall(),
-            timestamp: SystemTime::now(),
-            uptime: self.uptime().as_secs_f64(),
-            healthy: Probe::of(&snapshot, "") == Some(Probe::Serving),
-            groups: GroupVerdicts {
-                liveness: Probe::of(&snapshot, "liveness") == Some(Probe::Serving),
-                readiness: Probe::of(&snapshot, "readiness") == Some(Probe::Serving),
-                startup: Probe::of(&snapshot, "startup") == Some(Probe::Serving),
-            },
-            draining: snapshot.is_draining(),
-        }
+/// The health file's content for `runtime` now.
+pub fn content(runtime: &HealthRuntime) -> HealthFile {
+    let snapshot = runtime.snapshot();
+    let serving = |name| Verdict::of(&snapshot, name) == Some(Verdict::Serving);
+    HealthFile {
+        status: snapshot.overall(),
+        timestamp: SystemTime::now(),
+        uptime: runtime.uptime().as_secs_f64(),
+        healthy: serving(""),
+        groups: GroupVerdicts {
+            liveness: serving("liveness"),
+            readiness: serving("readiness"),
+            startup: serving("startup"),
+        },
+        draining: snapshot.is_draining(),
     }
+}
 
-    /// Writes the health file to `path` once: to a temporary file in the same directory, then
-    /// renamed over `path`, so that a reader sees the old file or the new one, never half of one.
-    pub async fn write_health_file(&self, path: &Path) -> std::io::Result<()> {
-        let json = serde_json::to_vec(&self.health_file()).map_err(std::io::Error::other)?;
-        let name = path
-            .file_name()
-            .ok_or_else(|| std::io::Error::other("the path names no file"))?;
-        let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(name);
-        temp_name.push(format!(".{}.tmp", std::process::id()));
-        let temp = path.with_file_name(temp_name);
-        tokio::fs::write(&temp, json).await?;
-        if let Err(error) = tokio::fs::rename(&temp, path).await {
-            let _ = tokio::fs::remove_file(&temp).await;
-            return Err(error);
-        }
-        Ok(())
+/// Writes `runtime`'s health file to `path` once: to a temporary file in the same directory,
+/// then renamed over `path`, so that a reader sees the old file or the new one, never half of
+/// one.
+pub async fn write(runtime: &HealthRuntime, path: &Path) -> std::io::Result<()> {
+    let json = serde_json::to_vec(&content(runtime)).map_err(std::io::Error::other)?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("the path names no file"))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".{}.tmp", std::process::id()));
+    let temp = path.with_file_name(temp_name);
+    tokio::fs::write(&temp, json).await?;
+    if let Err(error) = tokio::fs::rename(&temp, path).await {
+        let _ = tokio::fs::remove_file(&temp).await;
+        return Err(error);
     }
+    Ok(())
+}
 
-    /// Keeps the health file at `path` up to date until `stop` resolves: written now, on every
-    /// status change and every check interval. A path that cannot be written is logged when the
-    /// problem starts and when it ends, and shows as the warning check `health_file`; it never
-    /// stops the process.
-    pub async fn keep_health_file(&self, path: PathBuf, stop: impl Future<Output = ()>) {
-        let problem: Arc<Mutex<Option<String>>> = Arc::default();
-        let reported = problem.clone();
-        let check = Check::new(HEALTH_FILE_CHECK, move || {
-            let problem = reported
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
-            std::future::ready(problem.map_or(Ok(()), Err))
-        })
-        .on_error(Status::Warning)
-        .groups([]);
-        match self.register(check) {
-            // A first result at once, so that the new check does not hold the overall status
-            // at unknown.
-            Ok(()) => drop(self.recheck(HEALTH_FILE_CHECK).await),
-            Err(error) => tracing::warn!(%error, "the health file's own check is not registered"),
+/// Keeps `runtime`'s health file at `path` up to date until `stop` resolves: written now, on
+/// every status change and every check interval, and a last time (not serving) when `stop`
+/// resolves. A path that cannot be written is logged when the problem starts and when it ends,
+/// and shows as the warning check [`HEALTH_FILE_CHECK`] (which the builder registers when the
+/// configuration names a file); it never stops the process.
+pub async fn keep(runtime: &HealthRuntime, path: PathBuf, stop: impl Future<Output = ()>) {
+    let problem = runtime.extension::<WriteProblem>();
+    let mut updates = runtime.subscribe();
+    let mut ticks = tokio::time::interval(runtime.config().checks.interval);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    tokio::pin!(stop);
+    loop {
+        let outcome = write(runtime, &path).await;
+        let now = outcome
+            .as_ref()
+            .err()
+            .map(|error| format!("cannot write the health file {}: {error}", path.display()));
+        if problem.replace(now, &path) && runtime.cached(HEALTH_FILE_CHECK).is_some() {
+            let _ = runtime.recheck(HEALTH_FILE_CHECK).await;
         }
-
-        let mut updates = self.subscribe();
-        let mut ticks = tokio::time::interval(self.config().checks.interval);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        tokio::pin!(stop);
-        loop {
-            let outcome = self.write_health_file(&path).await;
-            let now = outcome
-                .as_ref()
-                .err()
-                .map(|error| format!("cannot write the health file {}: {error}", path.display()));
-            let changed = {
-                let mut slot = problem.lock().unwrap_or_else(PoisonError::into_inner);
-                let changed = *slot != now;
-                if changed {
-                    match &now {
-                        Some(message) => tracing::warn!(path = %path.display(), "{message}"),
-                        None => tracing::info!(path = %path.display(), "health file written again"),
-                    }
-                    *slot = now;
-                }
-                changed
-            };
-            if changed {
-                let _ = self.recheck(HEALTH_FILE_CHECK).await;
-            }
-            tokio::select! {
-                _ = ticks.tick() => {}
-                changed = updates.changed() => {
-                    if changed.is_err() {
-                        break;
-                    }
-                }
-                () = &mut stop => {
-                    // The last word: not serving while the process stops.
-                    let _ = self.write_health_file(&path).await;
+        tokio::select! {
+            _ = ticks.tick() => {}
+            changed = updates.changed() => {
+                if changed.is_err() {
                     break;
                 }
             }
+            () = &mut stop => {
+                // The last word: not serving while the process stops.
+                let _ = write(runtime, &path).await;
+                break;
+            }
         }
-        self.deregister(HEALTH_FILE_CHECK);
     }
+}
+
+/// Why the health file could not be written last time, if it could not; shared by the writer
+/// and the check [`HEALTH_FILE_CHECK`].
+#[derive(Debug, Default)]
+pub(crate) struct WriteProblem(Mutex<Option<String>>);
+
+impl WriteProblem {
+    fn get(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records the outcome of a write; `true`, with a log line, when it differs from the last.
+    fn replace(&self, now: Option<String>, path: &Path) -> bool {
+        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if *slot == now {
+            return false;
+        }
+        match &now {
+            Some(message) => tracing::warn!(path = %path.display(), "{message}"),
+            None if slot.is_some() => {
+                tracing::info!(path = %path.display(), "health file written again");
+            }
+            None => {}
+        }
+        *slot = now;
+        true
+    }
+}
+
+/// Registers the check [`HEALTH_FILE_CHECK`] on every runtime whose configuration names a
+/// health file: healthy until a write fails, warning while writes fail.
+pub(crate) fn attach(attach: &mut Attach, config: &HealthConfig) {
+    if config.surfaces.health_file.is_none() {
+        return;
+    }
+    let problem = Arc::new(WriteProblem::default());
+    attach.extensions.insert(problem.clone());
+    let check = Check::new(HEALTH_FILE_CHECK, move || {
+        std::future::ready(problem.get().map_or(Ok(()), Err))
+    })
+    .on_error(Status::Warning)
+    .groups([]);
+    attach.checks.push(check);
 }

@@ -27,7 +27,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq as _;
 use tokio::net::TcpListener;
 
-use crate::probe::{Probe, selector};
+use crate::state::resolve::{Verdict, selector};
 use crate::{DetailLevel, HealthMetric, HealthRuntime};
 
 /// The probe paths and the health service name each answers for.
@@ -41,58 +41,64 @@ const PROBES: [(&str, &str); 7] = [
     ("/startupz", "startup"),
 ];
 
-#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-impl HealthRuntime {
-    /// The HTTP probe routes, to serve alone ([`serve_http`](Self::serve_http)) or to merge into
-    /// an axum application.
-    pub fn http_router(&self) -> Router {
-        let mut router = Router::new();
-        for (path, name) in PROBES {
-            router =
-                router.route(
-                    path,
-                    get(
-                        move |State(runtime): State<HealthRuntime>,
-                              uri: Uri,
-                              headers: HeaderMap| async move {
-                            probe(&runtime, name, &uri, &headers).await
-                        },
-                    ),
-                );
-        }
-        router
-            .route("/health/report", get(report))
-            .route("/metrics", get(metrics))
-            .fallback(not_found)
-            .method_not_allowed_fallback(method_not_allowed)
-            .layer(axum::middleware::map_response(no_store))
-            .with_state(self.clone())
+/// The HTTP probe routes of `runtime`, to serve alone ([`serve`]) or to merge into an axum
+/// application.
+///
+/// ```
+/// use health_runtime::HealthRuntime;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let health = HealthRuntime::builder().build()?;
+/// let app: axum::Router = axum::Router::new()
+///     .route("/", axum::routing::get(|| async { "hello" }))
+///     .merge(health_runtime::http::router(&health));
+/// # let _ = app; Ok(())
+/// # }
+/// ```
+pub fn router(runtime: &HealthRuntime) -> Router {
+    let mut router = Router::new();
+    for (path, name) in PROBES {
+        router = router.route(
+            path,
+            get(
+                move |State(runtime): State<HealthRuntime>, uri: Uri, headers: HeaderMap| async move {
+                    probe(&runtime, name, &uri, &headers).await
+                },
+            ),
+        );
     }
+    router
+        .route("/health/report", get(report))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(no_store))
+        .with_state(runtime.clone())
+}
 
-    /// Serves the HTTP probes on `listener` until `shutdown` resolves.
-    pub async fn serve_http(
-        &self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        if let Ok(addr) = listener.local_addr() {
-            tracing::info!(%addr, "serving HTTP health probes");
-        }
-        // Small responses must not wait for the peer's delayed ACK (Nagle's algorithm).
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY");
-            }
-        });
-        axum::serve(listener, self.http_router())
-            .with_graceful_shutdown(shutdown)
-            .await
+/// Serves the HTTP probes of `runtime` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    runtime: &HealthRuntime,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "serving HTTP health probes");
     }
+    // Small responses must not wait for the peer's delayed ACK (Nagle's algorithm).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, router(runtime))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn probe(runtime: &HealthRuntime, name: &str, uri: &Uri, headers: &HeaderMap) -> Response {
-    let snapshot = runtime.probed(name).await;
-    let serving = Probe::of(&snapshot, name) == Some(Probe::Serving);
+    let snapshot = runtime.resolved(name).await;
+    let serving = Verdict::of(&snapshot, name) == Some(Verdict::Serving);
     let code = if serving {
         StatusCode::OK
     } else {
@@ -106,7 +112,7 @@ async fn probe(runtime: &HealthRuntime, name: &str, uri: &Uri, headers: &HeaderM
     if query_has(uri, "verbose") {
         let mut body = String::new();
         // `""` and `plugin` leave informational checks out of their verdict.
-        let overall = name.is_empty() || name == crate::snapshot::PLUGIN_SERVICE;
+        let overall = name.is_empty() || name == crate::state::snapshot::PLUGIN_SERVICE;
         for check in members {
             let state = check.state();
             let ok = state.status().is_serving();
@@ -195,10 +201,12 @@ async fn metrics(State(runtime): State<HealthRuntime>) -> Response {
     }
     #[cfg(feature = "prometheus")]
     {
-        match runtime.render_metrics() {
-            Ok(text) => {
-                ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
-            }
+        match crate::prometheus::render(&runtime) {
+            Ok(text) => (
+                [(header::CONTENT_TYPE, crate::prometheus::CONTENT_TYPE)],
+                text,
+            )
+                .into_response(),
             Err(problem) => {
                 tracing::error!(%problem, "metrics not rendered");
                 error(

@@ -48,51 +48,63 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod aware;
-mod check;
-mod config;
+// The core: the check model, the engine, the runtime and its builder, the published state.
+pub mod check;
 mod engine;
-mod error;
+pub mod runtime;
+pub mod state;
+
+// The surfaces, each over the published state.
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub mod grpc;
-mod health_file;
+pub mod health_file;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-mod http;
-pub mod indicator;
-pub mod indicators;
-#[cfg(feature = "prometheus")]
-mod metrics;
-mod name;
-mod outcome;
+pub mod http;
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub mod pb;
 #[cfg(feature = "go-plugin")]
 #[cfg_attr(docsrs, doc(cfg(feature = "go-plugin")))]
 pub mod plugin;
-mod probe;
-mod report;
-mod runtime;
-mod snapshot;
-mod status;
-mod timefmt;
+#[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+pub mod prometheus;
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub mod server;
+
+// The indicators: checks of the machine, of the requests served, of dependencies.
+pub mod indicator;
+pub mod indicators;
+
+/// What the surfaces compiled in attach to every runtime as the builder builds it: the one place
+/// that names both the core and the surfaces.
+pub(crate) fn attach_surfaces(attach: &mut runtime::builder::Attach, config: &HealthConfig) {
+    health_file::attach(attach, config);
+    #[cfg(feature = "prometheus")]
+    prometheus::attach(attach);
+}
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
-pub use aware::{AwareHandle, HealthAware};
+pub use check::outcome::{CheckError, CheckOutcome, IntoCheckOutcome, MetricValue, OkValue};
 pub use check::{Check, CheckInfo, Location};
-pub use config::{
+pub use engine::event::{HealthEvent, HealthObserver};
+pub use health_file::{GroupVerdicts, HEALTH_FILE_CHECK, HealthFile};
+pub use health_macros::{HealthAware, health_check};
+pub use health_rules::{Group, ParseNameError, Status};
+pub use indicator::HealthIndicator;
+pub use indicators::deps;
+pub use runtime::aware::{AwareHandle, HealthAware};
+pub use runtime::config::{
     CheckDefaults, ConfigError, DetailLevel, DetailSettings, HealthConfig, RequestSettings,
     ResourceSettings, SurfaceSettings,
 };
-pub use error::{RegistryError, UnknownCheck};
-pub use health_file::{GroupVerdicts, HEALTH_FILE_CHECK, HealthFile};
-pub use health_macros::{HealthAware, health_check};
-pub use indicator::HealthIndicator;
-pub use indicators::deps;
-pub use outcome::{CheckError, CheckOutcome, IntoCheckOutcome, MetricValue, OkValue};
-pub use report::{HealthMetric, HealthReport};
+pub use runtime::error::{RegistryError, UnknownCheck};
 pub use runtime::{BuildError, CheckSource, HealthRuntime, HealthRuntimeBuilder};
-pub use snapshot::{CheckSnapshot, CheckState, HealthSnapshot};
-pub use status::{Group, ParseNameError, Status};
+pub use state::report::{HealthMetric, HealthReport};
+pub use state::snapshot::{CheckSnapshot, CheckState, HealthSnapshot};

@@ -109,7 +109,7 @@ where
     F: Fn(Arc<H>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<CheckOutcome, CheckError>> + Send + 'static,
 {
-    settings.into_check(crate::aware::aware_runner(handler, run), site)
+    settings.into_check(crate::runtime::aware::aware_runner(handler, run), site)
 }
 
 /// Runs an indicator field; the bound is where a field type that is not one is reported.

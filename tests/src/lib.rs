@@ -48,7 +48,7 @@ pub struct GrpcServer {
     /// The address it listens on.
     pub addr: std::net::SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), health_runtime::grpc::ServeError>>,
+    task: tokio::task::JoinHandle<Result<(), health_runtime::server::ServeError>>,
 }
 
 impl GrpcServer {
@@ -62,9 +62,13 @@ impl GrpcServer {
             let trigger = async {
                 let _ = stopped.await;
             };
-            runtime
-                .serve_with_shutdown(listener, tonic::service::Routes::default(), trigger)
-                .await
+            health_runtime::server::serve_with_shutdown(
+                &runtime,
+                listener,
+                tonic::service::Routes::default(),
+                trigger,
+            )
+            .await
         });
         GrpcServer {
             addr,
@@ -88,7 +92,7 @@ impl GrpcServer {
     }
 
     /// Triggers shutdown (drain, then stop) and waits until the server has stopped.
-    pub async fn stop(mut self) -> Result<(), health_runtime::grpc::ServeError> {
+    pub async fn stop(mut self) -> Result<(), health_runtime::server::ServeError> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -104,13 +108,13 @@ impl Drop for GrpcServer {
 
 /// The generated `grpc.health.v1.Health` client.
 pub type HealthClient =
-    health_runtime::grpc::proto::health::v1::health_client::HealthClient<tonic::transport::Channel>;
+    health_runtime::pb::health::v1::health_client::HealthClient<tonic::transport::Channel>;
 
-pub use health_runtime::grpc::proto::health::v1::health_check_response::ServingStatus;
+pub use health_runtime::pb::health::v1::health_check_response::ServingStatus;
 
 /// A `Check` request for `service`.
-pub fn request(service: &str) -> health_runtime::grpc::proto::health::v1::HealthCheckRequest {
-    health_runtime::grpc::proto::health::v1::HealthCheckRequest {
+pub fn request(service: &str) -> health_runtime::pb::health::v1::HealthCheckRequest {
+    health_runtime::pb::health::v1::HealthCheckRequest {
         service: service.to_owned(),
     }
 }
@@ -130,7 +134,7 @@ pub async fn check_status(
 /// The next status on a `Watch` stream, within `wait`; `None` when the stream ended or nothing
 /// came.
 pub async fn next_status(
-    stream: &mut tonic::Streaming<health_runtime::grpc::proto::health::v1::HealthCheckResponse>,
+    stream: &mut tonic::Streaming<health_runtime::pb::health::v1::HealthCheckResponse>,
     wait: Duration,
 ) -> Option<ServingStatus> {
     match tokio::time::timeout(wait, stream.message()).await {

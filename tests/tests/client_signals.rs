@@ -13,8 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
-use health_runtime::grpc::proto::report::v1::health_report_client::HealthReportClient;
-use health_runtime::grpc::proto::report::v1::{GetHealthReportRequest, HealthMetric};
+use health_runtime::pb::report::v1::health_report_client::HealthReportClient;
+use health_runtime::pb::report::v1::{GetHealthReportRequest, HealthMetric};
 use prost::Message as _;
 use tests::process::{build_example, free_port, wait_for_port};
 use tests::{HealthClient, ServingStatus, check_status};
@@ -280,7 +280,7 @@ async fn clients_cannot_take_the_example_out_of_rotation() {
     assert!(value < 95.0 && value > 80.0, "{rate:?}");
     assert_eq!(
         rate.status,
-        health_runtime::grpc::proto::report::v1::HealthStatus::Critical as i32,
+        health_runtime::pb::report::v1::HealthStatus::Critical as i32,
         "{rate:?}"
     );
     // Graded critical under its own name, and still only informing.

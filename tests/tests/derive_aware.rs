@@ -117,13 +117,17 @@ async fn the_handler_report_holds_only_its_checks() {
     assert_eq!(report.overall_status, Status::Healthy);
     assert_eq!(runtime.report().await.overall_status, Status::Critical);
 
-    use health_runtime::grpc::proto::report::v1::GetHealthReportRequest;
-    use health_runtime::grpc::proto::report::v1::health_report_client::HealthReportClient;
+    use health_runtime::pb::report::v1::GetHealthReportRequest;
+    use health_runtime::pb::report::v1::health_report_client::HealthReportClient;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(
         tonic::transport::Server::builder()
-            .add_service(checks.report_service())
+            .add_service(
+                health_runtime::pb::report::v1::health_report_server::HealthReportServer::new(
+                    health_runtime::grpc::HealthReportService::for_handler(&checks),
+                ),
+            )
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
     );
     let mut client = HealthReportClient::connect(format!("http://{addr}"))

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use health_runtime::grpc::proto::go_plugin::grpc_broker_client::GrpcBrokerClient;
-use health_runtime::grpc::proto::go_plugin::grpc_controller_client::GrpcControllerClient;
-use health_runtime::grpc::proto::go_plugin::grpc_stdio_client::GrpcStdioClient;
-use health_runtime::grpc::proto::go_plugin::{ConnInfo, Empty};
+use health_runtime::pb::go_plugin::grpc_broker_client::GrpcBrokerClient;
+use health_runtime::pb::go_plugin::grpc_controller_client::GrpcControllerClient;
+use health_runtime::pb::go_plugin::grpc_stdio_client::GrpcStdioClient;
+use health_runtime::pb::go_plugin::{ConnInfo, Empty};
 use health_runtime::plugin::{
     BoundPlugin, Handshake, PluginAddr, PluginError, PluginServer, Transport,
 };

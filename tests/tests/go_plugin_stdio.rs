@@ -11,10 +11,10 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use health_runtime::grpc::proto::go_plugin::Empty;
-use health_runtime::grpc::proto::go_plugin::grpc_controller_client::GrpcControllerClient;
-use health_runtime::grpc::proto::go_plugin::grpc_stdio_client::GrpcStdioClient;
-use health_runtime::grpc::proto::go_plugin::stdio_data::Channel;
+use health_runtime::pb::go_plugin::Empty;
+use health_runtime::pb::go_plugin::grpc_controller_client::GrpcControllerClient;
+use health_runtime::pb::go_plugin::grpc_stdio_client::GrpcStdioClient;
+use health_runtime::pb::go_plugin::stdio_data::Channel;
 use health_runtime::plugin::{Handshake, PluginServer};
 use tests::plugin::{channel, fields};
 

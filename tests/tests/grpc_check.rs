@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use health_runtime::grpc::proto::health::v1::HealthCheckResponse;
+use health_runtime::pb::health::v1::HealthCheckResponse;
 use health_runtime::{Check, Group, Status};
 use tests::{GrpcServer, Runs, ServingStatus, builder, check_status};
 use tonic::Code;

@@ -19,7 +19,7 @@ async fn list_returns_every_name_with_its_status() {
     // `never_ran`, whose status is therefore not asserted).
     let mut client = server.health().await;
     let listed = client
-        .list(health_runtime::grpc::proto::health::v1::HealthListRequest {})
+        .list(health_runtime::pb::health::v1::HealthListRequest {})
         .await
         .unwrap()
         .into_inner()
@@ -57,7 +57,7 @@ async fn more_than_a_hundred_names_is_resource_exhausted() {
     let runtime = builder.build().unwrap();
     let server = GrpcServer::start(&runtime).await;
     let mut client = server.health().await;
-    let request = health_runtime::grpc::proto::health::v1::HealthListRequest {};
+    let request = health_runtime::pb::health::v1::HealthListRequest {};
     // 96 checks + "", plugin and the three groups = 101 names.
     let error = client.list(request).await.unwrap_err();
     assert_eq!(error.code(), Code::ResourceExhausted);

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use health_runtime::grpc::proto::report::v1::health_report_client::HealthReportClient;
-use health_runtime::grpc::proto::report::v1::{GetHealthReportRequest, HealthStatus};
+use health_runtime::pb::report::v1::health_report_client::HealthReportClient;
+use health_runtime::pb::report::v1::{GetHealthReportRequest, HealthStatus};
 use health_runtime::{Check, CheckOutcome, Group};
 use tests::{GrpcServer, builder};
 

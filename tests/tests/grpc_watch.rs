@@ -20,12 +20,16 @@ fn switch(name: &str, up: &Arc<AtomicBool>, runs: &Runs) -> Check {
 
 async fn wait_for_streams(runtime: &HealthRuntime, expected: usize) {
     for _ in 0..500 {
-        if runtime.watch_streams() == expected {
+        if health_runtime::grpc::watch_streams(&runtime) == expected {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(runtime.watch_streams(), expected, "open Watch streams");
+    assert_eq!(
+        health_runtime::grpc::watch_streams(&runtime),
+        expected,
+        "open Watch streams"
+    );
 }
 
 #[tokio::test]

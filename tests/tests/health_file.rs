@@ -42,7 +42,9 @@ async fn readers_always_see_a_complete_file_during_ten_thousand_rewrites() {
         .build()
         .unwrap();
     runtime.report().await;
-    runtime.write_health_file(&path).await.unwrap();
+    health_runtime::health_file::write(&runtime, &path)
+        .await
+        .unwrap();
 
     let done = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..2)
@@ -62,7 +64,9 @@ async fn readers_always_see_a_complete_file_during_ten_thousand_rewrites() {
         })
         .collect();
     for _ in 0..10_000 {
-        runtime.write_health_file(&path).await.unwrap();
+        health_runtime::health_file::write(&runtime, &path)
+            .await
+            .unwrap();
     }
     done.store(true, Ordering::Relaxed);
     let reads: u64 = readers
@@ -99,11 +103,10 @@ async fn the_file_follows_changes_and_says_not_healthy_while_draining() {
     let keeper = tokio::spawn({
         let (runtime, path) = (runtime.clone(), path.clone());
         async move {
-            runtime
-                .keep_health_file(path, async {
-                    let _ = stopped.await;
-                })
-                .await
+            health_runtime::health_file::keep(&runtime, path, async {
+                let _ = stopped.await;
+            })
+            .await
         }
     });
     let first = wait_for(&path, |file| file.healthy).await;
@@ -142,11 +145,10 @@ async fn an_unwritable_path_is_a_warning_not_a_crash() {
     let keeper = tokio::spawn({
         let runtime = runtime.clone();
         async move {
-            runtime
-                .keep_health_file(path, async {
-                    let _ = stopped.await;
-                })
-                .await
+            health_runtime::health_file::keep(&runtime, path, async {
+                let _ = stopped.await;
+            })
+            .await
         }
     });
     let mut state = None;

@@ -15,7 +15,9 @@ async fn serve(runtime: &HealthRuntime) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let runtime = runtime.clone();
-    tokio::spawn(async move { runtime.serve_http(listener, std::future::pending()).await });
+    tokio::spawn(async move {
+        health_runtime::http::serve(&runtime, listener, std::future::pending()).await
+    });
     base
 }
 

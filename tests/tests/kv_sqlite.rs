@@ -96,7 +96,7 @@ impl Server {
 
 /// Waits for `want` on the Watch stream, within `within`; returns how long it took.
 async fn watch_until(
-    stream: &mut tonic::Streaming<health_runtime::grpc::proto::health::v1::HealthCheckResponse>,
+    stream: &mut tonic::Streaming<health_runtime::pb::health::v1::HealthCheckResponse>,
     want: ServingStatus,
     within: Duration,
 ) -> Duration {

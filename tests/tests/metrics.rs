@@ -78,7 +78,9 @@ async fn metrics_parse_and_read_the_published_state() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let server = runtime.clone();
-    tokio::spawn(async move { server.serve_http(listener, std::future::pending()).await });
+    tokio::spawn(async move {
+        health_runtime::http::serve(&server, listener, std::future::pending()).await
+    });
     let response = reqwest::get(format!("{base}/metrics")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(
@@ -142,7 +144,7 @@ async fn metrics_parse_and_read_the_published_state() {
     assert!(value("health_uptime_seconds", &[]).unwrap() >= 0.0);
 
     runtime.deregister("db");
-    let families = parse(&runtime.render_metrics().unwrap());
+    let families = parse(&health_runtime::prometheus::render(&runtime).unwrap());
     assert!(
         sample(
             &families,
@@ -176,7 +178,7 @@ async fn metrics_render_with_many_checks_and_odd_messages() {
     let runtime = builder.build().unwrap();
     runtime.report().await;
     let started = std::time::Instant::now();
-    let text = runtime.render_metrics().unwrap();
+    let text = health_runtime::prometheus::render(&runtime).unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
     let families = parse(&text);
     assert_eq!(

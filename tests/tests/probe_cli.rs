@@ -648,7 +648,9 @@ async fn file_of(name: &str, runtime: health_runtime::HealthRuntime) -> HealthFi
     runtime.start();
     runtime.report().await;
     let file = HealthFile::new(name, "");
-    runtime.write_health_file(&file.0).await.unwrap();
+    health_runtime::health_file::write(&runtime, &file.0)
+        .await
+        .unwrap();
     file
 }
 
@@ -753,7 +755,7 @@ async fn tls_server(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     runtime.start();
-    let routes = runtime.grpc_routes();
+    let routes = health_runtime::grpc::routes(&runtime);
     let task = tokio::spawn(async move {
         let _ = Server::builder()
             .tls_config(tls)

@@ -7,12 +7,12 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
 use health_runtime::Status;
-use health_runtime::grpc::proto::health::v1::health_check_response::ServingStatus;
-use health_runtime::grpc::proto::health::v1::health_server::{Health, HealthServer};
-use health_runtime::grpc::proto::health::v1::{
+use health_runtime::indicators::RequestStats;
+use health_runtime::pb::health::v1::health_check_response::ServingStatus;
+use health_runtime::pb::health::v1::health_server::{Health, HealthServer};
+use health_runtime::pb::health::v1::{
     HealthCheckRequest, HealthCheckResponse, HealthListRequest, HealthListResponse,
 };
-use health_runtime::indicators::RequestStats;
 use tests::{HealthClient, builder, request};
 
 /// A health service that does what the requested name says: `ok/<ms>` answers after `ms`

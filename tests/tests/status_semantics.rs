@@ -166,8 +166,9 @@ async fn every_row_of_the_readme_table_holds() {
         let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http_addr = http.local_addr().unwrap();
         let served = runtime.clone();
-        let http_task =
-            tokio::spawn(async move { served.serve_http(http, std::future::pending()).await });
+        let http_task = tokio::spawn(async move {
+            health_runtime::http::serve(&served, http, std::future::pending()).await
+        });
 
         let gates = |cell: &str| match cell {
             "gates" => true,
@@ -201,7 +202,7 @@ async fn every_row_of_the_readme_table_holds() {
             row[0],
             health.status()
         );
-        let file = runtime.health_file();
+        let file = health_runtime::health_file::content(&runtime);
         assert_eq!(
             !file.healthy, overall,
             "{:?}: the health file {file:?}",

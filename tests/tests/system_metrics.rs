@@ -162,7 +162,7 @@ async fn the_metrics_only_inform_unless_opted_in() {
     assert_eq!(snapshot.status_of("readiness"), Some(Status::Healthy));
     assert_eq!(snapshot.status_of("cpu_usage"), Some(Status::Critical));
     assert!(report.metrics["cpu_usage"].groups.is_empty());
-    assert!(runtime.health_file().healthy);
+    assert!(health_runtime::health_file::content(&runtime).healthy);
 
     let gated = SystemMetrics::new()
         .groups([health_runtime::Group::Readiness])

@@ -6,12 +6,12 @@ use futures::Stream;
 use tokio::sync::watch;
 use tonic::{Request, Response, Status as GrpcStatus};
 
-use super::proto::health::v1::health_check_response::ServingStatus;
-use super::proto::health::v1::health_server::Health;
-use super::proto::health::v1::{
+use crate::pb::health::v1::health_check_response::ServingStatus;
+use crate::pb::health::v1::health_server::Health;
+use crate::pb::health::v1::{
     HealthCheckRequest, HealthCheckResponse, HealthListRequest, HealthListResponse,
 };
-use crate::probe::{Probe, selector};
+use crate::state::resolve::{Verdict, selector};
 use crate::{CheckInfo, HealthRuntime, HealthSnapshot, Status};
 
 /// The most names `List` returns, from the protocol.
@@ -19,15 +19,30 @@ const LIST_LIMIT: usize = 100;
 
 /// The standard `grpc.health.v1.Health` service, answering from a [`HealthRuntime`].
 ///
-/// Mount it with [`HealthRuntime::grpc_routes`] or [`HealthRuntime::health_service`].
+/// Mount it with [`routes`](super::routes), or wrap it yourself:
+/// `HealthServer::new(HealthService::new(runtime))`, which is [`health_server`](super::health_server).
 #[derive(Debug, Clone)]
 pub struct HealthService {
     runtime: HealthRuntime,
+    streams: Arc<WatchStreams>,
 }
 
 impl HealthService {
-    pub(crate) fn new(runtime: HealthRuntime) -> Self {
-        HealthService { runtime }
+    /// The service of `runtime`. Every service of one runtime shares one count of open
+    /// `Watch` streams ([`watch_streams`](super::watch_streams)).
+    pub fn new(runtime: HealthRuntime) -> Self {
+        let streams = runtime.extension::<WatchStreams>();
+        HealthService { runtime, streams }
+    }
+}
+
+/// How many `Watch` streams of one runtime are open, across all its services.
+#[derive(Debug, Default)]
+pub(crate) struct WatchStreams(AtomicUsize);
+
+impl WatchStreams {
+    pub(crate) fn open(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
     }
 }
 
@@ -42,7 +57,7 @@ impl Health for HealthService {
     ) -> Result<Response<HealthCheckResponse>, GrpcStatus> {
         let name = request.into_inner().service;
         check_request_name(&name)?;
-        let snapshot = self.runtime.probed(&name).await;
+        let snapshot = self.runtime.resolved(&name).await;
         match serving_status(&snapshot, &name) {
             Some(status) => Ok(Response::new(response(status))),
             None => Err(GrpcStatus::not_found(format!(
@@ -91,7 +106,7 @@ impl Health for HealthService {
             updates: self.runtime.subscribe(),
             name,
             last: None,
-            _stream: StreamGuard::new(self.runtime.watch_stream_counter()),
+            _stream: StreamGuard::new(self.streams.clone()),
         };
         Ok(Response::new(Box::pin(futures::stream::unfold(
             state,
@@ -151,19 +166,19 @@ async fn run_first(runtime: HealthRuntime, name: String) {
         .await;
 }
 
-/// Counts live `Watch` streams.
-struct StreamGuard(Arc<AtomicUsize>);
+/// Counts a live `Watch` stream while it lives.
+struct StreamGuard(Arc<WatchStreams>);
 
 impl StreamGuard {
-    fn new(counter: Arc<AtomicUsize>) -> Self {
-        counter.fetch_add(1, Ordering::Relaxed);
-        StreamGuard(counter)
+    fn new(streams: Arc<WatchStreams>) -> Self {
+        streams.0.fetch_add(1, Ordering::Relaxed);
+        StreamGuard(streams)
     }
 }
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -175,17 +190,17 @@ fn response(status: ServingStatus) -> HealthCheckResponse {
 
 /// The serving status of a name, or `None` when nothing answers to it.
 fn serving_status(snapshot: &HealthSnapshot, name: &str) -> Option<ServingStatus> {
-    Probe::of(snapshot, name).map(|probe| match probe {
-        Probe::Serving => ServingStatus::Serving,
-        Probe::NotServing => ServingStatus::NotServing,
-        Probe::Unknown => ServingStatus::Unknown,
+    Verdict::of(snapshot, name).map(|verdict| match verdict {
+        Verdict::Serving => ServingStatus::Serving,
+        Verdict::NotServing => ServingStatus::NotServing,
+        Verdict::Unknown => ServingStatus::Unknown,
     })
 }
 
 /// Refuses names that can never exist, without echoing them back.
 fn check_request_name(name: &str) -> Result<(), GrpcStatus> {
     use health_rules::name::NameProblem;
-    match crate::name::check_name(name) {
+    match health_rules::name::check(name) {
         Ok(()) | Err(NameProblem::Empty | NameProblem::Reserved { .. }) => Ok(()),
         // The name itself is left out: it is the client's, and may be long or unprintable.
         Err(problem) => Err(GrpcStatus::invalid_argument(format!(

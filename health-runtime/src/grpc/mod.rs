@@ -10,21 +10,24 @@
 //! let health = HealthRuntime::builder().version(env!("CARGO_PKG_VERSION")).build()?;
 //! // Add your own services to `Routes`; the health services join them. Serves until SIGTERM or
 //! // Ctrl-C, then reports NOT_SERVING for the drain delay and stops.
-//! health.serve("127.0.0.1:50051".parse()?, Routes::default()).await?;
+//! health_runtime::serve(&health, "127.0.0.1:50051".parse()?, Routes::default()).await?;
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! With a server of your own (layers, TLS, ...), mount [`HealthRuntime::grpc_routes`](crate::HealthRuntime::grpc_routes) and hand
-//! [`HealthRuntime::shutdown_signal`](crate::HealthRuntime::shutdown_signal) to its graceful shutdown:
+//! With a server of your own (layers, TLS, ...), mount [`routes`] and hand
+//! [`shutdown_signal`](crate::server::shutdown_signal) to its graceful shutdown:
 //!
 //! ```no_run
 //! # use health_runtime::HealthRuntime;
 //! # async fn run(health: HealthRuntime) -> Result<(), Box<dyn std::error::Error>> {
 //! health.start();
 //! tonic::transport::Server::builder()
-//!     .add_routes(health.grpc_routes())
-//!     .serve_with_shutdown("127.0.0.1:50051".parse()?, health.shutdown_signal())
+//!     .add_routes(health_runtime::grpc::routes(&health))
+//!     .serve_with_shutdown(
+//!         "127.0.0.1:50051".parse()?,
+//!         health_runtime::server::shutdown_signal(&health),
+//!     )
 //!     .await?;
 //! # Ok(())
 //! # }
@@ -46,37 +49,34 @@
 
 mod health;
 mod report;
-mod serve;
 
+use tonic::service::Routes;
+
+pub(crate) use health::WatchStreams;
 pub use health::{HealthService, WatchStream};
 pub use report::HealthReportService;
-#[cfg(feature = "go-plugin")]
-pub(crate) use serve::{Drained, grpc_server};
-pub use serve::{ServeError, termination_signal};
 
-/// The protobuf messages, clients and servers generated from `health-runtime/proto/`.
-#[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
-pub mod proto {
-    /// `grpc.health.v1`: the standard health checking protocol, with `List`.
-    pub mod health {
-        /// Version 1.
-        pub mod v1 {
-            include!("../generated/grpc.health.v1.rs");
-        }
-    }
+use crate::HealthRuntime;
+use crate::pb::health::v1::health_server::HealthServer;
+use crate::pb::report::v1::health_report_server::HealthReportServer;
 
-    /// `plugin`: HashiCorp go-plugin's own services (controller, stdio, broker).
-    #[cfg(feature = "go-plugin")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "go-plugin")))]
-    pub mod go_plugin {
-        include!("../generated/plugin.rs");
-    }
+/// The `grpc.health.v1.Health` service of `runtime`, ready to add to a tonic server.
+pub fn health_server(runtime: &HealthRuntime) -> HealthServer<HealthService> {
+    HealthServer::new(HealthService::new(runtime.clone()))
+}
 
-    /// `plugin.health.v1`: the detailed health report.
-    pub mod report {
-        /// Version 1.
-        pub mod v1 {
-            include!("../generated/plugin.health.v1.rs");
-        }
-    }
+/// The `plugin.health.v1.HealthReport` service of `runtime`, ready to add to a tonic server.
+pub fn report_server(runtime: &HealthRuntime) -> HealthReportServer<HealthReportService> {
+    HealthReportServer::new(HealthReportService::new(runtime.clone()))
+}
+
+/// Both health services of `runtime`, to add to a tonic server with `Server::add_routes`, or to
+/// extend with your own services (`routes(&health).add_service(...)`).
+pub fn routes(runtime: &HealthRuntime) -> Routes {
+    Routes::new(health_server(runtime)).add_service(report_server(runtime))
+}
+
+/// How many `Watch` streams of `runtime` are open now, over every health service made from it.
+pub fn watch_streams(runtime: &HealthRuntime) -> usize {
+    runtime.extension::<WatchStreams>().open()
 }

@@ -1,14 +1,14 @@
 use tonic::{Request, Response, Status as GrpcStatus};
 
-use super::proto::report::v1::health_report_server::HealthReport as HealthReportRpc;
-use super::proto::report::v1::{
+use crate::pb::report::v1::health_report_server::HealthReport as HealthReportRpc;
+use crate::pb::report::v1::{
     GetHealthReportRequest, GetHealthReportResponse, HealthMetric as ProtoMetric, HealthStatus,
 };
-use crate::{HealthMetric, HealthReport, HealthRuntime, Status};
+use crate::{AwareHandle, HealthMetric, HealthReport, HealthRuntime, Status};
 
 /// The `plugin.health.v1.HealthReport` service: the full report over gRPC.
 ///
-/// Mount it with [`HealthRuntime::grpc_routes`] or [`HealthRuntime::report_service`].
+/// Mount it with [`routes`](super::routes), or with [`report_server`](super::report_server).
 #[derive(Debug, Clone)]
 pub struct HealthReportService {
     runtime: HealthRuntime,
@@ -17,17 +17,20 @@ pub struct HealthReportService {
 }
 
 impl HealthReportService {
-    pub(crate) fn new(runtime: HealthRuntime) -> Self {
+    /// The service of `runtime`: every check.
+    pub fn new(runtime: HealthRuntime) -> Self {
         HealthReportService {
             runtime,
             only: None,
         }
     }
 
-    pub(crate) fn only(runtime: HealthRuntime, names: std::sync::Arc<[String]>) -> Self {
+    /// The service of one [`HealthAware`](crate::HealthAware) handler: its own checks only, as
+    /// [`AwareHandle::report`](crate::AwareHandle::report) reports them.
+    pub fn for_handler(handle: &AwareHandle) -> Self {
         HealthReportService {
-            runtime,
-            only: Some(names),
+            runtime: handle.runtime().clone(),
+            only: Some(handle.names_shared()),
         }
     }
 }
@@ -39,7 +42,7 @@ impl HealthReportRpc for HealthReportService {
         _request: Request<GetHealthReportRequest>,
     ) -> Result<Response<GetHealthReportResponse>, GrpcStatus> {
         let report = match &self.only {
-            Some(names) => crate::aware::report_of(&self.runtime, names).await,
+            Some(names) => crate::runtime::aware::report_of(&self.runtime, names).await,
             None => self.runtime.report().await,
         };
         to_proto(&report).map(Response::new).map_err(|problem| {

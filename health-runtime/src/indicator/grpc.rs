@@ -1,9 +1,9 @@
 use tonic::transport::Channel;
 
 use super::HealthIndicator;
-use crate::grpc::proto::health::v1::HealthCheckRequest;
-use crate::grpc::proto::health::v1::health_check_response::ServingStatus;
-use crate::grpc::proto::health::v1::health_client::HealthClient;
+use crate::pb::health::v1::HealthCheckRequest;
+use crate::pb::health::v1::health_check_response::ServingStatus;
+use crate::pb::health::v1::health_client::HealthClient;
 use crate::{CheckError, CheckOutcome};
 
 /// An upstream gRPC server's health: each check calls `grpc.health.v1.Health/Check` for one

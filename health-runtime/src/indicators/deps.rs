@@ -361,8 +361,8 @@ pub async fn grpc_health(
     target: impl Into<GrpcTarget>,
     service: &str,
 ) -> Result<f64, DependencyError> {
-    use crate::grpc::proto::health::v1::HealthCheckRequest;
-    use crate::grpc::proto::health::v1::health_client::HealthClient;
+    use crate::pb::health::v1::HealthCheckRequest;
+    use crate::pb::health::v1::health_client::HealthClient;
 
     let target = target.into();
     let started = Instant::now();
@@ -410,7 +410,7 @@ pub async fn grpc_health(
     })?
     .map_err(grpc_error)?;
     let status = response.into_inner().status();
-    if status != crate::grpc::proto::health::v1::health_check_response::ServingStatus::Serving {
+    if status != crate::pb::health::v1::health_check_response::ServingStatus::Serving {
         return Err(DependencyError::NotServing {
             target: name,
             service: service.to_owned(),

@@ -118,10 +118,10 @@ pub use log::HclogFormat;
 pub use transport::{PluginAddr, Transport};
 
 use crate::HealthRuntime;
-use crate::grpc::ServeError;
-use crate::grpc::proto::go_plugin::grpc_broker_server::GrpcBrokerServer;
-use crate::grpc::proto::go_plugin::grpc_controller_server::GrpcControllerServer;
-use crate::grpc::proto::go_plugin::grpc_stdio_server::GrpcStdioServer;
+use crate::pb::go_plugin::grpc_broker_server::GrpcBrokerServer;
+use crate::pb::go_plugin::grpc_controller_server::GrpcControllerServer;
+use crate::pb::go_plugin::grpc_stdio_server::GrpcStdioServer;
+use crate::server::ServeError;
 use handshake::{Cookie, HostEnv};
 use transport::Listener;
 
@@ -410,9 +410,13 @@ impl BoundPlugin {
     /// SIGTERM arrives (standalone: SIGTERM or Ctrl-C), then returns.
     pub async fn serve(self, health: &HealthRuntime, routes: Routes) -> Result<(), PluginError> {
         match self.mode {
-            Mode::Standalone(listener) => Ok(health
-                .serve_with_shutdown(listener, routes, crate::grpc::termination_signal())
-                .await?),
+            Mode::Standalone(listener) => Ok(crate::server::serve_with_shutdown(
+                health,
+                listener,
+                routes,
+                crate::server::termination_signal(),
+            )
+            .await?),
             Mode::Plugin(plugin) => serve_plugin(*plugin, self.addr, health, routes).await,
         }
     }
@@ -501,12 +505,12 @@ async fn serve_plugin(
     }
     .boxed()
     .shared();
-    let surfaces = health.start_surfaces(drained.clone()).await?;
+    let surfaces = crate::server::Surfaces::start(health, drained.clone()).await?;
 
     let captured = stdio::Captured::default();
     let routes = routes
-        .add_service(health.health_service())
-        .add_service(health.report_service())
+        .add_service(crate::grpc::health_server(health))
+        .add_service(crate::grpc::report_server(health))
         .add_service(GrpcControllerServer::new(services::Controller {
             stop: stop.clone(),
         }))
@@ -538,7 +542,7 @@ async fn serve_plugin(
         "plugin: serving gRPC with health services"
     );
 
-    let server = crate::grpc::grpc_server()
+    let server = crate::server::grpc_server()
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, drained.clone());
     let served = tokio::select! {

@@ -8,11 +8,11 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::Stop;
 use super::stdio::Captured;
-use crate::grpc::Drained;
-use crate::grpc::proto::go_plugin::grpc_broker_server::GrpcBroker;
-use crate::grpc::proto::go_plugin::grpc_controller_server::GrpcController;
-use crate::grpc::proto::go_plugin::grpc_stdio_server::GrpcStdio;
-use crate::grpc::proto::go_plugin::{ConnInfo, Empty, StdioData};
+use crate::pb::go_plugin::grpc_broker_server::GrpcBroker;
+use crate::pb::go_plugin::grpc_controller_server::GrpcController;
+use crate::pb::go_plugin::grpc_stdio_server::GrpcStdio;
+use crate::pb::go_plugin::{ConnInfo, Empty, StdioData};
+use crate::server::Drained;
 
 /// `plugin.GRPCController`: `Shutdown` answers at once and starts the plugin's shutdown.
 #[derive(Debug)]

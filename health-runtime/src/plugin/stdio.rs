@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::mpsc;
 
-use crate::grpc::proto::go_plugin::StdioData;
-use crate::grpc::proto::go_plugin::stdio_data::Channel;
+use crate::pb::go_plugin::StdioData;
+use crate::pb::go_plugin::stdio_data::Channel;
 
 /// Chunks kept for the host while it has not read them; more are dropped, so that writing to
 /// stdout never blocks the plugin.

@@ -20,7 +20,7 @@ use tokio_rustls::server::TlsStream;
 
 use super::PluginError;
 use super::handshake::{HostEnv, UNIX_SOCKET_DIR, UNIX_SOCKET_GROUP};
-use crate::grpc::Drained;
+use crate::server::Drained;
 
 /// How long one TLS handshake may take before the connection is dropped.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tonic::Code;
 
-use health_runtime::grpc::proto::health::v1::health_check_response::ServingStatus;
-use health_runtime::grpc::proto::health::v1::health_client::HealthClient;
-use health_runtime::grpc::proto::health::v1::{HealthCheckRequest, HealthListRequest};
-use health_runtime::grpc::proto::report::v1::GetHealthReportRequest;
-use health_runtime::grpc::proto::report::v1::health_report_client::HealthReportClient;
+use health_runtime::pb::health::v1::health_check_response::ServingStatus;
+use health_runtime::pb::health::v1::health_client::HealthClient;
+use health_runtime::pb::health::v1::{HealthCheckRequest, HealthListRequest};
+use health_runtime::pb::report::v1::GetHealthReportRequest;
+use health_runtime::pb::report::v1::health_report_client::HealthReportClient;
 
 use crate::style::{ColorChoice, Style};
 use crate::{Command, ConnectArgs, Exit, Failure, connect, report};
@@ -145,7 +145,7 @@ async fn watch(
             "the server ended the stream before sending a status",
         )));
     };
-    let interrupted = health_runtime::grpc::termination_signal();
+    let interrupted = health_runtime::server::termination_signal();
     tokio::pin!(interrupted);
     // Install the signal handlers before the first line: from then on Ctrl-C and SIGTERM end the
     // watch with the last status instead of killing the process.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use health_runtime::grpc::proto::report::v1 as proto;
+use health_runtime::pb::report::v1 as proto;
 use health_runtime::{Group, HealthMetric, HealthReport, Status};
 
 use crate::style::Style;

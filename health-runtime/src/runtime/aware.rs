@@ -136,18 +136,14 @@ impl AwareHandle {
         report_of(&self.runtime, &self.names).await
     }
 
-    /// The `plugin.health.v1.HealthReport` gRPC service, answering `GetHealthReport` with
-    /// [`report`](Self::report): the handler's own checks only.
-    #[cfg(feature = "grpc")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
-    pub fn report_service(
-        &self,
-    ) -> crate::grpc::proto::report::v1::health_report_server::HealthReportServer<
-        crate::grpc::HealthReportService,
-    > {
-        crate::grpc::proto::report::v1::health_report_server::HealthReportServer::new(
-            crate::grpc::HealthReportService::only(self.runtime.clone(), self.names.clone()),
-        )
+    /// The runtime the checks are registered with.
+    pub fn runtime(&self) -> &HealthRuntime {
+        &self.runtime
+    }
+
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub(crate) fn names_shared(&self) -> Arc<[String]> {
+        self.names.clone()
     }
 }
 

@@ -1,3 +1,5 @@
+//! The published state of every check at one moment, and what each name resolves to.
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -35,7 +37,7 @@ impl Clone for HealthSnapshot {
     }
 }
 
-pub(crate) use crate::name::PLUGIN as PLUGIN_SERVICE;
+pub(crate) use health_rules::name::PLUGIN as PLUGIN_SERVICE;
 
 impl HealthSnapshot {
     /// The status of a health service name, as the probe surfaces answer it; `None` for a name

@@ -1,3 +1,6 @@
+//! What one run returns: a [`CheckOutcome`] (status, value, threshold, message) or a
+//! [`CheckError`], and the return types a check may have ([`IntoCheckOutcome`]).
+
 use std::fmt;
 
 use crate::Status;

@@ -1,10 +1,14 @@
-//! Runs checks: timeouts, panics, the blocking pool, the cache, single-flight, flap damping, the
-//! background monitor, and the published state (DESIGN §5).
+//! Runs checks: the registry, the cache, single-flight, the background monitor, the published
+//! state, and the events; one run itself (timeouts, panics, the blocking pool, flap damping) is
+//! in [`run`].
+
+pub(crate) mod event;
+mod run;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use futures::FutureExt as _;
 use futures::future::{BoxFuture, Shared};
@@ -13,10 +17,12 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
+use self::event::{Events, HealthEvent};
+pub(crate) use self::run::panic_message;
+use self::run::{RunResult, execute, next_state};
 use crate::check::{CheckSpec, Runner};
-use crate::name::check_name;
-use crate::snapshot::{CheckSnapshot, CheckState, HealthSnapshot};
-use crate::{Check, CheckError, CheckInfo, CheckOutcome, RegistryError, Status};
+use crate::state::snapshot::{CheckSnapshot, CheckState, HealthSnapshot};
+use crate::{Check, CheckInfo, RegistryError, Status};
 
 /// Defaults for checks that do not set their own, and the cache lifetime.
 #[derive(Debug, Clone, Copy)]
@@ -30,15 +36,15 @@ pub(crate) struct Settings {
 type SharedRun = Shared<BoxFuture<'static, Arc<CheckSnapshot>>>;
 
 /// One registered check and what running it needs.
-struct Entry {
-    info: Arc<CheckInfo>,
-    runner: Runner,
+pub(super) struct Entry {
+    pub(super) info: Arc<CheckInfo>,
+    pub(super) runner: Runner,
     latest: Mutex<Arc<CheckSnapshot>>,
     inflight: Mutex<Option<SharedRun>>,
     /// Set while a run's task is alive. A run that times out is abandoned, but a blocking check (or
     /// an async one that never yields) keeps its thread until it returns; while it does, later
     /// runs report the timeout at once instead of piling up more stuck threads.
-    busy: Arc<AtomicBool>,
+    pub(super) busy: Arc<AtomicBool>,
     monitor: Mutex<Option<AbortHandle>>,
 }
 
@@ -63,9 +69,8 @@ pub(crate) struct Engine {
     published: watch::Sender<Arc<HealthSnapshot>>,
     /// The runtime the monitor runs on, once it has been started.
     monitor: Mutex<Option<tokio::runtime::Handle>>,
-    /// Run durations for Prometheus.
-    #[cfg(feature = "prometheus")]
-    pub(crate) run_metrics: Arc<crate::metrics::RunMetrics>,
+    /// Every run, transition, registration and drain, for observers and subscribers.
+    events: Events,
 }
 
 impl std::fmt::Debug for Engine {
@@ -77,24 +82,19 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// How one run ended.
-enum RunResult {
-    Completed(Result<CheckOutcome, CheckError>),
-    Panicked(String),
-    TimedOut,
-    StillRunning,
-}
-
 impl Engine {
-    pub(crate) fn new(settings: Settings) -> Self {
+    pub(crate) fn new(settings: Settings, events: Events) -> Self {
         Engine {
             settings,
             entries: RwLock::default(),
             published: watch::Sender::new(Arc::default()),
             monitor: Mutex::default(),
-            #[cfg(feature = "prometheus")]
-            run_metrics: Arc::default(),
+            events,
         }
+    }
+
+    pub(crate) fn events(&self) -> tokio::sync::broadcast::Receiver<HealthEvent> {
+        self.events.subscribe()
     }
 
     pub(crate) fn snapshot(&self) -> Arc<HealthSnapshot> {
@@ -144,6 +144,7 @@ impl Engine {
         }
         drop(monitor);
         tracing::debug!(check = %info.name, location = %info.location, "health check registered");
+        self.events.emit(|| HealthEvent::Registered { check: info });
         Ok(())
     }
 
@@ -160,9 +161,11 @@ impl Engine {
             let published = HealthSnapshot::edit(published);
             published.checks.remove(name);
         });
-        #[cfg(feature = "prometheus")]
-        self.run_metrics.forget(name);
+        drop(entries);
         tracing::debug!(check = %name, "health check removed");
+        self.events.emit(|| HealthEvent::Deregistered {
+            name: entry.info.name.clone(),
+        });
         true
     }
 
@@ -173,7 +176,7 @@ impl Engine {
             problem,
         };
         let bad_name = |what, name: &str| {
-            check_name(name)
+            health_rules::name::check(name)
                 .err()
                 .map(|problem| RegistryError::InvalidName {
                     what,
@@ -320,8 +323,6 @@ impl Engine {
     /// Folds one run into the check's state and publishes it.
     fn record(&self, entry: &Entry, result: RunResult, duration: Duration) -> Arc<CheckSnapshot> {
         let info = &entry.info;
-        #[cfg(feature = "prometheus")]
-        self.run_metrics.observe(&info.name, duration);
         let (previous, snapshot) = {
             let mut latest = lock(&entry.latest);
             let state = next_state(&latest.state, info, result, duration);
@@ -356,6 +357,18 @@ impl Engine {
             published.latch_startup();
             from != to
         });
+        self.events.emit(|| HealthEvent::Ran {
+            check: snapshot.clone(),
+            duration,
+        });
+        if from != to {
+            self.events.emit(|| HealthEvent::Transition {
+                check: snapshot.clone(),
+                from,
+                to,
+                duration,
+            });
+        }
         snapshot
     }
 
@@ -382,6 +395,8 @@ impl Engine {
         });
         if changed {
             tracing::info!(drain_delay = ?delay, "health: shutting down, every service not serving");
+            self.events
+                .emit(|| HealthEvent::Draining { until: deadline });
         }
         deadline
     }
@@ -389,7 +404,7 @@ impl Engine {
     /// Undoes `shutdown()`: publishes every check's latest state again.
     pub(crate) fn resume(&self) {
         let entries = read(&self.entries);
-        self.published.send_if_modified(|published| {
+        let resumed = self.published.send_if_modified(|published| {
             if !published.is_draining() {
                 return false;
             }
@@ -401,7 +416,11 @@ impl Engine {
             published.latch_startup();
             true
         });
-        tracing::info!("health: resumed serving");
+        drop(entries);
+        if resumed {
+            tracing::info!("health: resumed serving");
+            self.events.emit(|| HealthEvent::Resumed);
+        }
     }
 
     /// Starts the background monitor on the current Tokio runtime; starting it again does nothing.
@@ -450,138 +469,6 @@ impl Drop for Engine {
                 monitor.abort();
             }
         }
-    }
-}
-
-/// Runs the check once under its timeout, on its own task so that a panic is contained.
-async fn execute(entry: &Entry) -> RunResult {
-    if entry.busy.swap(true, Ordering::AcqRel) {
-        return RunResult::StillRunning;
-    }
-    let busy = BusyGuard(entry.busy.clone());
-    let mut task = match &entry.runner {
-        Runner::Async(run) => {
-            let run = run.clone();
-            tokio::spawn(async move {
-                let _busy = busy;
-                run().await
-            })
-        }
-        Runner::Blocking(run) => {
-            let run = run.clone();
-            tokio::task::spawn_blocking(move || {
-                let _busy = busy;
-                run()
-            })
-        }
-    };
-    match tokio::time::timeout(entry.info.timeout, &mut task).await {
-        Ok(Ok(outcome)) => RunResult::Completed(outcome),
-        Ok(Err(error)) if error.is_panic() => {
-            RunResult::Panicked(panic_message(&*error.into_panic()))
-        }
-        Ok(Err(_)) => RunResult::Completed(Err(CheckError::new("the check's task was cancelled"))),
-        Err(_) => {
-            // Dropping an async check at its next await; a blocking one runs on until it returns.
-            task.abort();
-            RunResult::TimedOut
-        }
-    }
-}
-
-/// Clears the busy flag when the run's task ends, however it ends.
-struct BusyGuard(Arc<AtomicBool>);
-
-impl Drop for BusyGuard {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
-    }
-}
-
-/// The message of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        (*message).to_owned()
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        "a panic with a non-string payload".to_owned()
-    }
-}
-
-/// The state after one more run, with `failure_threshold` damping.
-fn next_state(
-    previous: &CheckState,
-    info: &CheckInfo,
-    result: RunResult,
-    duration: Duration,
-) -> CheckState {
-    let timeout = || humantime::format_duration(info.timeout);
-    // A timeout shown as healthy (`on_timeout = "healthy"`) is still a failed run.
-    let completed_healthy =
-        matches!(&result, RunResult::Completed(Ok(outcome)) if outcome.status() == Status::Healthy);
-    let (raw, value, threshold, message) = match result {
-        RunResult::Completed(Ok(outcome)) => outcome.into_parts(),
-        RunResult::Completed(Err(error)) => (info.on_error, None, None, Some(error.to_string())),
-        RunResult::Panicked(message) => (
-            info.on_error,
-            None,
-            None,
-            Some(format!("check panicked: {message}")),
-        ),
-        RunResult::TimedOut => (
-            info.on_timeout,
-            None,
-            None,
-            Some(format!("timed out after {}", timeout())),
-        ),
-        RunResult::StillRunning => (
-            info.on_timeout,
-            None,
-            None,
-            Some(format!(
-                "an earlier run timed out after {} and has not returned yet",
-                timeout()
-            )),
-        ),
-    };
-    let now = SystemTime::now();
-    let failed = !completed_healthy;
-    let consecutive_failures = if failed {
-        previous.consecutive_failures.saturating_add(1)
-    } else {
-        0
-    };
-    let held_back = failed && consecutive_failures < info.failure_threshold;
-    let (status, message) = if held_back {
-        let detail = message.unwrap_or_else(|| format!("status {raw}"));
-        (
-            previous.status,
-            Some(format!(
-                "{detail} (failure {consecutive_failures} of {} before it shows)",
-                info.failure_threshold
-            )),
-        )
-    } else {
-        (raw, message)
-    };
-    CheckState {
-        status,
-        last_run_status: raw,
-        message,
-        value,
-        threshold,
-        duration: Some(duration),
-        last_run: Some(now),
-        last_success: if failed {
-            previous.last_success
-        } else {
-            Some(now)
-        },
-        finished_at: Some(Instant::now()),
-        consecutive_failures,
-        runs: previous.runs + 1,
-        failures: previous.failures + u64::from(failed),
     }
 }
 

@@ -1,3 +1,5 @@
+//! The configuration: [`HealthConfig`], read from `PLUGIN_*` variables, grouped by concern.
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;

@@ -1,215 +1,14 @@
+//! [`HealthRuntimeBuilder`]: the configuration, the checks, the observers; and what the
+//! surfaces compiled in attach to every runtime it builds.
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
-use tokio::time::Instant;
-
+use super::{Extensions, HealthRuntime};
+use crate::engine::event::Events;
 use crate::engine::{Engine, Settings};
-use crate::snapshot::{CheckSnapshot, HealthSnapshot};
-use crate::{Check, CheckInfo, HealthReport, RegistryError, UnknownCheck};
-use crate::{ConfigError, HealthConfig};
-
-/// The health runtime: every registered check, the engine that runs them, and their published
-/// state. Cloning it is cheap; every clone is the same runtime.
-///
-/// ```
-/// use health_runtime::{HealthRuntime, Status, health_check};
-///
-/// #[health_check(name = "scratch_dir", timeout = "1s")]
-/// fn scratch_dir() -> std::io::Result<()> {
-///     std::fs::metadata(std::env::temp_dir()).map(drop)
-/// }
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let runtime = HealthRuntime::builder().version(env!("CARGO_PKG_VERSION")).build()?;
-/// runtime.start();
-/// let report = runtime.report().await;
-/// assert_eq!(report.metrics["scratch_dir"].status, Status::Healthy);
-/// println!("{}", serde_json::to_string_pretty(&report)?);
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct HealthRuntime {
-    engine: Arc<Engine>,
-    pub(crate) meta: Arc<Meta>,
-}
-
-pub(crate) struct Meta {
-    version: String,
-    pub(crate) config: HealthConfig,
-    started: Instant,
-    /// Run durations for Prometheus, shared with the engine.
-    #[cfg(feature = "prometheus")]
-    pub(crate) run_metrics: Arc<crate::metrics::RunMetrics>,
-    /// Open gRPC `Watch` streams.
-    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
-    pub(crate) watch_streams: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl fmt::Debug for HealthRuntime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HealthRuntime")
-            .field("version", &self.meta.version)
-            .field("engine", &self.engine)
-            .finish()
-    }
-}
-
-impl HealthRuntime {
-    /// A builder with the default settings: 1 s cache, 30 s interval, 5 s timeout.
-    pub fn builder() -> HealthRuntimeBuilder {
-        HealthRuntimeBuilder::default()
-    }
-
-    /// Adds a check at runtime. Its name must be new.
-    pub fn register(&self, check: Check) -> Result<(), RegistryError> {
-        self.engine.register(check)
-    }
-
-    /// Removes a check; returns whether there was one of that name.
-    pub fn deregister(&self, name: &str) -> bool {
-        self.engine.deregister(name)
-    }
-
-    /// Starts the background monitor on the current Tokio runtime: every check runs now, and
-    /// again `interval` after its previous run finished (a run caused by a caller counts), so
-    /// runs of one check never overlap. Checks registered later join it. Calling it again does
-    /// nothing.
-    ///
-    /// # Panics
-    ///
-    /// Outside a Tokio runtime.
-    pub fn start(&self) {
-        self.engine.start_monitor();
-    }
-
-    /// The state of one check, running it first unless its result is younger than the cache
-    /// TTL. Concurrent callers share one run. `name` is a check's name, not a group or a
-    /// `service` value.
-    pub async fn check(&self, name: &str) -> Result<Arc<CheckSnapshot>, UnknownCheck> {
-        self.engine
-            .check(name)
-            .await
-            .ok_or_else(|| UnknownCheck::new(name))
-    }
-
-    /// Runs one check now, however fresh its last result, and returns its state; a run already
-    /// in flight is joined rather than doubled. For when something is known to have changed,
-    /// such as a dependency that was just repaired.
-    pub async fn recheck(&self, name: &str) -> Result<Arc<CheckSnapshot>, UnknownCheck> {
-        self.engine
-            .recheck(name)
-            .await
-            .ok_or_else(|| UnknownCheck::new(name))
-    }
-
-    /// The state of one check as last published, without running it.
-    pub fn cached(&self, name: &str) -> Option<Arc<CheckSnapshot>> {
-        self.engine.cached(name)
-    }
-
-    /// Runs, concurrently, every check that `select` picks and whose result is older than the
-    /// cache TTL; each run is bounded by its own timeout.
-    pub async fn refresh(&self, select: impl Fn(&CheckInfo) -> bool) {
-        self.engine.refresh(select).await;
-    }
-
-    /// The published state after running, if needed, the checks behind a health service name:
-    /// nothing runs while draining or when every one of them is younger than the cache TTL (the
-    /// path of every probe while results are fresh).
-    #[cfg_attr(not(any(feature = "grpc", feature = "http")), allow(dead_code))]
-    pub(crate) async fn probed(&self, name: &str) -> Arc<HealthSnapshot> {
-        let snapshot = self.snapshot();
-        let select = crate::probe::selector(name);
-        let ttl = self.engine.settings.cache_ttl;
-        let fresh = snapshot
-            .checks()
-            .filter(|check| select(check.info()))
-            .all(|check| check.state().is_fresh(ttl));
-        if fresh || snapshot.is_draining() {
-            return snapshot;
-        }
-        drop(snapshot);
-        self.refresh(select).await;
-        self.snapshot()
-    }
-
-    /// The detailed report, after running every check whose result is older than the cache TTL.
-    ///
-    /// All due checks run concurrently, so the report takes about as long as the slowest of
-    /// them, and never longer than the largest timeout.
-    pub async fn report(&self) -> HealthReport {
-        self.refresh(|_| true).await;
-        self.cached_report()
-    }
-
-    /// The report from the published state, without running anything.
-    pub fn cached_report(&self) -> HealthReport {
-        HealthReport::from_snapshot(
-            &self.engine.snapshot(),
-            self.meta.started.elapsed(),
-            &self.meta.version,
-        )
-    }
-
-    /// Starts draining: every health service name answers not serving, the published state stays
-    /// frozen, and gRPC `Watch` streams end once the drain delay has passed. Returns the instant
-    /// the drain delay ends. Calling it again keeps the first deadline.
-    pub fn shutdown(&self) -> Instant {
-        self.engine.shutdown()
-    }
-
-    /// Like [`shutdown`](Self::shutdown), draining for at most `limit`: for when whoever launched
-    /// the process asked it to stop and waits a bounded time for it (a go-plugin host).
-    #[cfg_attr(not(feature = "go-plugin"), allow(dead_code))]
-    pub(crate) fn shutdown_within(&self, limit: Duration) -> Instant {
-        self.engine.shutdown_within(limit)
-    }
-
-    /// Undoes [`shutdown`](Self::shutdown): the names serve again with their current status.
-    pub fn resume(&self) {
-        self.engine.resume();
-    }
-
-    /// Waits for `trigger`, then shuts down and waits out the drain delay. Hand the result to a
-    /// server's graceful shutdown so that it stops only after watchers were told.
-    pub async fn drain_on(&self, trigger: impl std::future::Future<Output = ()>) {
-        trigger.await;
-        tokio::time::sleep_until(self.shutdown()).await;
-    }
-
-    /// The published state now.
-    pub fn snapshot(&self) -> Arc<HealthSnapshot> {
-        self.engine.snapshot()
-    }
-
-    /// Follows the published state: the receiver wakes whenever a status changes or a check is
-    /// added or removed. Values, messages and timestamps are updated without waking it.
-    ///
-    /// Clone the snapshot out of the receiver (`receiver.borrow_and_update().clone()`) rather
-    /// than holding the borrow: while it is held, no run can publish its result.
-    pub fn subscribe(&self) -> watch::Receiver<Arc<HealthSnapshot>> {
-        self.engine.subscribe()
-    }
-
-    /// The configuration the runtime was built with (the builder's setters not folded in).
-    pub fn config(&self) -> &HealthConfig {
-        &self.meta.config
-    }
-
-    /// The service version shown in reports.
-    pub fn version(&self) -> &str {
-        &self.meta.version
-    }
-
-    /// How long ago the runtime was built.
-    pub fn uptime(&self) -> Duration {
-        self.meta.started.elapsed()
-    }
-}
+use crate::{Check, ConfigError, HealthConfig, HealthObserver, RegistryError};
 
 /// Builds a [`HealthRuntime`].
 ///
@@ -223,6 +22,7 @@ pub struct HealthRuntimeBuilder {
     registered: bool,
     checks: Vec<Check>,
     sources: Vec<PendingSource>,
+    observers: Vec<Arc<dyn HealthObserver>>,
 }
 
 /// A [`CheckSource`] waiting for the final configuration.
@@ -282,6 +82,7 @@ impl fmt::Debug for HealthRuntimeBuilder {
             .field("declared_checks", &self.registered)
             .field("checks", &self.checks)
             .field("sources", &self.sources.len())
+            .field("observers", &self.observers.len())
             .finish()
     }
 }
@@ -303,6 +104,7 @@ impl Default for HealthRuntimeBuilder {
             registered: true,
             checks: Vec::new(),
             sources: Vec::new(),
+            observers: Vec::new(),
         }
     }
 }
@@ -375,6 +177,14 @@ impl HealthRuntimeBuilder {
         self
     }
 
+    /// Adds an observer that sees every [`HealthEvent`](crate::HealthEvent) of the runtime from
+    /// its first run: checks added and removed, runs, transitions, drains. It runs inside the
+    /// engine; see [`HealthObserver`] for what it may do.
+    pub fn observe(mut self, observer: impl HealthObserver) -> Self {
+        self.observers.push(Arc::new(observer));
+        self
+    }
+
     /// Collects every `#[health_check]` in the binary and the checks added here, and validates
     /// them. Every problem is reported, not only the first.
     pub fn build(self) -> Result<HealthRuntime, BuildError> {
@@ -401,7 +211,10 @@ impl HealthRuntimeBuilder {
             // Every check would inherit the bad default: report it alone.
             return Err(BuildError { problems });
         }
-        let engine = Arc::new(Engine::new(settings));
+        let mut attach = Attach::default();
+        crate::attach_surfaces(&mut attach, &self.config);
+        let observers = attach.observers.into_iter().chain(self.observers).collect();
+        let engine = Arc::new(Engine::new(settings, Events::new(observers)));
         let declared = self
             .registered
             .then(crate::__private::registered)
@@ -410,7 +223,8 @@ impl HealthRuntimeBuilder {
             .map(crate::__private::StaticCheck::to_check);
         let config = &self.config;
         let sourced = self.sources.into_iter().flat_map(|source| source(config));
-        for check in declared.chain(self.checks).chain(sourced) {
+        let attached = attach.checks.into_iter();
+        for check in declared.chain(self.checks).chain(sourced).chain(attached) {
             if let Err(error) = engine.register(check) {
                 problems.push(BuildProblem::Check(error));
             }
@@ -418,15 +232,12 @@ impl HealthRuntimeBuilder {
         if !problems.is_empty() {
             return Err(BuildError { problems });
         }
-        let meta = Arc::new(Meta {
-            #[cfg(feature = "prometheus")]
-            run_metrics: engine.run_metrics.clone(),
-            version: self.version,
-            config: self.config,
-            started: Instant::now(),
-            watch_streams: Arc::default(),
-        });
-        Ok(HealthRuntime { engine, meta })
+        Ok(HealthRuntime::new(
+            engine,
+            self.version,
+            self.config,
+            attach.extensions,
+        ))
     }
 }
 
@@ -462,4 +273,15 @@ fn display_problems(problems: &[BuildProblem]) -> String {
         })
         .collect();
     lines.join("\n")
+}
+
+/// What the surfaces compiled into the crate attach to every runtime as it is built: checks of
+/// their own (the health file's), observers that must see every run (Prometheus' run
+/// histogram), and per-runtime state. Filled by `crate::attach_surfaces`, the one place that
+/// names the surfaces; the core only carries what it is given.
+#[derive(Default)]
+pub(crate) struct Attach {
+    pub(crate) checks: Vec<Check>,
+    pub(crate) observers: Vec<Arc<dyn HealthObserver>>,
+    pub(crate) extensions: Extensions,
 }

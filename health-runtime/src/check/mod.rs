@@ -1,3 +1,8 @@
+//! The check model: what a check is ([`Check`]), its settings once registered ([`CheckInfo`]),
+//! where it was defined ([`Location`]), and what one run returns ([`outcome`]).
+
+pub mod outcome;
+
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;

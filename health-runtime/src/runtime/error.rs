@@ -1,3 +1,5 @@
+//! Why a check could not be registered, or was not found.
+
 use crate::Location;
 
 /// Why a check could not be registered.

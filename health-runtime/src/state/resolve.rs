@@ -1,31 +1,31 @@
-//! What a probe sees for a health service name: shared by gRPC and HTTP so that both answer
-//! alike (DESIGN §4, §6, §9).
+//! Service-name resolution: which checks stand behind a health service name, and the verdict a
+//! name gets, shared by gRPC, HTTP, the health file and Prometheus so that all answer alike.
 
-use crate::snapshot::PLUGIN_SERVICE;
+use crate::state::snapshot::PLUGIN_SERVICE;
 use crate::{CheckInfo, Group, HealthSnapshot, Status};
 
-/// A name's answer to a probe.
+/// What a health service name answers: gRPC's serving status, HTTP's 200 or 503.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Probe {
+pub(crate) enum Verdict {
     Serving,
     NotServing,
     /// No result yet, for names other than `readiness` and `startup`.
     Unknown,
 }
 
-impl Probe {
+impl Verdict {
     /// The answer for `name`, or `None` when nothing answers to it.
-    pub(crate) fn of(snapshot: &HealthSnapshot, name: &str) -> Option<Probe> {
+    pub(crate) fn of(snapshot: &HealthSnapshot, name: &str) -> Option<Verdict> {
         let status = snapshot.status_of(name)?;
         if snapshot.is_draining() {
-            return Some(Probe::NotServing);
+            return Some(Verdict::NotServing);
         }
         Some(match status {
-            Status::Healthy | Status::Warning => Probe::Serving,
-            Status::Critical => Probe::NotServing,
+            Status::Healthy | Status::Warning => Verdict::Serving,
+            Status::Critical => Verdict::NotServing,
             // Readiness and startup must not pass before their checks have a result.
-            Status::Unknown if name == "readiness" || name == "startup" => Probe::NotServing,
-            Status::Unknown => Probe::Unknown,
+            Status::Unknown if name == "readiness" || name == "startup" => Verdict::NotServing,
+            Status::Unknown => Verdict::Unknown,
         })
     }
 }

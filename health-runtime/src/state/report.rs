@@ -1,9 +1,12 @@
+//! The detailed health report: every check's status, value, threshold and message, uptime and
+//! version, as JSON and over gRPC.
+
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::snapshot::{CheckSnapshot, HealthSnapshot};
+use crate::state::snapshot::{CheckSnapshot, HealthSnapshot};
 use crate::{Group, Status};
 
 /// The detailed health of the process: every check's latest state and the overall status.
@@ -31,7 +34,7 @@ pub struct HealthReport {
     /// The worst status over every check (`healthy` when there are none).
     pub overall_status: Status,
     /// When the report was built.
-    #[serde(with = "crate::timefmt")]
+    #[serde(with = "crate::state::timefmt")]
     pub timestamp: SystemTime,
     /// Seconds since the runtime was built.
     pub uptime_seconds: f64,
@@ -55,12 +58,12 @@ pub struct HealthMetric {
     /// The last run's message: the error, the panic, the timeout, or the check's own words.
     pub message: String,
     /// When the check last ran; `null` before its first run.
-    #[serde(with = "crate::timefmt::option")]
+    #[serde(with = "crate::state::timefmt::option")]
     pub last_updated: Option<SystemTime>,
     /// How long the last run took, in milliseconds.
     pub duration_ms: Option<f64>,
     /// When a run last came back healthy.
-    #[serde(with = "crate::timefmt::option")]
+    #[serde(with = "crate::state::timefmt::option")]
     pub last_success: Option<SystemTime>,
     /// How many runs in a row have failed.
     pub consecutive_failures: u32,

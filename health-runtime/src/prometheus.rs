@@ -1,0 +1,308 @@
+//! Prometheus: the health state in the text exposition format, with `prometheus-client`, as
+//! [`render`] (what `/metrics` serves) or as a [`HealthCollector`] for a registry of your own.
+//! A scrape reads the published state and the run histograms; it never runs a check.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::runtime::builder::Attach;
+use crate::state::resolve::Verdict;
+use crate::{HealthEvent, HealthObserver, HealthRuntime, HealthSnapshot};
+
+/// The content type of the Prometheus text exposition format 0.0.4, as `/metrics` answers.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ServiceLabel {
+    service: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ResultLabels {
+    service: String,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct VersionLabel {
+    version: String,
+}
+
+type Durations = Family<ServiceLabel, Histogram, fn() -> Histogram>;
+
+fn duration_histogram() -> Histogram {
+    // Prometheus' usual 1-2.5-5 steps, from 1 ms to 10 s (timeouts are seconds).
+    Histogram::new([
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ])
+}
+
+/// The duration of every run, by check: an observer of the engine's events from the runtime's
+/// first run, attached to every runtime by the builder.
+#[derive(Debug)]
+pub(crate) struct RunDurations {
+    durations: Durations,
+}
+
+impl Default for RunDurations {
+    fn default() -> Self {
+        RunDurations {
+            durations: Family::new_with_constructor(duration_histogram),
+        }
+    }
+}
+
+impl HealthObserver for RunDurations {
+    fn on_event(&self, event: &HealthEvent) {
+        match event {
+            HealthEvent::Ran { check, duration } => {
+                let label = ServiceLabel {
+                    service: check.info().name().to_owned(),
+                };
+                self.durations
+                    .get_or_create(&label)
+                    .observe(duration.as_secs_f64());
+            }
+            HealthEvent::Deregistered { name } => {
+                self.durations.remove(&ServiceLabel {
+                    service: name.to_string(),
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Gives every runtime its run histogram, observing from the first run.
+pub(crate) fn attach(attach: &mut Attach) {
+    let durations = Arc::new(RunDurations::default());
+    attach.extensions.insert(durations.clone());
+    attach.observers.push(durations);
+}
+
+/// The Prometheus text exposition of `runtime`'s health state, as `/metrics` serves it:
+///
+/// | family | type | labels |
+/// |---|---|---|
+/// | `health_status` | gauge: 1 serving, 0 not | `service`: every health service name |
+/// | `health_checks_total` | counter: runs | `service`, `result` (`success`, `failure`) |
+/// | `health_check_duration_seconds` | histogram | `service` |
+/// | `health_check_value`, `health_check_threshold` | gauge: what checks report (resource and request figures among them) | `service` |
+/// | `health_check_consecutive_failures` | gauge | `service` |
+/// | `health_uptime_seconds`, `health_draining`, `health_watch_streams`, `health_info` | gauge | `version` on `health_info` |
+///
+/// A scrape reads the published state and the run histograms; it never runs a check.
+pub fn render(runtime: &HealthRuntime) -> Result<String, std::fmt::Error> {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(HealthCollector::new(runtime)));
+    let mut text = String::with_capacity(64 * 1024);
+    prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)?;
+    Ok(text)
+}
+
+/// The health families of one runtime as a `prometheus-client` [`Collector`], to register in a
+/// registry of your own beside your application's metrics:
+///
+/// ```
+/// use health_runtime::HealthRuntime;
+/// use health_runtime::prometheus::HealthCollector;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let health = HealthRuntime::builder().build()?;
+/// let mut registry = prometheus_client::registry::Registry::default();
+/// registry.register_collector(Box::new(HealthCollector::new(&health)));
+/// let mut text = String::new();
+/// prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)?;
+/// assert!(text.contains("health_uptime_seconds"));
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Each encode reads the state at that moment.
+#[derive(Debug, Clone)]
+pub struct HealthCollector {
+    runtime: HealthRuntime,
+    durations: Arc<RunDurations>,
+}
+
+impl HealthCollector {
+    /// The collector of `runtime`.
+    pub fn new(runtime: &HealthRuntime) -> Self {
+        HealthCollector {
+            runtime: runtime.clone(),
+            durations: runtime.extension::<RunDurations>(),
+        }
+    }
+}
+
+impl Collector for HealthCollector {
+    fn encode(&self, encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let runtime = &self.runtime;
+        StateCollector {
+            snapshot: runtime.snapshot(),
+            runs: self.durations.clone(),
+            uptime: runtime.uptime(),
+            version: runtime.version().to_owned(),
+            #[cfg(feature = "grpc")]
+            watch_streams: crate::grpc::watch_streams(runtime),
+        }
+        .encode(encoder)
+    }
+}
+
+/// Everything one scrape shows, taken at the start of the scrape.
+#[derive(Debug)]
+struct StateCollector {
+    snapshot: Arc<HealthSnapshot>,
+    runs: Arc<RunDurations>,
+    uptime: Duration,
+    version: String,
+    #[cfg(feature = "grpc")]
+    watch_streams: usize,
+}
+
+impl StateCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        self.encode_statuses(&mut encoder)?;
+        self.encode_runs(&mut encoder)?;
+        self.encode_readings(&mut encoder)?;
+        self.encode_process(&mut encoder)
+    }
+
+    /// `health_status`: whether each name serves.
+    fn encode_statuses(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let snapshot = &self.snapshot;
+        let mut family = encoder.encode_descriptor(
+            "health_status",
+            "Whether the health service name is serving (1) or not (0)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for name in snapshot.statuses().keys() {
+            let serving = Verdict::of(snapshot, name) == Some(Verdict::Serving);
+            family
+                .encode_family(&label(name))?
+                .encode_gauge(&i64::from(serving))?;
+        }
+        Ok(())
+    }
+
+    /// `health_checks_total` and `health_check_duration_seconds`.
+    fn encode_runs(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "health_checks",
+            "Runs of each check, by result",
+            None,
+            MetricType::Counter,
+        )?;
+        for check in self.snapshot.checks() {
+            let state = check.state();
+            for (result, count) in [
+                ("success", state.runs() - state.failures()),
+                ("failure", state.failures()),
+            ] {
+                let labels = ResultLabels {
+                    service: check.info().name().to_owned(),
+                    result,
+                };
+                family
+                    .encode_family(&labels)?
+                    .encode_counter::<ResultLabels, u64, f64>(&count, None)?;
+            }
+        }
+        let durations = &self.runs.durations;
+        let family = encoder.encode_descriptor(
+            "health_check_duration_seconds",
+            "Duration of check runs",
+            None,
+            durations.metric_type(),
+        )?;
+        durations.encode(family)
+    }
+
+    /// What checks report: value, threshold, failures in a row.
+    fn encode_readings(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        type Reading = fn(&crate::CheckState) -> Option<f64>;
+        let readings: [(&str, &str, Reading); 3] = [
+            (
+                "health_check_value",
+                "The value the check last reported",
+                |state| state.value(),
+            ),
+            (
+                "health_check_threshold",
+                "The threshold the check compares its value against",
+                |state| state.threshold(),
+            ),
+            (
+                "health_check_consecutive_failures",
+                "Failed runs in a row",
+                |state| Some(f64::from(state.consecutive_failures())),
+            ),
+        ];
+        for (name, help, reading) in readings {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for check in self.snapshot.checks() {
+                if let Some(value) = reading(check.state()).filter(|value| value.is_finite()) {
+                    family
+                        .encode_family(&label(check.info().name()))?
+                        .encode_gauge(&value)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The process: uptime, draining, open Watch streams, version.
+    fn encode_process(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        #[cfg_attr(not(feature = "grpc"), allow(unused_mut))]
+        let mut gauges: Vec<(&str, &str, f64)> = vec![
+            (
+                "health_uptime_seconds",
+                "Seconds since the health runtime started",
+                self.uptime.as_secs_f64(),
+            ),
+            (
+                "health_draining",
+                "Whether shutdown has begun (1) or not (0)",
+                f64::from(u8::from(self.snapshot.is_draining())),
+            ),
+        ];
+        #[cfg(feature = "grpc")]
+        gauges.push((
+            "health_watch_streams",
+            "Open gRPC Watch streams",
+            self.watch_streams as f64,
+        ));
+        for (name, help, value) in gauges {
+            encoder
+                .encode_descriptor(name, help, None, MetricType::Gauge)?
+                .encode_gauge(&value)?;
+        }
+        encoder
+            .encode_descriptor(
+                "health_info",
+                "The service version",
+                None,
+                MetricType::Gauge,
+            )?
+            .encode_family(&VersionLabel {
+                version: self.version.clone(),
+            })?
+            .encode_gauge(&1i64)?;
+        Ok(())
+    }
+}
+
+fn label(name: &str) -> ServiceLabel {
+    ServiceLabel {
+        service: name.to_owned(),
+    }
+}
