@@ -106,5 +106,8 @@ pub use runtime::config::{
 };
 pub use runtime::error::{RegistryError, UnknownCheck};
 pub use runtime::{BuildError, CheckSource, HealthRuntime, HealthRuntimeBuilder};
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub use server::serve;
 pub use state::report::{HealthMetric, HealthReport};
 pub use state::snapshot::{CheckSnapshot, CheckState, HealthSnapshot};

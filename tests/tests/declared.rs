@@ -39,6 +39,7 @@ async fn hangs() -> Status {
 #[tokio::test(start_paused = true)]
 async fn declared_checks_are_registered_with_their_settings() {
     let runtime = HealthRuntime::builder()
+        .config(tests::quiet_config())
         .default_interval(Duration::from_secs(30))
         .default_timeout(Duration::from_secs(5))
         .build()
@@ -100,7 +101,9 @@ async fn the_functions_stay_callable() {
 
 #[test]
 fn without_declared_checks_leaves_them_out() {
+    // The configuration names no health file, so no built-in check is registered either.
     let runtime = HealthRuntime::builder()
+        .config(tests::quiet_config())
         .without_declared_checks()
         .build()
         .unwrap();

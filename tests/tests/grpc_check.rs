@@ -73,7 +73,7 @@ async fn huge_and_odd_names_get_a_clean_error_and_the_server_keeps_answering() {
     assert_eq!(error.code(), Code::InvalidArgument);
     assert_eq!(
         error.message(),
-        "the service name is 1048576 bytes long; health service names are at most 128"
+        "the service name is 1048576 bytes long; at most 128 are allowed"
     );
     let mut watch_client = server.health().await;
     let error = watch_client.watch(tests::request(&huge)).await.unwrap_err();

@@ -137,10 +137,20 @@ async fn the_file_follows_changes_and_says_not_healthy_while_draining() {
 async fn an_unwritable_path_is_a_warning_not_a_crash() {
     let dir = scratch("unwritable");
     let path = dir.join("missing-directory").join("health");
+    // The builder registers the check because the configuration names the file.
+    let mut config = tests::quiet_config();
+    config.surfaces.health_file = Some(path.clone());
     let runtime = builder()
+        .config(config)
         .with_check(Check::new("db", || async { true }))
         .build()
         .unwrap();
+    let before = runtime.check(HEALTH_FILE_CHECK).await.unwrap();
+    assert_eq!(
+        before.state().status(),
+        Status::Healthy,
+        "no write failed yet"
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let keeper = tokio::spawn({
         let runtime = runtime.clone();
@@ -174,8 +184,26 @@ async fn an_unwritable_path_is_a_warning_not_a_crash() {
 
     stop.send(()).unwrap();
     keeper.await.unwrap();
-    assert!(
-        runtime.cached(HEALTH_FILE_CHECK).is_none(),
-        "its check leaves with it"
+    let after = runtime
+        .cached(HEALTH_FILE_CHECK)
+        .expect("the builder's check stays");
+    assert_eq!(
+        after.state().status(),
+        Status::Warning,
+        "the last write failed too"
     );
+}
+
+#[test]
+fn the_builder_registers_the_check_only_when_the_configuration_names_a_file() {
+    let without = builder().build().unwrap();
+    assert!(without.cached(HEALTH_FILE_CHECK).is_none());
+    let mut config = tests::quiet_config();
+    config.surfaces.health_file = Some(scratch("configured").join("health"));
+    let with = builder().config(config).build().unwrap();
+    let check = with
+        .cached(HEALTH_FILE_CHECK)
+        .expect("registered by the builder");
+    assert_eq!(check.info().on_error(), Status::Warning);
+    assert!(check.info().groups().is_empty());
 }
