@@ -4,8 +4,9 @@ use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use health_runtime::config::ConfigError;
 use health_runtime::plugin::{Handshake, HclogFormat, PluginAddr};
-use health_runtime::{CheckOutcome, ConfigError, HealthConfig};
+use health_runtime::{CheckOutcome, HealthConfig};
 use sysinfo::Disks;
 
 /// How full the filesystem holding `dir` is, graded against `limit_percent`: Warning above

@@ -60,7 +60,7 @@ async fn serve(runtime: &HealthRuntime, stats: Option<&RequestStats>) -> std::ne
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
-    let routes = health_runtime::grpc::routes(&runtime);
+    let routes = health_runtime::grpc::routes(runtime);
     match stats {
         Some(stats) => {
             let server = tonic::transport::Server::builder()

@@ -91,23 +91,29 @@ pub(crate) fn attach_surfaces(attach: &mut runtime::builder::Attach, config: &He
 #[path = "private.rs"]
 pub mod __private;
 
-pub use check::outcome::{CheckError, CheckOutcome, IntoCheckOutcome, MetricValue, OkValue};
-pub use check::{Check, CheckInfo, Location};
+// The nouns users name; everything else is in its module.
+pub use check::{Check, CheckError, CheckOutcome, IntoCheckOutcome};
 pub use engine::event::{HealthEvent, HealthObserver};
-pub use health_file::{GroupVerdicts, HEALTH_FILE_CHECK, HealthFile};
 pub use health_macros::{HealthAware, health_check};
-pub use health_rules::{Group, ParseNameError, Status};
+pub use health_rules::{Group, Status};
 pub use indicator::HealthIndicator;
 pub use indicators::deps;
-pub use runtime::aware::{AwareHandle, HealthAware};
-pub use runtime::config::{
-    CheckDefaults, ConfigError, DetailLevel, DetailSettings, HealthConfig, RequestSettings,
-    ResourceSettings, SurfaceSettings,
-};
-pub use runtime::error::{RegistryError, UnknownCheck};
-pub use runtime::{BuildError, CheckSource, HealthRuntime, HealthRuntimeBuilder};
+pub use runtime::HealthAware;
+pub use runtime::config::{self as config, HealthConfig};
+pub use runtime::{CheckSource, HealthRuntime, HealthRuntimeBuilder};
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub use server::serve;
-pub use state::report::{HealthMetric, HealthReport};
-pub use state::snapshot::{CheckSnapshot, CheckState, HealthSnapshot};
+pub use state::{HealthReport, HealthSnapshot};
+
+// Short paths for the crate's own modules; not every feature set uses every one.
+#[allow(unused_imports)]
+pub(crate) use check::{CheckInfo, Location};
+#[allow(unused_imports)]
+pub(crate) use runtime::AwareHandle;
+#[allow(unused_imports)]
+pub(crate) use runtime::RegistryError;
+#[allow(unused_imports)]
+pub(crate) use runtime::config::{ConfigError, DetailLevel};
+#[allow(unused_imports)]
+pub(crate) use state::{CheckSnapshot, CheckState, HealthMetric};

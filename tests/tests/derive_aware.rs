@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use health_runtime::{
-    Check, CheckError, CheckOutcome, HealthAware, HealthIndicator, RegistryError, Status,
-};
+use health_runtime::runtime::RegistryError;
+use health_runtime::{Check, CheckError, CheckOutcome, HealthAware, HealthIndicator, Status};
 use tests::{GrpcServer, ServingStatus, builder, next_status, request};
 
 struct Flag(AtomicBool);

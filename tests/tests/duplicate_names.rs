@@ -1,6 +1,7 @@
 //! Two checks with one name anywhere in the binary fail the build of the runtime, naming both.
 
-use health_runtime::{HealthRuntime, RegistryError};
+use health_runtime::HealthRuntime;
+use health_runtime::runtime::RegistryError;
 
 mod billing {
     #[health_check(name = "database")]

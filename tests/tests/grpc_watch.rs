@@ -20,13 +20,13 @@ fn switch(name: &str, up: &Arc<AtomicBool>, runs: &Runs) -> Check {
 
 async fn wait_for_streams(runtime: &HealthRuntime, expected: usize) {
     for _ in 0..500 {
-        if health_runtime::grpc::watch_streams(&runtime) == expected {
+        if health_runtime::grpc::watch_streams(runtime) == expected {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(
-        health_runtime::grpc::watch_streams(&runtime),
+        health_runtime::grpc::watch_streams(runtime),
         expected,
         "open Watch streams"
     );

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use health_runtime::{Check, HEALTH_FILE_CHECK, HealthFile, Status};
+use health_runtime::health_file::HEALTH_FILE_CHECK;
+use health_runtime::health_file::HealthFile;
+use health_runtime::{Check, Status};
 use tests::builder;
 
 fn scratch(name: &str) -> PathBuf {

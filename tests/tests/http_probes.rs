@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use health_runtime::{Check, DetailLevel, Group, HealthRuntime, Status};
+use health_runtime::config::DetailLevel;
+use health_runtime::{Check, Group, HealthRuntime, Status};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tests::{Runs, builder, quiet_config};

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use health_runtime::{ConfigError, HealthConfig};
+use health_runtime::HealthConfig;
+use health_runtime::config::ConfigError;
 
 fn config(vars: &[(&str, &str)]) -> Result<HealthConfig, ConfigError> {
     HealthConfig::from_pairs(vars.iter().copied())

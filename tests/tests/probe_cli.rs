@@ -755,7 +755,7 @@ async fn tls_server(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     runtime.start();
-    let routes = health_runtime::grpc::routes(&runtime);
+    let routes = health_runtime::grpc::routes(runtime);
     let task = tokio::spawn(async move {
         let _ = Server::builder()
             .tls_config(tls)

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use health_runtime::{Check, RegistryError, Status};
+use health_runtime::runtime::RegistryError;
+use health_runtime::{Check, Status};
 use tests::builder;
 
 #[tokio::test(start_paused = true)]

@@ -1,7 +1,10 @@
 //! The check model: what a check is ([`Check`]), its settings once registered ([`CheckInfo`]),
 //! where it was defined ([`Location`]), and what one run returns ([`outcome`]).
 
-pub mod outcome;
+mod outcome;
+
+pub use health_rules::{Group, ParseNameError, Status};
+pub use outcome::{CheckError, CheckOutcome, IntoCheckOutcome, MetricValue, OkValue};
 
 use std::fmt;
 use std::future::Future;
@@ -10,8 +13,6 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use health_rules::defaults;
-
-use crate::{CheckError, CheckOutcome, Group, IntoCheckOutcome, Status};
 
 /// Where a check was defined: the `#[health_check]` function, or the call that built a [`Check`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

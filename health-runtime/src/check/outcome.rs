@@ -224,7 +224,7 @@ impl<T: OkValue, E: fmt::Display> IntoCheckOutcome for Result<T, E> {
 #[diagnostic::on_unimplemented(
     message = "`Result<{Self}, _>` is not a supported health check return type",
     label = "the `Ok` type of a health check must be `()`, a number or `CheckOutcome`",
-    note = "return `Result<(), E>`, `Result<T, E>` with `T` a number or `health_runtime::MetricValue`, or `Result<health_runtime::CheckOutcome, E>`"
+    note = "return `Result<(), E>`, `Result<T, E>` with `T` a number or `health_runtime::check::MetricValue`, or `Result<health_runtime::CheckOutcome, E>`"
 )]
 pub trait OkValue {
     /// The outcome for an `Ok` holding this value.

@@ -945,7 +945,7 @@ pub const REQUEST_METRIC_NAMES: [&str; 3] = [
 ///             .response_time_levels(Duration::from_millis(500), Duration::from_secs(1)),
 ///     )
 ///     .build()?;
-/// # Ok::<(), health_runtime::BuildError>(())
+/// # Ok::<(), health_runtime::runtime::BuildError>(())
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]

@@ -47,7 +47,7 @@ use health_rules::defaults;
 ///
 /// let error = HealthConfig::from_pairs([("PLUGIN_HEALTH_CACHE_TTL", "soon")]).unwrap_err();
 /// assert!(error.to_string().starts_with("PLUGIN_HEALTH_CACHE_TTL=\"soon\""));
-/// # Ok::<(), health_runtime::ConfigError>(())
+/// # Ok::<(), health_runtime::config::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]

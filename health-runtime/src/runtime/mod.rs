@@ -2,11 +2,14 @@
 //! [`HealthConfig`](config::HealthConfig) and the checks; handlers with their own checks
 //! ([`aware`]).
 
-pub mod aware;
+pub(crate) mod aware;
 pub(crate) mod builder;
 pub mod config;
-pub mod error;
+mod error;
 mod extensions;
+
+pub use aware::{AwareHandle, HealthAware};
+pub use error::{RegistryError, UnknownCheck};
 
 use std::fmt;
 use std::sync::Arc;
@@ -20,7 +23,7 @@ pub(crate) use self::extensions::Extensions;
 use crate::HealthConfig;
 use crate::engine::Engine;
 use crate::state::snapshot::{CheckSnapshot, HealthSnapshot};
-use crate::{Check, CheckInfo, HealthEvent, HealthReport, RegistryError, UnknownCheck};
+use crate::{Check, CheckInfo, HealthEvent, HealthReport};
 
 /// The health runtime: every registered check, the engine that runs them, and their published
 /// state. Cloning it is cheap; every clone is the same runtime.

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use health_runtime::pb::report::v1 as proto;
-use health_runtime::{Group, HealthMetric, HealthReport, Status};
+use health_runtime::state::HealthMetric;
+use health_runtime::{Group, HealthReport, Status};
 
 use crate::style::Style;
 
