@@ -12,7 +12,7 @@
 //!
 //! Probes run what is due first (cache and single-flight, as for gRPC `Check`). `?verbose`
 //! answers in Kubernetes' `[+]name ok` lines. Details (messages, values) show according to
-//! [`DetailLevel`](crate::DetailLevel): to everyone, to requests with
+//! [`DetailLevel`]: to everyone, to requests with
 //! `Authorization: Bearer <PLUGIN_HEALTH_AUTH_TOKEN>`, or never; statuses never need a token.
 //! Every response carries `Cache-Control: no-store`.
 

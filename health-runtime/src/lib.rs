@@ -46,6 +46,43 @@
 //! whose items the binary never references is not linked, and its checks are not seen: reference
 //! it, e.g. `use my_checks as _;`.
 
+//!
+//! # Architecture
+//!
+//! One crate in layers. Each layer uses only the layers above it in this picture; the core
+//! never names a surface or an indicator (a test holds it to that), and the surfaces only read
+//! what the core publishes.
+//!
+//! ```text
+//!  #[health_check] (link time)   Check::new · #[derive(HealthAware)] · CheckSource (indicators)
+//!            │                                  │
+//!            ▼                                  ▼
+//!  ┌─ core ────────────────────────────────────────────────────────────────────────┐
+//!  │ check    the model: Check, CheckInfo, CheckOutcome                            │
+//!  │ engine   registry · cache · single-flight · timeouts · panics · monitor       │
+//!  │ runtime  HealthRuntime (the engine's API) · builder · config · aware handlers │
+//!  │ state    HealthSnapshot · service-name resolution · HealthReport              │
+//!  └──────┬──────────────────────────────────────────────┬───────────────────────┘
+//!         │ published snapshot (tokio watch)             │ HealthEvent: runs, transitions,
+//!         │                                              │ checks added/removed, drains
+//!         ▼                                              ▼ (observers, broadcast)
+//!  grpc · http · health_file · plugin                    prometheus (run histogram) · yours
+//!         └──────────── server::serve: all of them, the monitor, the drain ───────────┘
+//! ```
+//!
+//! | layer | modules |
+//! |---|---|
+//! | the check model | [`check`] |
+//! | the engine | runs, caches and publishes; private, reached through [`HealthRuntime`] |
+//! | the runtime and builder | [`runtime`], [`config`] |
+//! | the published state | [`state`], and the [events](HealthEvent) |
+//! | the surfaces | [`grpc`], [`http`], [`prometheus`], [`health_file`], [`plugin`], [`server`] (all at once), [`pb`] (the protos) |
+//! | the indicators | [`indicator`]: the machine, the requests served, dependencies |
+//!
+//! Surfaces that need something from every runtime from its first run (Prometheus' run
+//! histogram observes every run; the health file has a check of its own) are attached by the
+//! builder through the crate root, the one place that names both the core and the surfaces.
+
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The core: the check model, the engine, the runtime and its builder, the published state.

@@ -37,8 +37,8 @@ pub enum ServeError {
 
 /// Serves every health surface the configuration asks for, until SIGTERM or Ctrl-C: gRPC on
 /// `addr` with `routes` and both health services, the HTTP probes on
-/// [`http_addr`](crate::SurfaceSettings::http_addr), the health file at
-/// [`health_file`](crate::SurfaceSettings::health_file), and the monitor. On the signal every
+/// [`http_addr`](crate::config::SurfaceSettings::http_addr), the health file at
+/// [`health_file`](crate::config::SurfaceSettings::health_file), and the monitor. On the signal every
 /// name turns `NOT_SERVING`; after the drain delay `Watch` streams end and the servers stop.
 ///
 /// ```no_run

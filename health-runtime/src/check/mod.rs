@@ -1,5 +1,6 @@
 //! The check model: what a check is ([`Check`]), its settings once registered ([`CheckInfo`]),
-//! where it was defined ([`Location`]), and what one run returns ([`outcome`]).
+//! where it was defined ([`Location`]), and what one run returns
+//! ([`CheckOutcome`], [`CheckError`]).
 
 mod outcome;
 

@@ -1,6 +1,6 @@
 //! The gRPC surfaces: the standard `grpc.health.v1.Health` service (`Check`, `List`, `Watch`)
 //! and the detailed `plugin.health.v1.HealthReport` service, both served from the published
-//! state of a [`HealthRuntime`](crate::HealthRuntime).
+//! state of a [`HealthRuntime`].
 //!
 //! ```no_run
 //! use health_runtime::HealthRuntime;

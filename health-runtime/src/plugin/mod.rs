@@ -26,7 +26,7 @@
 //!    by its host: [`PluginServer::serve`] prints a message on stderr and exits with status 1,
 //!    writing nothing on stdout, as go-plugin's own plugins do. With
 //!    [`standalone`](PluginServer::standalone) and the variable unset, it serves on that TCP
-//!    address instead, as [`HealthRuntime::serve`] does, and prints no handshake line.
+//!    address instead, as [`serve`](crate::serve) does, and prints no handshake line.
 //! 2. **Version.** The app protocol version is the highest one both this plugin and the host's
 //!    `PLUGIN_PROTOCOL_VERSIONS` list; with none in common, the plugin's lowest, which the host
 //!    then refuses with its own message.
@@ -121,7 +121,7 @@ use crate::HealthRuntime;
 use crate::pb::go_plugin::grpc_broker_server::GrpcBrokerServer;
 use crate::pb::go_plugin::grpc_controller_server::GrpcControllerServer;
 use crate::pb::go_plugin::grpc_stdio_server::GrpcStdioServer;
-use crate::server::ServeError;
+use crate::server::{Drained, ServeError};
 use handshake::{Cookie, HostEnv};
 use transport::Listener;
 
@@ -482,45 +482,11 @@ async fn serve_plugin(
     let _stop_on_exit = StopOnDrop(stop.clone());
     plugin.signals.spawn(&stop);
     health.start();
-    let drained = {
-        let health = health.clone();
-        let stop = stop.clone();
-        async move {
-            let limit = match stop.cause().await {
-                Cause::Host => Duration::ZERO,
-                Cause::Signal => SIGNAL_DRAIN_LIMIT,
-            };
-            tokio::time::sleep_until(health.shutdown_within(limit)).await;
-        }
-    }
-    .boxed()
-    .shared();
-    // Connections still open this long after the drain fail their I/O and end.
-    let closed = {
-        let drained = drained.clone();
-        async move {
-            drained.await;
-            tokio::time::sleep(CLOSE_GRACE).await;
-        }
-    }
-    .boxed()
-    .shared();
+    let (drained, closed) = drain_and_close(health, &stop);
     let surfaces = crate::server::Surfaces::start(health, drained.clone()).await?;
 
     let captured = stdio::Captured::default();
-    let routes = routes
-        .add_service(crate::grpc::health_server(health))
-        .add_service(crate::grpc::report_server(health))
-        .add_service(GrpcControllerServer::new(services::Controller {
-            stop: stop.clone(),
-        }))
-        .add_service(GrpcStdioServer::new(services::Stdio {
-            drained: drained.clone(),
-            captured: captured.clone(),
-        }))
-        .add_service(GrpcBrokerServer::new(services::Broker {
-            drained: drained.clone(),
-        }));
+    let routes = with_plugin_services(routes, health, &stop, &drained, &captured);
     // The socket file is removed when `serve` returns, whatever the accept loop does.
     let (listener, _socket) = plugin.listener.into_parts();
     let auto_mtls = plugin.tls.is_some();
@@ -557,6 +523,58 @@ async fn serve_plugin(
     served?;
     tracing::info!("plugin: stopped");
     Ok(())
+}
+
+/// The end of the drain (at once when the host asked, at most `SIGNAL_DRAIN_LIMIT` after a
+/// signal), and the moment connections still open after it are closed.
+fn drain_and_close(health: &HealthRuntime, stop: &Stop) -> (Drained, Drained) {
+    let drained = {
+        let health = health.clone();
+        let stop = stop.clone();
+        async move {
+            let limit = match stop.cause().await {
+                Cause::Host => Duration::ZERO,
+                Cause::Signal => SIGNAL_DRAIN_LIMIT,
+            };
+            tokio::time::sleep_until(health.shutdown_within(limit)).await;
+        }
+    }
+    .boxed()
+    .shared();
+    // Connections still open this long after the drain fail their I/O and end.
+    let closed = {
+        let drained = drained.clone();
+        async move {
+            drained.await;
+            tokio::time::sleep(CLOSE_GRACE).await;
+        }
+    }
+    .boxed()
+    .shared();
+    (drained, closed)
+}
+
+/// The user's routes with the health services and go-plugin's controller, stdio and broker.
+fn with_plugin_services(
+    routes: Routes,
+    health: &HealthRuntime,
+    stop: &Stop,
+    drained: &Drained,
+    captured: &stdio::Captured,
+) -> Routes {
+    routes
+        .add_service(crate::grpc::health_server(health))
+        .add_service(crate::grpc::report_server(health))
+        .add_service(GrpcControllerServer::new(services::Controller {
+            stop: stop.clone(),
+        }))
+        .add_service(GrpcStdioServer::new(services::Stdio {
+            drained: drained.clone(),
+            captured: captured.clone(),
+        }))
+        .add_service(GrpcBrokerServer::new(services::Broker {
+            drained: drained.clone(),
+        }))
 }
 
 /// Triggers the stop when dropped.

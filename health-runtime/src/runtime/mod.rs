@@ -1,6 +1,6 @@
 //! The runtime: [`HealthRuntime`], the engine's API, built by [`HealthRuntimeBuilder`] from a
-//! [`HealthConfig`](config::HealthConfig) and the checks; handlers with their own checks
-//! ([`aware`]).
+//! [`HealthConfig`] and the checks; handlers with their own checks
+//! ([`HealthAware`], [`AwareHandle`]).
 
 pub(crate) mod aware;
 pub(crate) mod builder;

@@ -1,5 +1,5 @@
 //! The published state: every check's latest result in one [`HealthSnapshot`], what each health
-//! service name resolves to, and the detailed [`HealthReport`](report::HealthReport) built from it.
+//! service name resolves to, and the detailed [`HealthReport`] built from it.
 
 pub(crate) mod report;
 pub(crate) mod resolve;
