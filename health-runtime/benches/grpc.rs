@@ -21,7 +21,7 @@
 //!    run is not served from cache). The clock starts when the client writes the `flip` command
 //!    to the server's stdin and stops when the last stream task receives `NOT_SERVING`. Printed:
 //!    that time (target <= 250 ms) and the median over the streams, the server's resident memory
-//!    per open stream, and the count of open streams our server reports (`watch_streams()`).
+//!    per open stream, and the count of open streams our server reports (`grpc::watch_streams`).
 //!
 //! Each server runs in a child process, this same binary re-executed with
 //! `GRPC_BENCH_ROLE=server-ours` or `server-tonic`: it serves on `127.0.0.1:0`, prints
