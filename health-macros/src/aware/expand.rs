@@ -54,20 +54,30 @@ fn check(check: &AwareCheck) -> TokenStream {
 fn run(source: &Source, this: &proc_macro2::Ident) -> TokenStream {
     match source {
         Source::Field { member, ty } => {
-            // Spanned at the field's type: a type that is not an indicator is reported there,
-            // with `HealthIndicator`'s message.
+            // The type named and spanned at the field's type: one that is not an indicator is
+            // reported there, once, with `HealthIndicator`'s message.
             quote_spanned! {ty.span()=>
-                ::health_runtime::__private::run_indicator(&#this.#member).await
+                ::health_runtime::__private::run_indicator::<#ty>(&#this.#member).await
             }
         }
         Source::Method { ident } => {
-            // Spanned at the method's name as written: a missing method, or one with the wrong
-            // parameters, is reported on the string that names it.
+            // Spanned at the method's name as written: a missing method, one with the wrong
+            // parameters, a plain `fn` (with `CheckMethod`'s message, which names the method
+            // through a unit struct of its name) or an unsupported return type is reported on
+            // the string that names it. The call is awaited through `CheckMethod::Future`, which
+            // does not exist when the call is not a future: no second error for the `.await`.
             let call = quote_spanned!(ident.span()=> #this.#ident());
             let output = quote_spanned!(ident.span()=> __health_output);
             quote_spanned! {ident.span()=>
                 {
-                    let #output = ::health_runtime::__private::method_output(#call).await;
+                    #[allow(non_camel_case_types)]
+                    struct #ident;
+                    let __health_future =
+                        <_ as ::health_runtime::__private::CheckMethod<#ident>>::into_check_future(
+                            #call,
+                        );
+                    let #output =
+                        ::health_runtime::__private::method_output(__health_future).await;
                     ::health_runtime::IntoCheckOutcome::into_check_outcome(#output)
                 }
             }

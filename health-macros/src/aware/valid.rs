@@ -69,7 +69,7 @@ fn method_check(ty_name: &str, attr: &Attr<'_>, errors: &mut Errors) -> Option<A
     };
     let expected = "expected the name of a method as a string, such as `\"check_cache\"`";
     let literal = string_value(method_arg, expected, errors)?;
-    let Ok(ident) = syn::parse_str::<Ident>(&literal.value()) else {
+    let Ok(mut ident) = syn::parse_str::<Ident>(&literal.value()) else {
         errors.at(
             method_arg.index,
             literal,
@@ -81,8 +81,9 @@ fn method_check(ty_name: &str, attr: &Attr<'_>, errors: &mut Errors) -> Option<A
         return None;
     };
     // Spanned at the string that names it: rustc's errors about the method are reported there.
-    let ident = Ident::new(&ident.unraw().to_string(), literal.span());
-    let default = ident.to_string();
+    // A raw identifier (`r#type`) stays raw in the call; names and messages go without `r#`.
+    ident.set_span(literal.span());
+    let default = ident.unraw().to_string();
     let settings = Settings::new(
         args,
         |errors| match derived_name_error(&default, "method", "check") {
@@ -95,7 +96,7 @@ fn method_check(ty_name: &str, attr: &Attr<'_>, errors: &mut Errors) -> Option<A
         errors,
     )?;
     Some(AwareCheck {
-        item: format!("{ty_name}::{ident}"),
+        item: format!("{ty_name}::{default}"),
         span: literal.span(),
         source: Source::Method { ident },
         settings,
