@@ -5,9 +5,10 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use crate::args::Args;
+use crate::codegen;
 use crate::errors::{Errors, ITEM};
 use crate::function::Function;
-use crate::model::{Check, Group, Status};
+use crate::model::Check;
 
 /// The whole attribute: the user's item, unchanged, followed by its registration or by every
 /// error found.
@@ -73,73 +74,18 @@ fn registration(check: &Check) -> TokenStream {
     } else {
         quote!(Blocking)
     };
-    let settings = &check.settings;
-    let name = &settings.name;
-    let timeout = optional_duration(settings.timeout);
-    let interval = optional_duration(settings.interval);
-    let on_timeout = status(settings.on_timeout);
-    let on_error = status(settings.on_error);
-    let groups = settings.groups.iter().map(|&group| group_path(group));
-    let service = match &settings.service {
-        Some(service) => quote!(::core::option::Option::Some(#service)),
-        None => quote!(::core::option::Option::None),
-    };
-    let failure_threshold = settings.failure_threshold;
-    let item = ident.to_string();
-    // `line!()` and `column!()` report where their own tokens come from: the function's name.
-    let location = quote_spanned! {function.span()=>
-        file: ::core::file!(),
-        line: ::core::line!(),
-        column: ::core::column!(),
-    };
+    let settings = codegen::settings(&check.settings);
+    let site = codegen::site(function.span(), &ident.to_string());
     quote! {
         const _: () = {
             #runner
             ::health_runtime::__private::inventory::submit! {
                 ::health_runtime::__private::StaticCheck {
-                    settings: ::health_runtime::__private::Settings {
-                        name: #name,
-                        timeout: #timeout,
-                        on_timeout: #on_timeout,
-                        on_error: #on_error,
-                        interval: #interval,
-                        groups: &[#(#groups),*],
-                        service: #service,
-                        failure_threshold: #failure_threshold,
-                    },
-                    site: ::health_runtime::__private::Site {
-                        #location
-                        item: ::core::concat!(::core::module_path!(), "::", #item),
-                    },
+                    settings: #settings,
+                    site: #site,
                     run: ::health_runtime::__private::StaticRunner::#kind(__health_run),
                 }
             }
         };
-    }
-}
-
-pub(crate) fn optional_duration(duration: Option<std::time::Duration>) -> TokenStream {
-    match duration {
-        Some(duration) => {
-            let millis = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
-            quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#millis)))
-        }
-        None => quote!(::core::option::Option::None),
-    }
-}
-
-pub(crate) fn status(status: Status) -> TokenStream {
-    match status {
-        Status::Healthy => quote!(::health_runtime::Status::Healthy),
-        Status::Warning => quote!(::health_runtime::Status::Warning),
-        Status::Critical => quote!(::health_runtime::Status::Critical),
-    }
-}
-
-pub(crate) fn group_path(group: Group) -> TokenStream {
-    match group {
-        Group::Liveness => quote!(::health_runtime::Group::Liveness),
-        Group::Readiness => quote!(::health_runtime::Group::Readiness),
-        Group::Startup => quote!(::health_runtime::Group::Startup),
     }
 }

@@ -6,7 +6,7 @@
 mod args;
 mod aware;
 mod check;
-mod duration;
+mod codegen;
 mod errors;
 mod function;
 mod model;
@@ -49,9 +49,11 @@ use proc_macro::TokenStream;
 /// - **`name = "database"`**: the check's name, which is also a gRPC health service name. Up to
 ///   128 ASCII letters, digits, `.`, `_`, `/` and `-`. The empty name (the overall status) and the
 ///   probe names `liveness`, `readiness`, `startup` and `plugin` are reserved.
-/// - **`timeout = "250ms"`**: the deadline of one run. A duration is one or more whole numbers,
-///   each followed by a unit, `ms`, `s`, `m` or `h`: `"250ms"`, `"5s"`, `"1m30s"`. It must be
-///   greater than zero.
+/// - **`timeout = "250ms"`**: the deadline of one run. A duration is one or more numbers, each
+///   followed by a unit, `ms`, `s`, `m` or `h`, perhaps with one space between them: `"250ms"`,
+///   `"1.5s"`, `"1m30s"`, `"1m 30s"`; a number alone is seconds: `"2"`, `"0.5"`. It is the
+///   grammar of the `PLUGIN_HEALTH_*` variables too (`health_rules::duration`), precise to the
+///   nanosecond. It must be greater than zero.
 /// - **`on_timeout = "warning"`**: the status reported when a run passes its deadline.
 /// - **`on_error = "warning"`**: the status reported when a run fails or panics. `"healthy"` is
 ///   refused: a failure must not look like a success.
@@ -148,20 +150,24 @@ use proc_macro::TokenStream;
 ///     }
 ///     ::health_runtime::__private::inventory::submit! {
 ///         ::health_runtime::__private::StaticCheck {
-///             name: "database",
-///             timeout: ::core::option::Option::Some(::core::time::Duration::from_millis(5000)),
-///             on_timeout: ::health_runtime::Status::Warning,
-///             on_error: ::health_runtime::Status::Critical,
-///             interval: ::core::option::Option::None,
-///             groups: &[::health_runtime::Group::Readiness],
-///             service: ::core::option::Option::None,
-///             failure_threshold: 1,
+///             settings: ::health_runtime::__private::Settings {
+///                 name: "database",
+///                 timeout: ::core::option::Option::Some(::core::time::Duration::new(5, 0)),
+///                 on_timeout: ::health_runtime::Status::Warning,
+///                 on_error: ::health_runtime::Status::Critical,
+///                 interval: ::core::option::Option::None,
+///                 groups: &[::health_runtime::Group::Readiness],
+///                 service: ::core::option::Option::None,
+///                 failure_threshold: 1,
+///             },
+///             // `file`, `line` and `column` are spanned at the function's name.
+///             site: ::health_runtime::__private::Site {
+///                 file: ::core::file!(),
+///                 line: ::core::line!(),
+///                 column: ::core::column!(),
+///                 item: ::core::concat!(::core::module_path!(), "::", "database"),
+///             },
 ///             run: ::health_runtime::__private::StaticRunner::Async(__health_run),
-///             // The position of the function's name.
-///             file: ::core::file!(),
-///             line: ::core::line!(),
-///             column: ::core::column!(),
-///             item: ::core::concat!(::core::module_path!(), "::", "database"),
 ///         }
 ///     }
 /// };

@@ -8,11 +8,12 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::{Expr, Lit, LitStr};
 
+use health_rules::{Group, Status, defaults, duration};
+
 use crate::args::{Arg, Args};
-use crate::duration;
 use crate::errors::{Errors, ITEM};
 use crate::function::Function;
-use crate::name::{function_name_error, name_error};
+use crate::name::{derived_name_error, name_error};
 use crate::suggest;
 
 /// A `#[health_check]` function ready to expand.
@@ -33,46 +34,6 @@ pub(crate) struct Settings {
     pub(crate) groups: Vec<Group>,
     pub(crate) service: Option<String>,
     pub(crate) failure_threshold: u32,
-}
-
-/// The statuses a check can be configured to report.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Status {
-    Healthy,
-    Warning,
-    Critical,
-}
-
-impl Status {
-    const ALL: [Status; 3] = [Status::Healthy, Status::Warning, Status::Critical];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Status::Healthy => "healthy",
-            Status::Warning => "warning",
-            Status::Critical => "critical",
-        }
-    }
-}
-
-/// The probe groups.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Group {
-    Liveness,
-    Readiness,
-    Startup,
-}
-
-impl Group {
-    const ALL: [Group; 3] = [Group::Liveness, Group::Readiness, Group::Startup];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Group::Liveness => "liveness",
-            Group::Readiness => "readiness",
-            Group::Startup => "startup",
-        }
-    }
 }
 
 impl Check {
@@ -120,11 +81,11 @@ impl Settings {
         let on_timeout = args
             .on_timeout
             .as_ref()
-            .and_then(|arg| status(arg, &Status::ALL, errors));
+            .and_then(|arg| status(arg, &Status::ON_TIMEOUT, errors));
         let on_error = args
             .on_error
             .as_ref()
-            .and_then(|arg| status(arg, &[Status::Warning, Status::Critical], errors));
+            .and_then(|arg| status(arg, &Status::ON_ERROR, errors));
         let interval = args.interval.as_ref().and_then(|arg| duration(arg, errors));
         let groups = args.groups.as_ref().and_then(|arg| groups(arg, errors));
         let service = args
@@ -146,12 +107,12 @@ impl Settings {
             name: name?,
             name_span,
             timeout,
-            on_timeout: on_timeout.unwrap_or(Status::Critical),
-            on_error: on_error.unwrap_or(Status::Critical),
+            on_timeout: on_timeout.unwrap_or(defaults::ON_TIMEOUT),
+            on_error: on_error.unwrap_or(defaults::ON_ERROR),
             interval,
-            groups: groups.unwrap_or_else(|| vec![Group::Readiness]),
+            groups: groups.unwrap_or_else(|| defaults::GROUPS.to_vec()),
             service,
-            failure_threshold: failure_threshold.unwrap_or(1),
+            failure_threshold: failure_threshold.unwrap_or(defaults::FAILURE_THRESHOLD),
         })
     }
 }
@@ -223,7 +184,7 @@ fn checked_name(arg: &Arg, what: &str, errors: &mut Errors) -> Option<String> {
 
 fn default_name(function: &Function, errors: &mut Errors) -> Option<String> {
     let name = function.ident.unraw().to_string();
-    if let Some(message) = function_name_error(&name) {
+    if let Some(message) = derived_name_error(&name, "function", "name") {
         errors.at(ITEM, &function.ident, message);
         return None;
     }
@@ -266,7 +227,7 @@ fn status(arg: &Arg, allowed: &[Status], errors: &mut Errors) -> Option<Status> 
     if let Some(&status) = allowed.iter().find(|status| status.as_str() == written) {
         return Some(status);
     }
-    let message = if Status::ALL.iter().any(|status| status.as_str() == written) {
+    let message = if written == Status::Healthy.as_str() {
         // Only `on_error = "healthy"` gets here: a failure must never read as a success.
         format!(
             "`{key}` cannot be `\"{written}\"`: a check that fails or panics must not look \

@@ -14,30 +14,45 @@ use crate::{Check, CheckError, CheckOutcome, Group, IntoCheckOutcome, Status};
 /// `timeout` and `interval` are `None` for the runtime's defaults.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
+    /// The check's name.
     pub name: &'static str,
+    /// The deadline of one run; `None` for the runtime's default.
     pub timeout: Option<Duration>,
+    /// The status of a run that passes its deadline.
     pub on_timeout: Status,
+    /// The status of a run that fails or panics.
     pub on_error: Status,
+    /// The re-run period; `None` for the runtime's default.
     pub interval: Option<Duration>,
+    /// The probe groups the check gates.
     pub groups: &'static [Group],
+    /// A gRPC health service the check also counts toward.
     pub service: Option<&'static str>,
+    /// Consecutive failed runs before a failure shows.
     pub failure_threshold: u32,
 }
 
 /// Where a check was declared: the position of the function, field or method name.
 #[derive(Debug, Clone, Copy)]
 pub struct Site {
+    /// `file!()` at the name.
     pub file: &'static str,
+    /// `line!()` at the name.
     pub line: u32,
+    /// `column!()` at the name.
     pub column: u32,
+    /// The module path and the item: `crate::checks::database`, `crate::Handler.pool`.
     pub item: &'static str,
 }
 
 /// A check registered at link time by `#[health_check]`; every field is a constant.
 #[derive(Debug)]
 pub struct StaticCheck {
+    /// Its settings.
     pub settings: Settings,
+    /// Where it was declared.
     pub site: Site,
+    /// How it runs.
     pub run: StaticRunner,
 }
 
@@ -112,18 +127,48 @@ where
     settings.into_check(crate::runtime::aware::aware_runner(handler, run), site)
 }
 
-/// Runs an indicator field; the bound is where a field type that is not one is reported.
+/// Runs an indicator field. The derive names the field's type, `run_indicator::<Type>`, spanned
+/// at that type: the bound is then the one place a type that is not an indicator is reported.
 pub fn run_indicator<I: crate::HealthIndicator>(
     indicator: &I,
 ) -> impl Future<Output = Result<CheckOutcome, CheckError>> + Send + '_ {
     indicator.check()
 }
 
-/// The future of a method named by `#[health(method = "...")]`.
+/// A method named by `#[health(method = "...")]`, called: it must be an `async fn(&self)`, so
+/// that the call is a future. `Method` is a unit struct the derive names after the method, so
+/// that the message can name it.
+///
+/// The derive awaits [`CheckMethod::Future`] rather than the call itself: when the call is not a
+/// future, that type does not exist and rustc reports this trait's message alone, not also
+/// "is not a future" for the `.await`.
+#[diagnostic::on_unimplemented(
+    message = "check method `{Method}` is not an `async fn`: it returns `{Self}`, which is not a future",
+    label = "this method returns `{Self}`, not a future",
+    note = "a method named by `#[health(method = \"...\")]` is awaited: declare it `async fn {Method}(&self) -> T`, with `T` a type a `#[health_check]` function may return"
+)]
+pub trait CheckMethod<Method> {
+    /// The method's future.
+    type Future: Future;
+
+    /// The call as a future.
+    fn into_check_future(self) -> Self::Future;
+}
+
+impl<F: Future, Method> CheckMethod<Method> for F {
+    type Future = F;
+
+    fn into_check_future(self) -> F {
+        self
+    }
+}
+
+/// The future of a method named by `#[health(method = "...")]`, once it is known to be one: the
+/// bound is where a future that is not `Send` is reported. Its output is checked by
+/// `IntoCheckOutcome::into_check_outcome` alone, so that an unsupported one is reported once.
 pub fn method_output<F>(future: F) -> F
 where
     F: Future + Send,
-    F::Output: IntoCheckOutcome,
 {
     future
 }

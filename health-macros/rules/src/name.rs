@@ -38,21 +38,10 @@ pub enum NameProblem {
 
 impl fmt::Display for NameProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NameProblem::Empty => f.write_str(
-                "is empty; the empty name `\"\"` is the overall status, so choose another",
-            ),
-            NameProblem::TooLong { len } => {
-                write!(f, "is {len} bytes long; at most {MAX_LEN} are allowed")
-            }
-            NameProblem::Character { found } => write!(
-                f,
-                "contains {found:?}; use only ASCII letters, digits, `.`, `_`, `/` and `-`"
-            ),
-            NameProblem::Reserved { name } => write!(
-                f,
-                "is reserved for the `{name}` probe service; choose another name"
-            ),
+        f.write_str(&self.fault())?;
+        match self.fix() {
+            Some(fix) => write!(f, "; {fix}"),
+            None => Ok(()),
         }
     }
 }
@@ -60,6 +49,34 @@ impl fmt::Display for NameProblem {
 impl std::error::Error for NameProblem {}
 
 impl NameProblem {
+    /// What is wrong, without what to do about it, following "name `x` ...": "is reserved for
+    /// the `startup` probe service". For a sentence that gives its own fix, such as one about a
+    /// name taken from a function.
+    pub fn fault(&self) -> String {
+        match self {
+            NameProblem::Empty => "is empty".to_owned(),
+            NameProblem::TooLong { len } => {
+                format!("is {len} bytes long; at most {MAX_LEN} are allowed")
+            }
+            NameProblem::Character { found } => format!("contains {found:?}"),
+            NameProblem::Reserved { name } => format!("is reserved for the `{name}` probe service"),
+        }
+    }
+
+    /// What to do about it, when there is more to say than the [`fault`](Self::fault).
+    pub fn fix(&self) -> Option<&'static str> {
+        match self {
+            NameProblem::Empty => {
+                Some("the empty name `\"\"` is the overall status, so choose another")
+            }
+            NameProblem::TooLong { .. } => None,
+            NameProblem::Character { .. } => {
+                Some("use only ASCII letters, digits, `.`, `_`, `/` and `-`")
+            }
+            NameProblem::Reserved { .. } => Some("choose another name"),
+        }
+    }
+
     /// The whole sentence about `name`: "check name `a b` contains ' '; ...", or "check name is
     /// empty; ..." for the empty name, where `what` is e.g. "check name" or "service name".
     pub fn describe(&self, what: &str, name: &str) -> String {
@@ -151,6 +168,22 @@ mod tests {
                 .unwrap_err()
                 .describe("check name", "startup"),
             "check name `startup` is reserved for the `startup` probe service; choose another name"
+        );
+    }
+
+    #[test]
+    fn the_fault_is_the_sentence_without_its_fix() {
+        let long = NameProblem::TooLong { len: 130 };
+        assert_eq!(long.fault(), long.to_string());
+        assert_eq!(long.fix(), None);
+        let reserved = NameProblem::Reserved { name: "startup" };
+        assert_eq!(
+            reserved.fault(),
+            "is reserved for the `startup` probe service"
+        );
+        assert_eq!(
+            reserved.to_string(),
+            format!("{}; {}", reserved.fault(), reserved.fix().unwrap())
         );
     }
 

@@ -1,6 +1,6 @@
 use health_runtime::health_check;
 
-#[health_check(timeout = "1.5s")]
+#[health_check(timeout = "1,5s")]
 async fn database() -> Result<(), std::io::Error> {
     Ok(())
 }

@@ -1,6 +1,6 @@
 use health_runtime::health_check;
 
-#[health_check(interval = "30")]
+#[health_check(interval = "1m30")]
 async fn database() -> Result<(), std::io::Error> {
     Ok(())
 }

@@ -30,7 +30,7 @@ async fn replica() -> bool {
 fn registered(name: &str) -> &'static StaticCheck {
     inventory::iter::<StaticCheck>
         .into_iter()
-        .find(|check| check.name == name)
+        .find(|check| check.settings.name == name)
         .unwrap_or_else(|| panic!("`{name}` is registered"))
 }
 
@@ -38,22 +38,22 @@ fn main() {
     assert!(cache());
 
     let database = registered("db.primary");
-    assert_eq!(database.timeout, Some(Duration::from_secs(90)));
-    assert_eq!(database.on_timeout, Status::Warning);
-    assert_eq!(database.on_error, Status::Warning);
-    assert_eq!(database.interval, Some(Duration::from_secs(3600)));
-    assert_eq!(database.groups, [Group::Startup, Group::Liveness]);
-    assert_eq!(database.service, Some("storage/v1"));
-    assert_eq!(database.failure_threshold, 3);
-    assert_eq!(database.line, 16);
-    assert!(database.item.ends_with("::database"), "{}", database.item);
+    assert_eq!(database.settings.timeout, Some(Duration::from_secs(90)));
+    assert_eq!(database.settings.on_timeout, Status::Warning);
+    assert_eq!(database.settings.on_error, Status::Warning);
+    assert_eq!(database.settings.interval, Some(Duration::from_secs(3600)));
+    assert_eq!(database.settings.groups, [Group::Startup, Group::Liveness]);
+    assert_eq!(database.settings.service, Some("storage/v1"));
+    assert_eq!(database.settings.failure_threshold, 3);
+    assert_eq!(database.site.line, 16);
+    assert!(database.site.item.ends_with("::database"), "{}", database.site.item);
 
     let cache = registered("cache");
-    assert_eq!(cache.on_timeout, Status::Healthy);
-    assert_eq!(cache.on_error, Status::Critical);
-    assert_eq!(cache.timeout, Some(Duration::from_millis(1500)));
+    assert_eq!(cache.settings.on_timeout, Status::Healthy);
+    assert_eq!(cache.settings.on_error, Status::Critical);
+    assert_eq!(cache.settings.timeout, Some(Duration::from_millis(1500)));
 
     let replica = registered("replica");
-    assert_eq!(replica.groups, [Group::Liveness, Group::Readiness, Group::Startup]);
-    assert_eq!(replica.service, Some("storage/v1"));
+    assert_eq!(replica.settings.groups, [Group::Liveness, Group::Readiness, Group::Startup]);
+    assert_eq!(replica.settings.service, Some("storage/v1"));
 }

@@ -13,20 +13,20 @@ async fn main() {
 
     let check = inventory::iter::<StaticCheck>
         .into_iter()
-        .find(|check| check.name == "database")
+        .find(|check| check.settings.name == "database")
         .expect("`database` is registered");
-    assert_eq!(check.timeout, None);
-    assert_eq!(check.on_timeout, Status::Critical);
-    assert_eq!(check.on_error, Status::Critical);
-    assert_eq!(check.interval, None);
-    assert_eq!(check.groups, [Group::Readiness]);
-    assert_eq!(check.service, None);
-    assert_eq!(check.failure_threshold, 1);
+    assert_eq!(check.settings.timeout, None);
+    assert_eq!(check.settings.on_timeout, Status::Critical);
+    assert_eq!(check.settings.on_error, Status::Critical);
+    assert_eq!(check.settings.interval, None);
+    assert_eq!(check.settings.groups, [Group::Readiness]);
+    assert_eq!(check.settings.service, None);
+    assert_eq!(check.settings.failure_threshold, 1);
     assert!(matches!(check.run, StaticRunner::Async(_)));
-    assert!(check.file.ends_with("async-fn.rs"), "{}", check.file);
+    assert!(check.site.file.ends_with("async-fn.rs"), "{}", check.site.file);
     // The location is the function's name, not the attribute.
-    assert_eq!((check.line, check.column), (5, 10));
-    assert!(check.item.ends_with("::database"), "{}", check.item);
+    assert_eq!((check.site.line, check.site.column), (5, 10));
+    assert!(check.site.item.ends_with("::database"), "{}", check.site.item);
 
     let StaticRunner::Async(run) = check.run else { unreachable!() };
     let outcome = run().await.unwrap();

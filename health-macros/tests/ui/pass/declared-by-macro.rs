@@ -13,8 +13,8 @@ check!("generated", "2s");
 fn main() {
     let check = health_runtime::__private::inventory::iter::<health_runtime::__private::StaticCheck>
         .into_iter()
-        .find(|check| check.name == "generated")
+        .find(|check| check.settings.name == "generated")
         .expect("`generated` is registered");
-    assert_eq!(check.timeout, Some(std::time::Duration::from_secs(2)));
+    assert_eq!(check.settings.timeout, Some(std::time::Duration::from_secs(2)));
     drop(generated());
 }

@@ -6,6 +6,7 @@ use health_runtime::{CheckOutcome, HealthAware, Status};
 #[health(check = "cache", method = "check_cache", timeout = "1s", on_error = "warning")]
 #[health(method = "queue_depth", groups = ["liveness"])]
 #[health(check = "mode", method = "mode", failure_threshold = 2)]
+#[health(method = "r#type")]
 struct Handler<T: Send + Sync + 'static> {
     inner: T,
 }
@@ -23,6 +24,10 @@ impl<T: Send + Sync + 'static> Handler<T> {
         let _ = &self.inner;
         CheckOutcome::new(Status::Healthy)
     }
+
+    async fn r#type(&self) -> bool {
+        true
+    }
 }
 
 fn main() {
@@ -32,5 +37,5 @@ fn main() {
         .iter()
         .map(|check| check.name().to_owned())
         .collect();
-    assert_eq!(names, ["cache", "queue_depth", "mode"]);
+    assert_eq!(names, ["cache", "queue_depth", "mode", "type"]);
 }

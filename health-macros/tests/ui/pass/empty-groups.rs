@@ -10,8 +10,8 @@ async fn audit_log() -> bool {
 fn main() {
     let check = inventory::iter::<StaticCheck>
         .into_iter()
-        .find(|check| check.name == "audit_log")
+        .find(|check| check.settings.name == "audit_log")
         .expect("`audit_log` is registered");
-    assert!(check.groups.is_empty());
+    assert!(check.settings.groups.is_empty());
     drop(audit_log());
 }

@@ -21,7 +21,7 @@ async fn main() {
         health_runtime::__private::StaticCheck,
     >
         .into_iter()
-        .map(|check| check.name)
+        .map(|check| check.settings.name)
         .collect();
     assert!(names.contains(&"queue") && names.contains(&"always"), "{names:?}");
 }

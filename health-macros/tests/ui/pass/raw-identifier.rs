@@ -10,7 +10,7 @@ fn main() {
     assert!(r#type());
     let check = inventory::iter::<StaticCheck>
         .into_iter()
-        .find(|check| check.name == "type")
+        .find(|check| check.settings.name == "type")
         .expect("the name drops the `r#`");
-    assert!(check.item.ends_with("::r#type"), "{}", check.item);
+    assert!(check.site.item.ends_with("::r#type"), "{}", check.site.item);
 }

@@ -11,9 +11,9 @@ fn main() {
 
     let check = inventory::iter::<StaticCheck>
         .into_iter()
-        .find(|check| check.name == "disk")
+        .find(|check| check.settings.name == "disk")
         .expect("`disk` is registered");
-    assert_eq!(check.timeout, Some(std::time::Duration::from_millis(250)));
+    assert_eq!(check.settings.timeout, Some(std::time::Duration::from_millis(250)));
     let StaticRunner::Blocking(run) = check.run else {
         panic!("a plain fn runs on the blocking pool");
     };
