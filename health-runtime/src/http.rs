@@ -1,4 +1,4 @@
-//! The HTTP probes (DESIGN §9), on axum: `/health`, `/ready`, `/live`, `/startup` (and `/readyz`,
+//! The HTTP probes, on axum: `/health`, `/ready`, `/live`, `/startup` (and `/readyz`,
 //! `/livez`), `/health/report` and `/metrics`.
 //!
 //! | path | answers |
