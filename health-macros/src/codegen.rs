@@ -12,6 +12,7 @@ use crate::model::Settings;
 
 /// The `::health_runtime::__private::Settings { ... }` constant expression for `settings`.
 pub(crate) fn settings(settings: &Settings) -> TokenStream {
+    let settings = &settings.check;
     let name = &settings.name;
     let timeout = optional_duration(settings.timeout);
     let on_timeout = status(settings.on_timeout);

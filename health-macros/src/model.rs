@@ -8,7 +8,7 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::{Expr, Lit, LitStr};
 
-use health_rules::{Group, Status, defaults, duration};
+use health_rules::{CheckSettings, Group, Status, duration};
 
 use crate::args::{Arg, Args};
 use crate::errors::{Errors, ITEM};
@@ -24,16 +24,10 @@ pub(crate) struct Check {
 
 /// The validated arguments of one check, shared by `#[health_check]` and `#[health(...)]`.
 pub(crate) struct Settings {
-    pub(crate) name: String,
+    /// The settings themselves: the list of fields the runtime shares.
+    pub(crate) check: CheckSettings<String, Vec<Group>>,
     /// Where the name was written, when it was: duplicate names are reported there.
     pub(crate) name_span: Option<(usize, proc_macro2::Span)>,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) on_timeout: Status,
-    pub(crate) on_error: Status,
-    pub(crate) interval: Option<Duration>,
-    pub(crate) groups: Vec<Group>,
-    pub(crate) service: Option<String>,
-    pub(crate) failure_threshold: u32,
 }
 
 impl Check {
@@ -103,17 +97,15 @@ impl Settings {
             .name
             .as_ref()
             .map(|arg| (arg.index, syn::spanned::Spanned::span(&arg.value)));
-        Some(Settings {
-            name: name?,
-            name_span,
-            timeout,
-            on_timeout: on_timeout.unwrap_or(defaults::ON_TIMEOUT),
-            on_error: on_error.unwrap_or(defaults::ON_ERROR),
-            interval,
-            groups: groups.unwrap_or_else(|| defaults::GROUPS.to_vec()),
-            service,
-            failure_threshold: failure_threshold.unwrap_or(defaults::FAILURE_THRESHOLD),
-        })
+        let mut check = CheckSettings::new(name?);
+        check.timeout = timeout;
+        check.interval = interval;
+        check.service = service;
+        check.on_timeout = on_timeout.unwrap_or(check.on_timeout);
+        check.on_error = on_error.unwrap_or(check.on_error);
+        check.groups = groups.unwrap_or(check.groups);
+        check.failure_threshold = failure_threshold.unwrap_or(check.failure_threshold);
+        Some(Settings { check, name_span })
     }
 }
 

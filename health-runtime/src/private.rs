@@ -2,35 +2,16 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub use inventory;
 
 use crate::check::{CheckFuture, Location, Runner};
-use crate::{Check, CheckError, CheckOutcome, Group, IntoCheckOutcome, Status};
+use crate::{Check, CheckError, CheckOutcome, Group, IntoCheckOutcome};
 
 /// The settings of one check, as `#[health_check]` and `#[derive(HealthAware)]` write them: one
 /// constant expression from one expansion in both macros, with the defaults already applied.
 /// `timeout` and `interval` are `None` for the runtime's defaults.
-#[derive(Debug, Clone, Copy)]
-pub struct Settings {
-    /// The check's name.
-    pub name: &'static str,
-    /// The deadline of one run; `None` for the runtime's default.
-    pub timeout: Option<Duration>,
-    /// The status of a run that passes its deadline.
-    pub on_timeout: Status,
-    /// The status of a run that fails or panics.
-    pub on_error: Status,
-    /// The re-run period; `None` for the runtime's default.
-    pub interval: Option<Duration>,
-    /// The probe groups the check gates.
-    pub groups: &'static [Group],
-    /// A gRPC health service the check also counts toward.
-    pub service: Option<&'static str>,
-    /// Consecutive failed runs before a failure shows.
-    pub failure_threshold: u32,
-}
+pub type Settings = health_rules::CheckSettings<&'static str, &'static [Group]>;
 
 /// Where a check was declared: the position of the function, field or method name.
 #[derive(Debug, Clone, Copy)]
@@ -70,26 +51,17 @@ pub type BoxedCheck = CheckFuture;
 
 inventory::collect!(StaticCheck);
 
-impl Settings {
-    /// The check these settings describe, run by `runner`.
-    fn into_check(self, runner: Runner, site: Site) -> Check {
-        let location = Location {
-            file: site.file,
-            line: site.line,
-            column: site.column,
-            item: Some(site.item),
-        };
-        let mut check = Check::with_runner(self.name.to_owned(), runner, location);
-        let spec = &mut check.spec;
-        spec.timeout = self.timeout;
-        spec.on_timeout = self.on_timeout;
-        spec.on_error = self.on_error;
-        spec.interval = self.interval;
-        spec.groups = self.groups.to_vec();
-        spec.service = self.service.map(str::to_owned);
-        spec.failure_threshold = self.failure_threshold;
-        check
-    }
+/// The check `settings` describe, run by `runner`.
+fn into_check(settings: &Settings, runner: Runner, site: Site) -> Check {
+    let location = Location {
+        file: site.file,
+        line: site.line,
+        column: site.column,
+        item: Some(site.item),
+    };
+    let mut check = Check::with_runner(settings.name.to_owned(), runner, location);
+    check.spec.settings = settings.to_owned();
+    check
 }
 
 impl StaticCheck {
@@ -98,7 +70,7 @@ impl StaticCheck {
             StaticRunner::Async(run) => Runner::Async(Arc::new(run)),
             StaticRunner::Blocking(run) => Runner::Blocking(Arc::new(run)),
         };
-        self.settings.into_check(runner, self.site)
+        into_check(&self.settings, runner, self.site)
     }
 }
 
@@ -124,7 +96,11 @@ where
     F: Fn(Arc<H>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<CheckOutcome, CheckError>> + Send + 'static,
 {
-    settings.into_check(crate::runtime::aware::aware_runner(handler, run), site)
+    into_check(
+        &settings,
+        crate::runtime::aware::aware_runner(handler, run),
+        site,
+    )
 }
 
 /// Runs an indicator field. The derive names the field's type, `run_indicator::<Type>`, spanned

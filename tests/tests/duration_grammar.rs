@@ -56,7 +56,7 @@ fn macro_messages() -> Vec<&'static str> {
         .collect()
 }
 
-fn interval_variable(text: &str) -> Result<Duration, health_runtime::ConfigError> {
+fn interval_variable(text: &str) -> Result<Duration, health_runtime::config::ConfigError> {
     HealthConfig::from_pairs([("PLUGIN_HEALTH_CHECK_INTERVAL", text)])
         .map(|config| config.checks.interval)
 }

@@ -10,6 +10,8 @@
 pub mod defaults;
 pub mod duration;
 pub mod name;
+mod settings;
 mod words;
 
+pub use settings::CheckSettings;
 pub use words::{Group, ParseNameError, Status};

@@ -207,7 +207,7 @@ fn default_field_name(field: &syn::Field, attr: &Attr<'_>, errors: &mut Errors) 
 fn duplicates(checks: &[AwareCheck], ty_name: &str, errors: &mut Errors) {
     let mut first: HashMap<&str, &AwareCheck> = HashMap::new();
     for check in checks {
-        let name = check.settings.name.as_str();
+        let name = check.settings.check.name.as_str();
         let Some(earlier) = first.get(name) else {
             first.insert(name, check);
             continue;

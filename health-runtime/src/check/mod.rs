@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use health_rules::defaults;
+use health_rules::CheckSettings;
 
 /// Where a check was defined: the `#[health_check]` function, or the call that built a [`Check`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -164,14 +164,7 @@ impl fmt::Debug for Runner {
 /// The settings of a check before defaults from the configuration are filled in.
 #[derive(Debug, Clone)]
 pub(crate) struct CheckSpec {
-    pub(crate) name: String,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) on_timeout: Status,
-    pub(crate) on_error: Status,
-    pub(crate) interval: Option<Duration>,
-    pub(crate) groups: Vec<Group>,
-    pub(crate) service: Option<String>,
-    pub(crate) failure_threshold: u32,
+    pub(crate) settings: CheckSettings<String, Vec<Group>>,
     pub(crate) informational: bool,
     pub(crate) location: Location,
 }
@@ -240,14 +233,7 @@ impl Check {
     pub(crate) fn with_runner(name: String, runner: Runner, location: Location) -> Self {
         Check {
             spec: CheckSpec {
-                name,
-                timeout: None,
-                on_timeout: defaults::ON_TIMEOUT,
-                on_error: defaults::ON_ERROR,
-                interval: None,
-                groups: defaults::GROUPS.to_vec(),
-                service: None,
-                failure_threshold: defaults::FAILURE_THRESHOLD,
+                settings: CheckSettings::new(name),
                 informational: false,
                 location,
             },
@@ -257,43 +243,43 @@ impl Check {
 
     /// The deadline of one run (default: the configured default timeout, 5 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.spec.timeout = Some(timeout);
+        self.spec.settings.timeout = Some(timeout);
         self
     }
 
     /// The status reported when a run passes its deadline (default: `Critical`).
     pub fn on_timeout(mut self, status: Status) -> Self {
-        self.spec.on_timeout = status;
+        self.spec.settings.on_timeout = status;
         self
     }
 
     /// The status reported when a run fails or panics: `Warning` or `Critical` (the default).
     pub fn on_error(mut self, status: Status) -> Self {
-        self.spec.on_error = status;
+        self.spec.settings.on_error = status;
         self
     }
 
     /// How often the background monitor re-runs the check (default: the configured interval).
     pub fn interval(mut self, interval: Duration) -> Self {
-        self.spec.interval = Some(interval);
+        self.spec.settings.interval = Some(interval);
         self
     }
 
     /// The probe groups the check gates (default: readiness only).
     pub fn groups(mut self, groups: impl IntoIterator<Item = Group>) -> Self {
-        self.spec.groups = groups.into_iter().collect();
+        self.spec.settings.groups = groups.into_iter().collect();
         self
     }
 
     /// A gRPC service name the check also counts toward.
     pub fn service(mut self, service: impl Into<String>) -> Self {
-        self.spec.service = Some(service.into());
+        self.spec.settings.service = Some(service.into());
         self
     }
 
     /// How many consecutive failed runs it takes before the failure shows (default: 1).
     pub fn failure_threshold(mut self, threshold: u32) -> Self {
-        self.spec.failure_threshold = threshold;
+        self.spec.settings.failure_threshold = threshold;
         self
     }
 
@@ -309,6 +295,6 @@ impl Check {
 
     /// The check's name.
     pub fn name(&self) -> &str {
-        &self.spec.name
+        &self.spec.settings.name
     }
 }

@@ -170,9 +170,14 @@ impl Engine {
     }
 
     fn resolve(&self, spec: CheckSpec) -> Result<CheckInfo, RegistryError> {
+        let CheckSpec {
+            settings: check,
+            informational,
+            location,
+        } = spec;
         let invalid = |problem: String| RegistryError::InvalidSetting {
-            name: spec.name.clone(),
-            location: spec.location,
+            name: check.name.clone(),
+            location: location,
             problem,
         };
         let bad_name = |what, name: &str| {
@@ -181,52 +186,56 @@ impl Engine {
                 .map(|problem| RegistryError::InvalidName {
                     what,
                     name: name.escape_debug().to_string(),
-                    location: spec.location,
+                    location: location,
                     problem: problem.to_string(),
                 })
         };
-        if let Some(error) = bad_name("name", &spec.name) {
+        if let Some(error) = bad_name("name", &check.name) {
             return Err(error);
         }
-        if let Some(error) = spec.service.as_deref().and_then(|s| bad_name("service", s)) {
+        if let Some(error) = check
+            .service
+            .as_deref()
+            .and_then(|s| bad_name("service", s))
+        {
             return Err(error);
         }
-        let timeout = spec.timeout.unwrap_or(self.settings.default_timeout);
-        let interval = spec.interval.unwrap_or(self.settings.default_interval);
+        let timeout = check.timeout.unwrap_or(self.settings.default_timeout);
+        let interval = check.interval.unwrap_or(self.settings.default_interval);
         if timeout.is_zero() {
             return Err(invalid("`timeout` must be greater than zero".into()));
         }
         if interval.is_zero() {
             return Err(invalid("`interval` must be greater than zero".into()));
         }
-        if !Status::ON_ERROR.contains(&spec.on_error) {
+        if !Status::ON_ERROR.contains(&check.on_error) {
             return Err(invalid(format!(
                 "`on_error` is `{}`; it must be `warning` or `critical`",
-                spec.on_error
+                check.on_error
             )));
         }
-        if !Status::ON_TIMEOUT.contains(&spec.on_timeout) {
+        if !Status::ON_TIMEOUT.contains(&check.on_timeout) {
             return Err(invalid(
                 "`on_timeout` is `unknown`; it must be `healthy`, `warning` or `critical`".into(),
             ));
         }
-        if spec.failure_threshold == 0 {
+        if check.failure_threshold == 0 {
             return Err(invalid("`failure_threshold` must be at least 1".into()));
         }
-        let mut groups = spec.groups;
+        let mut groups = check.groups;
         groups.sort_unstable();
         groups.dedup();
         Ok(CheckInfo {
-            name: spec.name.as_str().into(),
+            name: check.name.as_str().into(),
             timeout,
-            on_timeout: spec.on_timeout,
-            on_error: spec.on_error,
+            on_timeout: check.on_timeout,
+            on_error: check.on_error,
             interval,
             groups,
-            service: spec.service.map(Into::into),
-            failure_threshold: spec.failure_threshold,
-            informational: spec.informational,
-            location: spec.location,
+            service: check.service.map(Into::into),
+            failure_threshold: check.failure_threshold,
+            informational: informational,
+            location: location,
         })
     }
 
