@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use health_runtime::indicators::{RequestStats, SystemMetrics};
+use health_runtime::indicator::{RequestStats, SystemMetrics};
 use health_runtime::plugin::{PluginAddr, PluginServer};
 use health_runtime::{CheckOutcome, HealthRuntime, health_check};
 use tonic::service::Routes;

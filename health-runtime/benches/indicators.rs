@@ -13,7 +13,7 @@ use futures::StreamExt as _;
 use health_runtime::HealthRuntime;
 use health_runtime::grpc::proto::health::v1::HealthCheckRequest;
 use health_runtime::grpc::proto::health::v1::health_client::HealthClient;
-use health_runtime::indicators::{RequestStats, ResourceReading, SystemMetrics};
+use health_runtime::indicator::{RequestStats, ResourceReading, SystemMetrics};
 
 fn percentile(samples: &mut [f64], quantile: f64) -> f64 {
     samples.sort_by(f64::total_cmp);

@@ -61,7 +61,6 @@ mod health_file;
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 mod http;
 pub mod indicator;
-pub mod indicators;
 #[cfg(feature = "prometheus")]
 mod metrics;
 mod name;
@@ -90,7 +89,6 @@ pub use error::{RegistryError, UnknownCheck};
 pub use health_file::{GroupVerdicts, HEALTH_FILE_CHECK, HealthFile};
 pub use health_macros::{HealthAware, health_check};
 pub use indicator::HealthIndicator;
-pub use indicators::deps;
 pub use outcome::{CheckError, CheckOutcome, IntoCheckOutcome, MetricValue, OkValue};
 pub use report::{HealthMetric, HealthReport};
 pub use runtime::{BuildError, CheckSource, HealthRuntime, HealthRuntimeBuilder};

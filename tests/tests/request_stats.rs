@@ -12,7 +12,7 @@ use health_runtime::grpc::proto::health::v1::health_server::{Health, HealthServe
 use health_runtime::grpc::proto::health::v1::{
     HealthCheckRequest, HealthCheckResponse, HealthListRequest, HealthListResponse,
 };
-use health_runtime::indicators::RequestStats;
+use health_runtime::indicator::RequestStats;
 use tests::{HealthClient, builder, request};
 
 /// A health service that does what the requested name says: `ok/<ms>` answers after `ms`

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use health_runtime::indicators::{ProbeError, ResourceReading, SystemMetrics};
+use health_runtime::indicator::{ProbeError, ResourceReading, SystemMetrics};
 use health_runtime::{HealthConfig, HealthReport, HealthRuntime, Status};
 use tests::builder;
 

@@ -7,7 +7,8 @@
 //! message naming the target.
 //!
 //! ```standalone_crate
-//! use health_runtime::{deps, health_check};
+//! use health_runtime::health_check;
+//! use health_runtime::indicator::deps;
 //!
 //! #[health_check(name = "database", timeout = "2s")]
 //! async fn database() -> Result<f64, deps::DependencyError> {
@@ -17,7 +18,8 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use health_runtime::{HealthRuntime, deps};
+//! use health_runtime::HealthRuntime;
+//! use health_runtime::indicator::deps;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let runtime = HealthRuntime::builder().build()?;
@@ -151,7 +153,7 @@ fn chain(error: &dyn std::error::Error) -> String {
 /// # async fn main() {
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
 /// let addr = listener.local_addr().unwrap().to_string();
-/// let millis = health_runtime::deps::tcp_connect(&addr).await.unwrap();
+/// let millis = health_runtime::indicator::deps::tcp_connect(&addr).await.unwrap();
 /// assert!(millis >= 0.0);
 /// # }
 /// ```
@@ -226,7 +228,8 @@ fn describe_range(range: &impl std::ops::RangeBounds<u16>) -> String {
 /// connection can be made, and a pooled one would tie the client to one Tokio runtime.
 ///
 /// ```no_run,standalone_crate
-/// use health_runtime::{deps, health_check};
+/// use health_runtime::health_check;
+/// use health_runtime::indicator::deps;
 ///
 /// #[health_check(name = "payments_api", timeout = "3s", on_error = "warning")]
 /// async fn payments_api() -> Result<f64, deps::DependencyError> {
@@ -348,7 +351,8 @@ impl From<tonic::transport::Channel> for GrpcTarget {
 /// whole) and expects `SERVING`. Returns the round trip in milliseconds.
 ///
 /// ```no_run,standalone_crate
-/// use health_runtime::{deps, health_check};
+/// use health_runtime::health_check;
+/// use health_runtime::indicator::deps;
 ///
 /// #[health_check(name = "inventory", timeout = "2s")]
 /// async fn inventory() -> Result<f64, deps::DependencyError> {

@@ -6,19 +6,22 @@ use std::sync::Arc;
 
 use crate::{CheckError, CheckOutcome};
 
+pub mod deps;
 #[cfg(feature = "grpc")]
 mod grpc;
-#[cfg(feature = "http-client")]
-mod http_client;
+#[cfg(feature = "http-check")]
+mod http;
+mod requests;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod system;
 
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub use grpc::GrpcHealthIndicator;
-#[cfg(feature = "http-client")]
-#[cfg_attr(docsrs, doc(cfg(feature = "http-client")))]
-pub use http_client::HttpEndpoint;
+#[cfg(feature = "http-check")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http-check")))]
+pub use http::HttpEndpoint;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{SqliteDatabase, SqliteError};
@@ -67,5 +70,66 @@ impl<T: HealthIndicator + ?Sized> HealthIndicator for Arc<T> {
 impl<T: HealthIndicator + ?Sized> HealthIndicator for Box<T> {
     fn check(&self) -> impl Future<Output = Result<CheckOutcome, CheckError>> + Send {
         (**self).check()
+    }
+}
+
+pub use requests::{
+    RequestOutcome,     REQUEST_METRIC_NAMES, RequestMetrics, RequestStats, RequestStatsLayer, RequestStatsService,
+    RequestSummary, ResponseFuture, StatsBody, StatsRequestBody,
+};
+pub use system::{
+    ProbeError, ResourceMonitor, ResourceReading, ResourceSample, ResourceSource,
+    SYSTEM_METRIC_NAMES, SysinfoSource, SystemMetrics,
+};
+
+use crate::{Check, HealthConfig};
+
+
+/// What an indicator's checks gate: by default nothing but their own names (informational).
+#[derive(Debug, Clone)]
+pub(crate) struct Gating {
+    pub(crate) groups: Vec<crate::Group>,
+    pub(crate) service: Option<String>,
+    pub(crate) informational: bool,
+}
+
+impl Default for Gating {
+    fn default() -> Self {
+        Gating {
+            groups: Vec::new(),
+            service: None,
+            informational: true,
+        }
+    }
+}
+
+impl Gating {
+    /// `check` with these settings.
+    pub(crate) fn apply(&self, check: Check) -> Check {
+        let check = check
+            .groups(self.groups.clone())
+            .informational(self.informational);
+        match &self.service {
+            Some(service) => check.service(service.clone()),
+            None => check,
+        }
+    }
+}
+
+impl crate::CheckSource for SystemMetrics {
+    fn checks(self, config: &HealthConfig) -> Vec<Check> {
+        SystemMetrics::checks(self, config)
+    }
+}
+
+impl crate::CheckSource for RequestMetrics {
+    fn checks(self, config: &HealthConfig) -> Vec<Check> {
+        RequestMetrics::checks(self, config)
+    }
+}
+
+impl crate::CheckSource for RequestStats {
+    fn checks(self, config: &HealthConfig) -> Vec<Check> {
+        RequestMetrics::from(&self).checks(config)
     }
 }

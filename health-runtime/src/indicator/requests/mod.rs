@@ -14,7 +14,10 @@ use bytes::Buf as _;
 use http::{Request, Response};
 use tokio::time::Instant;
 
-use super::classify::{self, GrpcOutcomes, RequestOutcome};
+mod classify;
+
+use classify::GrpcOutcomes;
+pub use classify::RequestOutcome;
 use crate::{Check, CheckOutcome, Group, HealthConfig, Status};
 
 /// Sub-buckets per power of two in the latency histogram: 32, so a bucket is at most 1/32
@@ -135,7 +138,7 @@ struct Window {
 ///
 /// ```
 /// use std::time::Duration;
-/// use health_runtime::indicators::RequestStats;
+/// use health_runtime::indicator::RequestStats;
 ///
 /// let stats = RequestStats::new();
 /// for _ in 0..97 {
@@ -204,7 +207,7 @@ impl RequestStats {
     /// before making layers: a layer keeps the split it was made with.
     ///
     /// ```
-    /// use health_runtime::indicators::{RequestOutcome, RequestStats};
+    /// use health_runtime::indicator::{RequestOutcome, RequestStats};
     ///
     /// // A cache whose misses mean the backing store lost data.
     /// let stats = RequestStats::new().grpc_code_outcome(5, RequestOutcome::ServerError);
@@ -404,12 +407,12 @@ impl RequestSummary {
 ///
 /// ```no_run
 /// use health_runtime::HealthRuntime;
-/// use health_runtime::indicators::RequestStats;
+/// use health_runtime::indicator::RequestStats;
 /// use tower_layer::Layer as _;
 ///
 /// # async fn run<S>(my_service: S) -> Result<(), Box<dyn std::error::Error>>
 /// # where
-/// #     S: tower_service::Service<http::Request<health_runtime::indicators::StatsRequestBody<tonic::body::Body>>, Response = http::Response<tonic::body::Body>, Error = std::convert::Infallible>
+/// #     S: tower_service::Service<http::Request<health_runtime::indicator::StatsRequestBody<tonic::body::Body>>, Response = http::Response<tonic::body::Body>, Error = std::convert::Infallible>
 /// #         + tonic::server::NamedService + Clone + Send + Sync + 'static,
 /// #     S::Future: Send + 'static,
 /// # {
@@ -934,7 +937,7 @@ pub const REQUEST_METRIC_NAMES: [&str; 3] = [
 /// ```
 /// use std::time::Duration;
 /// use health_runtime::HealthRuntime;
-/// use health_runtime::indicators::RequestStats;
+/// use health_runtime::indicator::RequestStats;
 ///
 /// let stats = RequestStats::new();
 /// let runtime = HealthRuntime::builder()

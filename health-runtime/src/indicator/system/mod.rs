@@ -35,7 +35,7 @@ impl ProbeError {
 /// One reading of the machine's resources, each in percent (0–100).
 ///
 /// ```
-/// use health_runtime::indicators::ResourceReading;
+/// use health_runtime::indicator::ResourceReading;
 ///
 /// let reading = ResourceReading::new(12.5, 40.0, 71.2);
 /// assert_eq!(reading.cpu, Ok(12.5));
@@ -69,7 +69,7 @@ impl ResourceReading {
 /// sources too:
 ///
 /// ```
-/// use health_runtime::indicators::{ResourceReading, SystemMetrics};
+/// use health_runtime::indicator::{ResourceReading, SystemMetrics};
 ///
 /// let metrics = SystemMetrics::new().source(|| ResourceReading::new(10.0, 20.0, 30.0));
 /// # drop(metrics);
@@ -260,7 +260,7 @@ async fn sample_loop(sampler: Weak<Sampler>, mut source: Box<dyn ResourceSource>
         };
         source = returned;
         let reading = reading.unwrap_or_else(|panic| {
-            let message = crate::indicators::panic_message(panic.as_ref());
+            let message = crate::engine::panic_message(panic.as_ref());
             tracing::warn!(message, "the resource probe panicked");
             let failed = Err(ProbeError::failed(format!(
                 "the resource probe panicked: {message}"
@@ -317,7 +317,7 @@ async fn sample_loop(sampler: Weak<Sampler>, mut source: Box<dyn ResourceSource>
 ///
 /// ```
 /// use health_runtime::HealthRuntime;
-/// use health_runtime::indicators::SystemMetrics;
+/// use health_runtime::indicator::SystemMetrics;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
