@@ -74,16 +74,15 @@ impl<T: HealthIndicator + ?Sized> HealthIndicator for Box<T> {
 }
 
 pub use requests::{
-    RequestOutcome,     REQUEST_METRIC_NAMES, RequestMetrics, RequestStats, RequestStatsLayer, RequestStatsService,
-    RequestSummary, ResponseFuture, StatsBody, StatsRequestBody,
+    REQUEST_METRIC_NAMES, RequestMetrics, RequestOutcome, RequestStats, RequestStatsLayer,
+    RequestStatsService, RequestSummary, ResponseFuture, StatsBody, StatsRequestBody,
 };
 pub use system::{
-    ProbeError, ResourceMonitor, ResourceReading, ResourceSample, ResourceSource,
+    DiskSpace, ReadingError, ResourceMonitor, ResourceReading, ResourceSample, ResourceSource,
     SYSTEM_METRIC_NAMES, SysinfoSource, SystemMetrics,
 };
 
 use crate::{Check, HealthConfig};
-
 
 /// What an indicator's checks gate: by default nothing but their own names (informational).
 #[derive(Debug, Clone)]
