@@ -275,6 +275,18 @@ impl RequestMetrics {
     }
 }
 
+impl crate::CheckSource for RequestMetrics {
+    fn checks(self, config: &HealthConfig) -> Vec<Check> {
+        RequestMetrics::checks(self, config)
+    }
+}
+
+impl crate::CheckSource for RequestStats {
+    fn checks(self, config: &HealthConfig) -> Vec<Check> {
+        RequestMetrics::from(&self).checks(config)
+    }
+}
+
 /// One metric graded, before the check for too few requests.
 struct Graded {
     threshold: f64,

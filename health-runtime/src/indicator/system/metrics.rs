@@ -236,6 +236,12 @@ impl SystemMetrics {
     }
 }
 
+impl crate::CheckSource for SystemMetrics {
+    fn checks(self, config: &HealthConfig) -> Vec<Check> {
+        SystemMetrics::checks(self, config)
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Resource {
     Cpu,
