@@ -192,6 +192,86 @@ mod tests {
         assert_eq!(describe_range(&(200..)), "200..");
     }
 
+    /// A server answering every request on a connection with `status`, closing nothing;
+    /// returns its address and how many connections it accepted.
+    fn server(status: u16) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{BufRead as _, BufReader, Write as _};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                counter.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            let answer = format!(
+                                "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nkeep-alive: timeout=60\r\n\r\n"
+                            );
+                            if stream.write_all(answer.as_bytes()).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    #[tokio::test]
+    async fn every_check_opens_a_new_connection() {
+        let (addr, accepted) = server(204);
+        let endpoint = HttpEndpoint::new(format!("http://{addr}/healthz"));
+        for _ in 0..3 {
+            let outcome = endpoint.check().await.unwrap();
+            assert!(outcome.value().is_some_and(|millis| millis < 30_000.0));
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn an_unexpected_status_is_named() {
+        let (addr, _) = server(503);
+        let url = format!("http://{addr}/healthz");
+        let error = HttpEndpoint::new(&url)
+            .expect_status(200..300)
+            .measure()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("GET {url} answered 503; expected 200..300")
+        );
+    }
+
+    #[test]
+    fn the_shared_client_serves_one_runtime_after_another() {
+        let (addr, accepted) = server(200);
+        let url = format!("http://{addr}/");
+        for _ in 0..2 {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let millis = runtime
+                .block_on(crate::indicator::deps::http_get(&url, 200..=299))
+                .unwrap();
+            assert!(millis.is_finite() && millis < 30_000.0, "{millis}");
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
     #[test]
     fn the_status_range_is_kept_as_given() {
         let endpoint = HttpEndpoint::new("http://127.0.0.1:1/").expect_status(..500);

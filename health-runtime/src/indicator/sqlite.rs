@@ -136,3 +136,22 @@ impl HealthIndicator for SqliteDatabase {
         self.measure().await.into_check_outcome()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failed_query_names_the_database_and_the_query() {
+        let db = SqliteDatabase::open_in_memory()
+            .unwrap()
+            .with_query("SELECT count(*) FROM missing");
+        let error = db.measure().await.unwrap_err();
+        assert!(matches!(error, DependencyError::Query { .. }), "{error}");
+        assert_eq!(
+            error.to_string(),
+            "query `SELECT count(*) FROM missing` on `:memory:` failed: no such table: missing"
+        );
+        assert_eq!(db.check().await.unwrap_err().message(), error.to_string());
+    }
+}

@@ -98,3 +98,22 @@ pub(super) async fn connect(addr: &str) -> Result<f64, DependencyError> {
             })
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connected_then_refused() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = TcpEndpoint::new(listener.local_addr().unwrap().to_string());
+        let millis = endpoint.measure().await.unwrap();
+        assert!(millis.is_finite() && millis < 10_000.0, "{millis}");
+        drop(listener);
+        let message = endpoint.check().await.unwrap_err().to_string();
+        assert!(
+            message.starts_with(&format!("cannot connect to `{}`: ", endpoint.addr())),
+            "{message}"
+        );
+    }
+}

@@ -152,3 +152,40 @@ impl HealthIndicator for DiskSpace {
             .into_check_outcome()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Status;
+
+    #[test]
+    fn a_directory_is_graded_against_the_threshold() {
+        let dir = std::env::temp_dir();
+        let outcome = DiskSpace::new(&dir).read().unwrap();
+        let used = outcome.value().unwrap();
+        assert!((0.0..=100.0).contains(&used), "{used}");
+        assert_eq!(outcome.threshold(), Some(90.0));
+        let message = outcome.message().unwrap();
+        assert!(
+            message.contains(" used, ") && message.ends_with(" GiB free"),
+            "{message}"
+        );
+        // Below any usage: critical; above all of it: healthy.
+        let full = DiskSpace::new(&dir).threshold(-1.0).read().unwrap();
+        assert_eq!(full.status(), Status::Critical);
+        let roomy = DiskSpace::new(&dir).threshold(1000.0).read().unwrap();
+        assert_eq!(roomy.status(), Status::Healthy);
+    }
+
+    #[tokio::test]
+    async fn a_missing_path_is_a_failure_naming_it() {
+        let missing = std::env::temp_dir().join("health-runtime-no-such-dir/inner");
+        let error = DiskSpace::new(&missing).check().await.unwrap_err();
+        assert!(
+            error
+                .message()
+                .starts_with(&format!("cannot resolve {}: ", missing.display())),
+            "{error}"
+        );
+    }
+}
