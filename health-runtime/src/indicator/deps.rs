@@ -1,6 +1,6 @@
 //! Dependency checks in one line: TCP connect, HTTP(S) GET (feature `http-check`) and the gRPC
 //! health of an upstream (feature `grpc`), over [`TcpEndpoint`](super::TcpEndpoint),
-//! [`HttpEndpoint`](super::HttpEndpoint) and [`GrpcEndpoint`](super::GrpcEndpoint).
+//! [`HttpEndpoint`] and [`GrpcEndpoint`].
 //!
 //! Each comes twice: an `async fn` to call from a `#[health_check]` function, and a constructor
 //! of a [`Check`] to register at runtime. The functions return the round trip in milliseconds,
@@ -39,10 +39,26 @@
 //! # Clients
 //!
 //! [`http_get`] sends its requests with one process-wide client, built on the first call, of
-//! the same policy as [`HttpEndpoint::new`](super::HttpEndpoint::new): every request opens a
+//! the same policy as [`HttpEndpoint::new`]: every request opens a
 //! new connection, `https://` works with the web PKI roots (see the
 //! [module documentation](super#http-client-policy)). [`http_check`] builds one client for its
 //! check.
+//!
+//! [`Check`]: crate::Check
+#![cfg_attr(
+    feature = "http-check",
+    doc = "[`HttpEndpoint`]: super::HttpEndpoint
+[`HttpEndpoint::new`]: super::HttpEndpoint::new"
+)]
+#![cfg_attr(
+    not(feature = "http-check"),
+    doc = "[`HttpEndpoint`]: super#cargo-features
+[`HttpEndpoint::new`]: super#cargo-features
+[`http_get`]: super#cargo-features
+[`http_check`]: super#cargo-features"
+)]
+#![cfg_attr(feature = "grpc", doc = "[`GrpcEndpoint`]: super::GrpcEndpoint")]
+#![cfg_attr(not(feature = "grpc"), doc = "[`GrpcEndpoint`]: super#cargo-features")]
 
 pub use super::DependencyError;
 #[cfg(feature = "grpc")]

@@ -3,11 +3,25 @@
 use std::time::Duration;
 
 /// Why a check of a dependency failed: [`TcpEndpoint`](super::TcpEndpoint),
-/// [`HttpEndpoint`](super::HttpEndpoint), [`GrpcEndpoint`](super::GrpcEndpoint),
-/// [`SqliteDatabase`](super::SqliteDatabase) and the functions of [`deps`](super::deps).
+/// [`HttpEndpoint`], [`GrpcEndpoint`], [`SqliteDatabase`] and the functions of
+/// [`deps`].
 ///
 /// Its message names the target and says why, with every cause; it is what a failed check
 /// shows.
+///
+/// [`deps`]: super::deps
+#[cfg_attr(feature = "http-check", doc = "[`HttpEndpoint`]: super::HttpEndpoint")]
+#[cfg_attr(
+    not(feature = "http-check"),
+    doc = "[`HttpEndpoint`]: super#cargo-features"
+)]
+#[cfg_attr(feature = "grpc", doc = "[`GrpcEndpoint`]: super::GrpcEndpoint")]
+#[cfg_attr(not(feature = "grpc"), doc = "[`GrpcEndpoint`]: super#cargo-features")]
+#[cfg_attr(feature = "sqlite", doc = "[`SqliteDatabase`]: super::SqliteDatabase")]
+#[cfg_attr(
+    not(feature = "sqlite"),
+    doc = "[`SqliteDatabase`]: super#cargo-features"
+)]
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DependencyError {

@@ -20,8 +20,7 @@
 //!
 //! Each is an ordinary [`Check`] whose run only reads the latest sample or the request window,
 //! so it returns at once and shows up wherever checks do: the report, the gRPC health names,
-//! the published snapshot. Add them with [`HealthRuntimeBuilder::system_metrics`],
-//! [`HealthRuntimeBuilder::request_stats`] or [`HealthRuntimeBuilder::with_checks`] (each is a
+//! the published snapshot. Add them with [`HealthRuntimeBuilder::with_checks`] (each is a
 //! [`CheckSource`](crate::CheckSource)), or build the checks yourself
 //! ([`SystemMetrics::checks`], [`RequestMetrics::checks`]) and
 //! [`register`](crate::HealthRuntime::register) them on a running runtime.
@@ -78,6 +77,8 @@
 //!
 //! # Cargo features
 //!
+//! In documentation built without a feature, the names of the items it adds link here.
+//!
 //! | feature | adds |
 //! |---|---|
 //! | (none) | [`SystemMetrics`], [`DiskSpace`], [`RequestStats`] and its layer, [`TcpEndpoint`], [`deps::tcp_connect`], [`deps::tcp_check`] |
@@ -85,10 +86,29 @@
 //! | `grpc` (default) | [`GrpcEndpoint`], [`GrpcTarget`], [`deps::grpc_health`], [`deps::grpc_check`] |
 //! | `sqlite` | [`SqliteDatabase`], [`SqliteError`] (SQLite compiled in) |
 //!
-//! [`HealthRuntimeBuilder::system_metrics`]: crate::HealthRuntimeBuilder::system_metrics
-//! [`HealthRuntimeBuilder::request_stats`]: crate::HealthRuntimeBuilder::request_stats
 //! [`HealthRuntimeBuilder::with_checks`]: crate::HealthRuntimeBuilder::with_checks
 //! [`HealthConfig`]: crate::HealthConfig
+#![cfg_attr(
+    not(feature = "http-check"),
+    doc = "[`HttpEndpoint`]: self#cargo-features
+[`HttpEndpoint::new`]: self#cargo-features
+[`HttpEndpoint::with_client`]: self#cargo-features
+[`deps::http_get`]: self#cargo-features
+[`deps::http_check`]: self#cargo-features"
+)]
+#![cfg_attr(
+    not(feature = "grpc"),
+    doc = "[`GrpcEndpoint`]: self#cargo-features
+[`GrpcTarget`]: self#cargo-features
+[`deps::grpc_health`]: self#cargo-features
+[`deps::grpc_check`]: self#cargo-features
+[`tonic::transport::Channel`]: self#cargo-features"
+)]
+#![cfg_attr(
+    not(feature = "sqlite"),
+    doc = "[`SqliteDatabase`]: self#cargo-features
+[`SqliteError`]: self#cargo-features"
+)]
 
 use std::future::Future;
 use std::sync::Arc;

@@ -42,7 +42,7 @@ use super::stats::RequestStats;
 /// ```
 ///
 /// The statistics measure the server, not its clients. Each request ends as a
-/// [`RequestOutcome`]:
+/// [`RequestOutcome`](super::RequestOutcome):
 /// - gRPC (`content-type: application/grpc...`): by its `grpc-status`, from the headers of a
 ///   trailers-only response or else from the trailers. `UNKNOWN`, `INTERNAL`, `UNAVAILABLE`,
 ///   `DATA_LOSS` and a `DEADLINE_EXCEEDED` the server set are server failures; the other codes

@@ -159,8 +159,8 @@ impl RequestMetrics {
     }
 
     /// The three checks; none when `config.requests.enabled` is off.
-    /// [`HealthRuntimeBuilder::request_stats`](crate::HealthRuntimeBuilder::request_stats)
-    /// calls it; call it yourself to register them on a running runtime.
+    /// [`HealthRuntimeBuilder::with_checks`](crate::HealthRuntimeBuilder::with_checks) calls it;
+    /// call it yourself to register them on a running runtime.
     pub fn checks(self, config: &HealthConfig) -> Vec<Check> {
         if !config.requests.enabled {
             return Vec::new();

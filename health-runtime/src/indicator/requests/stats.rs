@@ -14,7 +14,7 @@ use super::window::{RequestSummary, Window};
 ///
 /// Record into it with its [`layer`](Self::layer) on a tonic or axum server, or by hand with
 /// [`record`](Self::record); read it with [`summary`](Self::summary), or register its metrics
-/// with [`HealthRuntimeBuilder::request_stats`](crate::HealthRuntimeBuilder::request_stats).
+/// with [`HealthRuntimeBuilder::with_checks`](crate::HealthRuntimeBuilder::with_checks).
 /// Cloning is cheap; clones share the window.
 ///
 /// Recording takes no lock: each second has its own bucket of atomic counters (requests, server

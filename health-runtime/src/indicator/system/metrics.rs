@@ -174,11 +174,11 @@ impl SystemMetrics {
     }
 
     /// The three checks, with the settings of `config` where none were set here; none when
-    /// `config.resources.enabled` is off. [`HealthRuntimeBuilder::system_metrics`] calls it; call
+    /// `config.resources.enabled` is off. [`HealthRuntimeBuilder::with_checks`] calls it; call
     /// it yourself to add the metrics to a running runtime with
     /// [`HealthRuntime::register`](crate::HealthRuntime::register).
     ///
-    /// [`HealthRuntimeBuilder::system_metrics`]: crate::HealthRuntimeBuilder::system_metrics
+    /// [`HealthRuntimeBuilder::with_checks`]: crate::HealthRuntimeBuilder::with_checks
     pub fn checks(self, config: &HealthConfig) -> Vec<Check> {
         if !config.resources.enabled {
             return Vec::new();
