@@ -40,9 +40,10 @@
 //! [`TcpEndpoint`], [`HttpEndpoint`], [`GrpcEndpoint`] and [`SqliteDatabase`] each implement
 //! [`HealthIndicator`], so they can be fields of a `#[derive(HealthAware)]` handler; each has
 //! `measure` (one check, the value in milliseconds or a [`DependencyError`]) and `into_check`
-//! (a [`Check`] to register). [`DiskSpace`] does the same for a directory's filesystem. The
-//! functions of [`deps`] are the same checks in one line, for `#[health_check]` functions.
-//! Every failure is a [`DependencyError`] whose message names the target and says why.
+//! (a [`Check`] to register). Every failure is a [`DependencyError`] whose message names the
+//! target and says why. The functions of [`deps`] are the same checks in one line, for
+//! `#[health_check]` functions. [`DiskSpace`] is an indicator of the same shape for a
+//! directory's filesystem (`read` and `into_check`; a failed reading is a [`ReadingError`]).
 //!
 //! Called on their own, they give up after [`CONNECT_TIMEOUT`] for connecting and
 //! [`REQUEST_TIMEOUT`] for the whole call; a check's own `timeout` cuts them short sooner.
