@@ -24,9 +24,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use health_runtime::indicator::{HttpEndpoint, SqliteDatabase};
+use health_runtime::indicator::{DiskSpace, HttpEndpoint, SqliteDatabase};
 use health_runtime::plugin::{PluginAddr, PluginServer};
-use health_runtime::{CheckOutcome, HealthAware, HealthRuntime, health_check};
+use health_runtime::{HealthAware, HealthRuntime, health_check};
 use rusqlite::OptionalExtension as _;
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
@@ -42,13 +42,6 @@ use kv::{GetRequest, GetResponse, PutRequest, PutResponse};
 
 /// The handler of `kv.v1.KV`: its state, and the checks on that state.
 #[derive(Debug, HealthAware)]
-#[health(
-    check = "kv_disk",
-    method = "disk_space",
-    timeout = "2s",
-    on_timeout = "warning",
-    service = "kv.v1.KV"
-)]
 struct KvHandler {
     /// The store; its check runs a real query on the table the service uses.
     #[health(
@@ -61,10 +54,15 @@ struct KvHandler {
     /// An upstream the service depends on; not ready without it.
     #[health(check = "kv_upstream", timeout = "1s")]
     upstream: HttpEndpoint,
-    #[health(skip)]
-    dir: PathBuf,
-    /// `PLUGIN_RESOURCE_DISK_THRESHOLD`.
-    disk_threshold: f64,
+    /// The filesystem holding the database has room: critical above
+    /// `PLUGIN_RESOURCE_DISK_THRESHOLD` percent used, warning above 80 % of that.
+    #[health(
+        check = "kv_disk",
+        timeout = "2s",
+        on_timeout = "warning",
+        service = "kv.v1.KV"
+    )]
+    disk: DiskSpace,
 }
 
 impl KvHandler {
@@ -83,17 +81,8 @@ impl KvHandler {
         Ok(KvHandler {
             db,
             upstream: HttpEndpoint::new(upstream),
-            dir,
-            disk_threshold,
+            disk: DiskSpace::new(dir).threshold(disk_threshold),
         })
-    }
-
-    /// The filesystem holding the database has room.
-    async fn disk_space(&self) -> Result<CheckOutcome, String> {
-        let (dir, limit) = (self.dir.clone(), self.disk_threshold);
-        tokio::task::spawn_blocking(move || examples::disk_usage(&dir, limit))
-            .await
-            .map_err(|error| error.to_string())?
     }
 }
 

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use health_runtime::indicators::{RequestStats, SystemMetrics};
+use health_runtime::indicator::{DiskSpace, RequestStats, SystemMetrics};
 use health_runtime::plugin::{PluginAddr, PluginServer};
 use health_runtime::{CheckOutcome, HealthRuntime, health_check};
 use tonic::service::Routes;
@@ -156,7 +156,11 @@ async fn kv_store() -> Result<f64, String> {
     service = "kv.v1.KV"
 )]
 fn kv_disk() -> Result<CheckOutcome, String> {
-    examples::disk_usage(&store()?.dir, DISK_THRESHOLD.get().copied().unwrap_or(90.0))
+    let threshold = DISK_THRESHOLD.get().copied().unwrap_or(90.0);
+    DiskSpace::new(&store()?.dir)
+        .threshold(threshold)
+        .read()
+        .map_err(|error| error.to_string())
 }
 
 /// The server's own listener (a TCP port, or the plugin's unix socket) accepts connections.

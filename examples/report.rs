@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use health_runtime::indicator::DiskSpace;
 use health_runtime::{Check, CheckOutcome, HealthRuntime, Status, health_check};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -32,7 +33,10 @@ fn service() -> Result<&'static Service, &'static str> {
 /// Disk usage of the filesystem that holds the data directory, against a 90 % limit.
 #[health_check(name = "disk_space", timeout = "2s", on_timeout = "warning")]
 fn disk_space() -> Result<CheckOutcome, String> {
-    examples::disk_usage(&service()?.data_dir, 90.0)
+    DiskSpace::new(&service()?.data_dir)
+        .threshold(90.0)
+        .read()
+        .map_err(|error| error.to_string())
 }
 
 /// The service's own listener accepts connections; the value is the connect time in ms.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use health_runtime::HealthRuntime;
-use health_runtime::indicators::{RequestStats, ResourceReading, SystemMetrics};
+use health_runtime::indicator::{RequestStats, ResourceReading, SystemMetrics};
 use health_runtime::pb::health::v1::HealthCheckRequest;
 use health_runtime::pb::health::v1::health_client::HealthClient;
 

@@ -114,7 +114,6 @@ pub mod server;
 
 // The indicators: checks of the machine, of the requests served, of dependencies.
 pub mod indicator;
-pub mod indicators;
 
 /// What the surfaces compiled in attach to every runtime as the builder builds it: the one place
 /// that names both the core and the surfaces.
@@ -134,7 +133,6 @@ pub use engine::event::{HealthEvent, HealthObserver};
 pub use health_macros::{HealthAware, health_check};
 pub use health_rules::{Group, Status};
 pub use indicator::HealthIndicator;
-pub use indicators::deps;
 pub use runtime::HealthAware;
 pub use runtime::config::{self as config, HealthConfig};
 pub use runtime::{CheckSource, HealthRuntime, HealthRuntimeBuilder};

@@ -4,7 +4,8 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use health_runtime::{HealthRuntime, Status, deps, health_check};
+use health_runtime::indicator::deps;
+use health_runtime::{HealthRuntime, Status, health_check};
 use tests::builder;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 

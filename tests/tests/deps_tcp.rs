@@ -4,7 +4,8 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use health_runtime::{HealthRuntime, Status, deps, health_check};
+use health_runtime::indicator::deps;
+use health_runtime::{HealthRuntime, Status, health_check};
 use tests::builder;
 
 static UPSTREAM: OnceLock<String> = OnceLock::new();
@@ -35,14 +36,18 @@ async fn a_declared_check_in_one_line() {
         "{:?}",
         state.state().message()
     );
-    assert!(state.state().value().unwrap() >= 0.0);
+    // The connect time, within the check's own timeout of 2 s.
+    let millis = state.state().value().unwrap();
+    assert!(millis.is_finite() && millis < 2000.0, "{millis}");
 }
 
 #[tokio::test]
 async fn connected_and_refused() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    assert!(deps::tcp_connect(&addr).await.unwrap() >= 0.0);
+    let millis = deps::tcp_connect(&addr).await.unwrap();
+    let limit = deps::CONNECT_TIMEOUT.as_secs_f64() * 1000.0;
+    assert!(millis.is_finite() && millis < limit, "{millis}");
 
     let refused = refused_addr().await;
     let error = deps::tcp_connect(&refused).await.unwrap_err();

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use health_runtime::indicators::RequestStats;
+use health_runtime::indicator::RequestStats;
 use health_runtime::{HealthConfig, HealthReport, Status};
 use tests::builder;
 
@@ -138,7 +138,7 @@ async fn configuration_turns_them_off() {
         .unwrap()
         .report()
         .await;
-    for name in health_runtime::indicators::REQUEST_METRIC_NAMES {
+    for name in health_runtime::indicator::REQUEST_METRIC_NAMES {
         assert!(!report.metrics.contains_key(name), "{name}");
     }
 }

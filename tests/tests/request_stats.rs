@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
 use health_runtime::Status;
-use health_runtime::indicators::RequestStats;
+use health_runtime::indicator::RequestStats;
 use health_runtime::pb::health::v1::health_check_response::ServingStatus;
 use health_runtime::pb::health::v1::health_server::{Health, HealthServer};
 use health_runtime::pb::health::v1::{

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use health_runtime::indicators::{RequestOutcome, RequestStats, ResourceReading, SystemMetrics};
+use health_runtime::indicator::{RequestOutcome, RequestStats, ResourceReading, SystemMetrics};
 use health_runtime::{Check, Group, HealthRuntime, HealthRuntimeBuilder};
 use tests::process::workspace;
 use tests::{GrpcServer, ServingStatus, builder, check_status};

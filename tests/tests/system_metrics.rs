@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use health_runtime::indicators::{ProbeError, ResourceReading, SystemMetrics};
+use health_runtime::indicator::{ReadingError, ResourceReading, SystemMetrics};
 use health_runtime::{HealthConfig, HealthReport, HealthRuntime, Status};
 use tests::builder;
 
@@ -92,7 +92,7 @@ async fn a_failing_probe_is_a_warning_with_its_message() {
     let metrics = SystemMetrics::new().source(|| ResourceReading {
         cpu: Ok(10.0),
         memory: Ok(10.0),
-        disk: Err(ProbeError::failed("stale NFS handle")),
+        disk: Err(ReadingError::failed("stale NFS handle")),
     });
     let (_runtime, report) = report_for(metrics, HealthConfig::default()).await;
     let disk = &report.metrics["disk_usage"];
@@ -102,9 +102,9 @@ async fn a_failing_probe_is_a_warning_with_its_message() {
     assert_eq!(report.metrics["cpu_usage"].status, Status::Healthy);
 
     let critical = SystemMetrics::new()
-        .on_probe_error(Status::Critical)
+        .on_reading_error(Status::Critical)
         .source(|| ResourceReading {
-            cpu: Err(ProbeError::failed("no /proc")),
+            cpu: Err(ReadingError::failed("no /proc")),
             memory: Ok(10.0),
             disk: Ok(10.0),
         });

@@ -177,7 +177,7 @@ impl Engine {
         } = spec;
         let invalid = |problem: String| RegistryError::InvalidSetting {
             name: check.name.clone(),
-            location: location,
+            location,
             problem,
         };
         let bad_name = |what, name: &str| {
@@ -186,7 +186,7 @@ impl Engine {
                 .map(|problem| RegistryError::InvalidName {
                     what,
                     name: name.escape_debug().to_string(),
-                    location: location,
+                    location,
                     problem: problem.to_string(),
                 })
         };
@@ -234,8 +234,8 @@ impl Engine {
             groups,
             service: check.service.map(Into::into),
             failure_threshold: check.failure_threshold,
-            informational: informational,
-            location: location,
+            informational,
+            location,
         })
     }
 

@@ -45,7 +45,7 @@ type PendingSource = Box<dyn FnOnce(&HealthConfig) -> Vec<Check> + Send>;
 ///         }
 ///         self.0
 ///             .into_iter()
-///             .map(|addr| health_runtime::deps::tcp_check(format!("upstream.{}", addr.len()), addr))
+///             .map(|addr| health_runtime::indicator::deps::tcp_check(format!("upstream.{}", addr.len()), addr))
 ///             .collect()
 ///     }
 /// }
