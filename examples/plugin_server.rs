@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use health_runtime::indicator::{DiskSpace, RequestStats, SystemMetrics};
+use health_runtime::indicator::{DiskSpace, RequestStats, SystemIndicators};
 use health_runtime::plugin::{PluginAddr, PluginServer};
 use health_runtime::{CheckOutcome, HealthRuntime, health_check};
 use tonic::service::Routes;
@@ -214,7 +214,7 @@ async fn run(launched_by_host: bool) -> Result<(), Box<dyn std::error::Error>> {
     let health = HealthRuntime::builder()
         .config(config)
         .version(env!("CARGO_PKG_VERSION"))
-        .with_checks(SystemMetrics::new())
+        .with_checks(SystemIndicators::new())
         .with_checks(requests.clone())
         .build()?;
 

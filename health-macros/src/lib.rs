@@ -100,7 +100,7 @@ use proc_macro::TokenStream;
 /// |---|---|
 /// | `bool` | `true`: healthy; `false`: failure (`on_error`) |
 /// | `Result<(), E>`, `E: Display` | `Ok`: healthy; `Err`: failure with the error's message |
-/// | `Result<T, E>`, `T` a number or `MetricValue` | healthy, with `T` as the metric's value |
+/// | `Result<T, E>`, `T` a number or `CheckValue` | healthy, with `T` as the metric's value |
 /// | `Result<CheckOutcome, E>` | the outcome, or a failure |
 /// | `Status` | that status |
 /// | `CheckOutcome` | the outcome as it is: status, value, threshold, message |

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use health_runtime::HealthRuntime;
-use health_runtime::indicator::{RequestStats, ResourceReading, SystemMetrics};
+use health_runtime::indicator::{RequestStats, ResourceReading, SystemIndicators};
 use health_runtime::pb::health::v1::HealthCheckRequest;
 use health_runtime::pb::health::v1::health_client::HealthClient;
 
@@ -24,9 +24,9 @@ async fn report_build_time() {
     for (label, metrics) in [
         (
             "injected source",
-            SystemMetrics::new().source(|| ResourceReading::new(12.0, 40.0, 70.0)),
+            SystemIndicators::new().source(|| ResourceReading::new(12.0, 40.0, 70.0)),
         ),
-        ("sysinfo source", SystemMetrics::new()),
+        ("sysinfo source", SystemIndicators::new()),
     ] {
         let monitor = metrics.monitor();
         let runtime = HealthRuntime::builder()

@@ -656,10 +656,10 @@ async fn file_of(name: &str, runtime: health_runtime::HealthRuntime) -> HealthFi
 
 #[tokio::test]
 async fn file_group_follows_one_probe_group() {
-    use health_runtime::indicator::{ResourceReading, SystemMetrics};
+    use health_runtime::indicator::{ResourceReading, SystemIndicators};
 
     // Only the machine-wide CPU reading is critical: liveness (and everything else) holds.
-    let metrics = SystemMetrics::new().source(|| ResourceReading::new(99.0, 1.0, 1.0));
+    let metrics = SystemIndicators::new().source(|| ResourceReading::new(99.0, 1.0, 1.0));
     let monitor = metrics.monitor();
     let runtime = builder()
         .cache_ttl(Duration::ZERO)

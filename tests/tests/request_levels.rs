@@ -9,7 +9,7 @@ use tests::builder;
 
 async fn report(stats: &RequestStats, min_requests: u64) -> HealthReport {
     builder()
-        .with_checks(stats.metrics().min_requests(min_requests))
+        .with_checks(stats.indicators().min_requests(min_requests))
         .build()
         .unwrap()
         .report()
@@ -98,7 +98,7 @@ async fn custom_levels_and_minimum_volume() {
     );
 
     let strict = stats
-        .metrics()
+        .indicators()
         .min_requests(1)
         .success_rate_levels(99.9, 99.0)
         .response_time_levels(Duration::from_millis(100), Duration::from_millis(300));
@@ -138,7 +138,7 @@ async fn configuration_turns_them_off() {
         .unwrap()
         .report()
         .await;
-    for name in health_runtime::indicator::REQUEST_METRIC_NAMES {
+    for name in health_runtime::indicator::REQUEST_CHECK_NAMES {
         assert!(!report.metrics.contains_key(name), "{name}");
     }
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use health_runtime::indicator::{RequestOutcome, RequestStats, ResourceReading, SystemMetrics};
+use health_runtime::indicator::{RequestOutcome, RequestStats, ResourceReading, SystemIndicators};
 use health_runtime::{Check, Group, HealthRuntime, HealthRuntimeBuilder};
 use tests::process::workspace;
 use tests::{GrpcServer, ServingStatus, builder, check_status};
@@ -105,7 +105,8 @@ async fn runtime(signal: &Signal) -> HealthRuntime {
         Signal::Informational => base.with_check(failing().informational(true)),
         Signal::Declared(groups) => base.with_check(failing().groups(groups.clone())),
         Signal::System(groups) => {
-            let mut metrics = SystemMetrics::new().source(|| ResourceReading::new(99.0, 1.0, 1.0));
+            let mut metrics =
+                SystemIndicators::new().source(|| ResourceReading::new(99.0, 1.0, 1.0));
             if let Some(groups) = groups {
                 metrics = metrics.groups(groups.clone());
             }
@@ -117,7 +118,7 @@ async fn runtime(signal: &Signal) -> HealthRuntime {
             for _ in 0..100 {
                 stats.record(Duration::from_millis(1), RequestOutcome::ServerError);
             }
-            base.with_checks(stats.metrics().informational(*informational))
+            base.with_checks(stats.indicators().informational(*informational))
         }
         Signal::ShuttingDown => {
             base.with_check(Check::new("subject", || async { Ok::<(), String>(()) }))

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use health_runtime::indicator::{ReadingError, ResourceReading, SystemMetrics};
+use health_runtime::indicator::{ReadingError, ResourceReading, SystemIndicators};
 use health_runtime::{HealthConfig, HealthReport, HealthRuntime, Status};
 use tests::builder;
 
@@ -15,7 +15,10 @@ fn lookup(vars: &'static [(&'static str, &'static str)]) -> HealthConfig {
 }
 
 /// A runtime whose system metrics read `reading`, after its first sample.
-async fn report_for(metrics: SystemMetrics, config: HealthConfig) -> (HealthRuntime, HealthReport) {
+async fn report_for(
+    metrics: SystemIndicators,
+    config: HealthConfig,
+) -> (HealthRuntime, HealthReport) {
     let monitor = metrics.monitor();
     let runtime = builder()
         .config(config)
@@ -55,7 +58,8 @@ async fn every_boundary_of_every_resource() {
     ];
     for (case, value, expected) in cases {
         let [cpu, memory, disk] = thresholds.map(value);
-        let metrics = SystemMetrics::new().source(move || ResourceReading::new(cpu, memory, disk));
+        let metrics =
+            SystemIndicators::new().source(move || ResourceReading::new(cpu, memory, disk));
         let (_runtime, report) = report_for(metrics, HealthConfig::default()).await;
         for (name, (threshold, reading)) in
             NAMES.iter().zip(thresholds.iter().zip([cpu, memory, disk]))
@@ -76,7 +80,7 @@ async fn thresholds_come_from_configuration_and_the_builder_wins() {
         ("PLUGIN_RESOURCE_MEMORY_THRESHOLD", "50"),
         ("PLUGIN_RESOURCE_DISK_THRESHOLD", "50"),
     ]);
-    let metrics = SystemMetrics::new()
+    let metrics = SystemIndicators::new()
         .source(|| ResourceReading::new(45.0, 45.0, 45.0))
         .disk_threshold(95.0);
     let (_runtime, report) = report_for(metrics, config).await;
@@ -89,7 +93,7 @@ async fn thresholds_come_from_configuration_and_the_builder_wins() {
 
 #[tokio::test]
 async fn a_failing_probe_is_a_warning_with_its_message() {
-    let metrics = SystemMetrics::new().source(|| ResourceReading {
+    let metrics = SystemIndicators::new().source(|| ResourceReading {
         cpu: Ok(10.0),
         memory: Ok(10.0),
         disk: Err(ReadingError::failed("stale NFS handle")),
@@ -101,7 +105,7 @@ async fn a_failing_probe_is_a_warning_with_its_message() {
     assert_eq!(disk.message, "cannot read disk usage: stale NFS handle");
     assert_eq!(report.metrics["cpu_usage"].status, Status::Healthy);
 
-    let critical = SystemMetrics::new()
+    let critical = SystemIndicators::new()
         .on_reading_error(Status::Critical)
         .source(|| ResourceReading {
             cpu: Err(ReadingError::failed("no /proc")),
@@ -115,7 +119,7 @@ async fn a_failing_probe_is_a_warning_with_its_message() {
 #[tokio::test]
 async fn a_panicking_probe_is_reported_and_sampling_goes_on() {
     let mut calls = 0;
-    let metrics = SystemMetrics::new()
+    let metrics = SystemIndicators::new()
         .sample_interval(Duration::from_millis(20))
         .source(move || {
             calls += 1;
@@ -150,7 +154,7 @@ async fn a_panicking_probe_is_reported_and_sampling_goes_on() {
 
 #[tokio::test]
 async fn the_metrics_only_inform_unless_opted_in() {
-    let metrics = SystemMetrics::new().source(|| ResourceReading::new(99.0, 99.0, 99.0));
+    let metrics = SystemIndicators::new().source(|| ResourceReading::new(99.0, 99.0, 99.0));
     let (runtime, report) = report_for(metrics, HealthConfig::default()).await;
     // Graded critical where they show, but a busy machine is not this process's fault.
     assert_eq!(report.metrics["cpu_usage"].status, Status::Critical);
@@ -164,7 +168,7 @@ async fn the_metrics_only_inform_unless_opted_in() {
     assert!(report.metrics["cpu_usage"].groups.is_empty());
     assert!(health_runtime::health_file::content(&runtime).healthy);
 
-    let gated = SystemMetrics::new()
+    let gated = SystemIndicators::new()
         .groups([health_runtime::Group::Readiness])
         .source(|| ResourceReading::new(99.0, 1.0, 1.0));
     let (runtime, _) = report_for(gated, HealthConfig::default()).await;
@@ -173,7 +177,7 @@ async fn the_metrics_only_inform_unless_opted_in() {
     assert_eq!(snapshot.status_of("liveness"), Some(Status::Healthy));
     assert_eq!(snapshot.status_of(""), Some(Status::Healthy));
 
-    let counted = SystemMetrics::new()
+    let counted = SystemIndicators::new()
         .informational(false)
         .service("kv.v1.KV")
         .source(|| ResourceReading::new(99.0, 1.0, 1.0));
@@ -186,7 +190,7 @@ async fn the_metrics_only_inform_unless_opted_in() {
 
 #[tokio::test]
 async fn configuration_turns_them_off() {
-    let metrics = SystemMetrics::new().source(|| ResourceReading::new(99.0, 99.0, 99.0));
+    let metrics = SystemIndicators::new().source(|| ResourceReading::new(99.0, 99.0, 99.0));
     let (_runtime, report) =
         report_for(metrics, lookup(&[("PLUGIN_RESOURCE_METRICS", "false")])).await;
     for name in NAMES {
@@ -198,7 +202,7 @@ async fn configuration_turns_them_off() {
 #[tokio::test]
 async fn a_report_never_waits_for_a_sample() {
     // A probe that takes 3 s per sample (a hung filesystem): the report answers at once.
-    let metrics = SystemMetrics::new().source(|| {
+    let metrics = SystemIndicators::new().source(|| {
         std::thread::sleep(Duration::from_secs(3));
         ResourceReading::new(1.0, 1.0, 1.0)
     });
@@ -220,7 +224,7 @@ async fn a_report_never_waits_for_a_sample() {
 #[tokio::test]
 async fn the_sysinfo_source_reads_plausible_values() {
     let disk_path = std::env::temp_dir();
-    let metrics = SystemMetrics::new()
+    let metrics = SystemIndicators::new()
         .disk_path(&disk_path)
         .sample_interval(Duration::from_secs(60));
     let monitor = metrics.monitor();

@@ -5,7 +5,7 @@
 mod outcome;
 
 pub use health_rules::{Group, ParseNameError, Status};
-pub use outcome::{CheckError, CheckOutcome, IntoCheckOutcome, MetricValue, OkValue};
+pub use outcome::{CheckError, CheckOutcome, CheckValue, IntoCheckOutcome, OkValue};
 
 use std::fmt;
 use std::future::Future;

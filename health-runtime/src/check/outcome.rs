@@ -69,13 +69,13 @@ impl CheckOutcome {
     }
 
     /// Records a measured value.
-    pub fn with_value(mut self, value: impl Into<MetricValue>) -> Self {
+    pub fn with_value(mut self, value: impl Into<CheckValue>) -> Self {
         self.value = Some(value.into().0);
         self
     }
 
     /// Records the threshold the value is compared against.
-    pub fn with_threshold(mut self, threshold: impl Into<MetricValue>) -> Self {
+    pub fn with_threshold(mut self, threshold: impl Into<CheckValue>) -> Self {
         self.threshold = Some(threshold.into().0);
         self
     }
@@ -122,14 +122,14 @@ impl From<Status> for CheckOutcome {
 /// Every primitive number converts into it, so a check can return `Result<u64, E>` or
 /// `Result<f64, E>` and the number shows as the metric's `value`.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
-pub struct MetricValue(pub f64);
+pub struct CheckValue(pub f64);
 
 macro_rules! metric_value_from {
     ($($ty:ty),*) => {$(
-        impl From<$ty> for MetricValue {
+        impl From<$ty> for CheckValue {
             #[allow(clippy::cast_precision_loss, clippy::cast_lossless)]
             fn from(value: $ty) -> Self {
-                MetricValue(value as f64)
+                CheckValue(value as f64)
             }
         }
     )*};
@@ -175,7 +175,7 @@ impl std::error::Error for CheckError {}
 /// |---|---|
 /// | `bool` | `true`: healthy; `false`: failure (`on_error`) |
 /// | `Result<(), E: Display>` | `Ok`: healthy; `Err`: failure with the error's message |
-/// | `Result<T, E: Display>`, `T` a number or [`MetricValue`] | healthy with `T` as the value |
+/// | `Result<T, E: Display>`, `T` a number or [`CheckValue`] | healthy with `T` as the value |
 /// | `Result<CheckOutcome, E: Display>` | the outcome, or a failure |
 /// | [`Status`] | that status |
 /// | [`CheckOutcome`] | the outcome as it is |
@@ -224,7 +224,7 @@ impl<T: OkValue, E: fmt::Display> IntoCheckOutcome for Result<T, E> {
 #[diagnostic::on_unimplemented(
     message = "`Result<{Self}, _>` is not a supported health check return type",
     label = "the `Ok` type of a health check must be `()`, a number or `CheckOutcome`",
-    note = "return `Result<(), E>`, `Result<T, E>` with `T` a number or `health_runtime::check::MetricValue`, or `Result<health_runtime::CheckOutcome, E>`"
+    note = "return `Result<(), E>`, `Result<T, E>` with `T` a number or `health_runtime::check::CheckValue`, or `Result<health_runtime::CheckOutcome, E>`"
 )]
 pub trait OkValue {
     /// The outcome for an `Ok` holding this value.
@@ -260,19 +260,7 @@ macro_rules! ok_value_number {
 }
 
 ok_value_number!(
-    MetricValue,
-    f64,
-    f32,
-    i8,
-    i16,
-    i32,
-    i64,
-    isize,
-    u8,
-    u16,
-    u32,
-    u64,
-    usize
+    CheckValue, f64, f32, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize
 );
 
 #[cfg(test)]

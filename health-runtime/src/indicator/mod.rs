@@ -7,9 +7,9 @@
 //!
 //! | kind | type | checks | value | graded |
 //! |---|---|---|---|---|
-//! | system resources | [`SystemMetrics`] | `cpu_usage`, `memory_usage`, `disk_usage` | percent | warning above 80 % of the threshold, critical above it |
+//! | system resources | [`SystemIndicators`] | `cpu_usage`, `memory_usage`, `disk_usage` | percent | warning above 80 % of the threshold, critical above it |
 //! | a path's filesystem | [`DiskSpace`] | one, named by you | percent used | warning above 80 % of the threshold, critical above it |
-//! | requests | [`RequestStats`], [`RequestMetrics`] | `request_success_rate` | percent | warning below 98, critical below 95 |
+//! | requests | [`RequestStats`], [`RequestIndicators`] | `request_success_rate` | percent | warning below 98, critical below 95 |
 //! | | | `avg_response_time`, `p99_response_time` | milliseconds | warning above 2000, critical above 5000 |
 //! | TCP dependency | [`TcpEndpoint`], [`deps::tcp_connect`], [`deps::tcp_check`] | one, named by you | connect time, ms | healthy when a connection is made |
 //! | HTTP(S) dependency | [`HttpEndpoint`], [`deps::http_get`], [`deps::http_check`] | one, named by you | time to the response headers, ms | healthy when the status is in the expected range |
@@ -22,7 +22,7 @@
 //! so it returns at once and shows up wherever checks do: the report, the gRPC health names,
 //! the published snapshot. Add them with [`HealthRuntimeBuilder::with_checks`] (each is a
 //! [`CheckSource`](crate::CheckSource)), or build the checks yourself
-//! ([`SystemMetrics::checks`], [`RequestMetrics::checks`]) and
+//! ([`SystemIndicators::checks`], [`RequestIndicators::checks`]) and
 //! [`register`](crate::HealthRuntime::register) them on a running runtime.
 //!
 //! They only inform by default ([`Check::informational`]): they show in the report, the
@@ -30,7 +30,7 @@
 //! their own names, but they never restart a pod, take it out of rotation or make `""`,
 //! `plugin`, `/health` or the health file say not serving: the machine's load is not this
 //! process's fault, and clients shape the request figures. Opt them in with `groups`,
-//! `service` or `informational(false)` on [`SystemMetrics`] and [`RequestMetrics`].
+//! `service` or `informational(false)` on [`SystemIndicators`] and [`RequestIndicators`].
 //!
 //! Configuration turns them off: `PLUGIN_RESOURCE_METRICS=false`,
 //! `PLUGIN_HEALTH_REQUEST_METRICS=false` (see [`HealthConfig`]).
@@ -82,7 +82,7 @@
 //!
 //! | feature | adds |
 //! |---|---|
-//! | (none) | [`SystemMetrics`], [`DiskSpace`], [`RequestStats`] and its layer, [`TcpEndpoint`], [`deps::tcp_connect`], [`deps::tcp_check`] |
+//! | (none) | [`SystemIndicators`], [`DiskSpace`], [`RequestStats`] and its layer, [`TcpEndpoint`], [`deps::tcp_connect`], [`deps::tcp_check`] |
 //! | `http-check` | [`HttpEndpoint`], [`deps::http_get`], [`deps::http_check`] (`reqwest` with rustls) |
 //! | `grpc` (default) | [`GrpcEndpoint`], [`GrpcTarget`], [`deps::grpc_health`], [`deps::grpc_check`] |
 //! | `sqlite` | [`SqliteDatabase`], [`SqliteError`] (SQLite compiled in) |
@@ -137,7 +137,7 @@ pub use grpc::{GrpcEndpoint, GrpcTarget};
 #[cfg_attr(docsrs, doc(cfg(feature = "http-check")))]
 pub use http::HttpEndpoint;
 pub use requests::{
-    REQUEST_METRIC_NAMES, RequestMetrics, RequestOutcome, RequestStats, RequestStatsLayer,
+    REQUEST_CHECK_NAMES, RequestIndicators, RequestOutcome, RequestStats, RequestStatsLayer,
     RequestStatsService, RequestSummary, ResponseFuture, StatsBody, StatsRequestBody,
 };
 #[cfg(feature = "sqlite")]
@@ -145,7 +145,7 @@ pub use requests::{
 pub use sqlite::{SqliteDatabase, SqliteError};
 pub use system::{
     DiskSpace, ReadingError, ResourceMonitor, ResourceReading, ResourceSample, ResourceSource,
-    SYSTEM_METRIC_NAMES, SysinfoSource, SystemMetrics,
+    SYSTEM_CHECK_NAMES, SysinfoSource, SystemIndicators,
 };
 pub use tcp::TcpEndpoint;
 

@@ -169,8 +169,8 @@ impl HealthRuntimeBuilder {
     }
 
     /// Adds the checks of `source`, made once the configuration is final: the built-in
-    /// indicators ([`SystemMetrics`](crate::indicator::SystemMetrics),
-    /// [`RequestMetrics`](crate::indicator::RequestMetrics)) or a [`CheckSource`] of your own.
+    /// indicators ([`SystemIndicators`](crate::indicator::SystemIndicators),
+    /// [`RequestIndicators`](crate::indicator::RequestIndicators)) or a [`CheckSource`] of your own.
     pub fn with_checks(mut self, source: impl CheckSource) -> Self {
         self.sources
             .push(Box::new(move |config: &HealthConfig| source.checks(config)));

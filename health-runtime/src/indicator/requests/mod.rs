@@ -10,14 +10,14 @@
 //! - `recorder`: the record of one request, shared by its future and its bodies;
 //! - `future`: [`ResponseFuture`];
 //! - `body`: [`StatsRequestBody`] and [`StatsBody`];
-//! - `metrics`: [`RequestMetrics`], the three checks and their grading.
+//! - `metrics`: [`RequestIndicators`], the three checks and their grading.
 
 mod body;
 mod classify;
 mod future;
 mod histogram;
+mod indicators;
 mod layer;
-mod metrics;
 mod recorder;
 mod stats;
 mod window;
@@ -25,7 +25,7 @@ mod window;
 pub use body::{StatsBody, StatsRequestBody};
 pub use classify::RequestOutcome;
 pub use future::ResponseFuture;
+pub use indicators::{REQUEST_CHECK_NAMES, RequestIndicators};
 pub use layer::{RequestStatsLayer, RequestStatsService};
-pub use metrics::{REQUEST_METRIC_NAMES, RequestMetrics};
 pub use stats::RequestStats;
 pub use window::RequestSummary;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::classify::{GrpcOutcomes, RequestOutcome};
+use super::indicators::RequestIndicators;
 use super::layer::{RequestStatsLayer, RequestStatsService};
-use super::metrics::RequestMetrics;
 use super::window::{RequestSummary, Window};
 
 /// Latency and outcome of recent requests, over a sliding window of one-second buckets (the
@@ -119,8 +119,8 @@ impl RequestStats {
     }
 
     /// The three metrics, to register with custom thresholds or groups.
-    pub fn metrics(&self) -> RequestMetrics {
-        RequestMetrics::new(self)
+    pub fn indicators(&self) -> RequestIndicators {
+        RequestIndicators::new(self)
     }
 
     /// Records one request that took `latency` and ended with `outcome` (`true` for a success,

@@ -63,7 +63,7 @@ impl Filesystem {
 
 /// How full the filesystem holding a path is: a disk indicator for a directory of your own
 /// (a data directory, a cache, a spool), beside the machine-wide `disk_usage` of
-/// [`SystemMetrics`](crate::indicator::SystemMetrics).
+/// [`SystemIndicators`](crate::indicator::SystemIndicators).
 ///
 /// Each check reads the filesystem's space on the blocking pool (the same reading as
 /// `disk_usage`) and grades the percentage used against the threshold like `disk_usage` does

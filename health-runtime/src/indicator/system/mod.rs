@@ -6,16 +6,16 @@
 //! - `source`: where readings come from ([`ResourceSource`], [`SysinfoSource`]);
 //! - `disk`: the filesystem holding a path, shared by `disk_usage` and [`DiskSpace`];
 //! - `monitor`: the background sampling and [`ResourceMonitor`];
-//! - `metrics`: [`SystemMetrics`], the three checks and their grading.
+//! - `metrics`: [`SystemIndicators`], the three checks and their grading.
 
 mod disk;
-mod metrics;
+mod indicators;
 mod monitor;
 mod reading;
 mod source;
 
 pub use disk::DiskSpace;
-pub use metrics::{SYSTEM_METRIC_NAMES, SystemMetrics};
+pub use indicators::{SYSTEM_CHECK_NAMES, SystemIndicators};
 pub use monitor::ResourceMonitor;
 pub use reading::{ReadingError, ResourceReading, ResourceSample};
 pub use source::{ResourceSource, SysinfoSource};

@@ -1,4 +1,4 @@
-//! The background sampling: one task per [`SystemMetrics`](super::SystemMetrics) reading its
+//! The background sampling: one task per [`SystemIndicators`](super::SystemIndicators) reading its
 //! source every interval on the blocking pool, and [`ResourceMonitor`], a handle on the samples.
 
 use std::fmt;
@@ -114,7 +114,7 @@ async fn sample_loop(sampler: Weak<Sampler>, mut source: Box<dyn ResourceSource>
     }
 }
 
-/// A handle on the samples of a [`SystemMetrics`](super::SystemMetrics).
+/// A handle on the samples of a [`SystemIndicators`](super::SystemIndicators).
 #[derive(Clone)]
 pub struct ResourceMonitor {
     sampler: Arc<Sampler>,

@@ -15,9 +15,9 @@ use super::reading::{ReadingError, ResourceReading};
 /// sources too:
 ///
 /// ```
-/// use health_runtime::indicator::{ResourceReading, SystemMetrics};
+/// use health_runtime::indicator::{ResourceReading, SystemIndicators};
 ///
-/// let metrics = SystemMetrics::new().source(|| ResourceReading::new(10.0, 20.0, 30.0));
+/// let metrics = SystemIndicators::new().source(|| ResourceReading::new(10.0, 20.0, 30.0));
 /// # drop(metrics);
 /// ```
 pub trait ResourceSource: Send + 'static {

@@ -1,4 +1,4 @@
-//! [`SystemMetrics`]: the `cpu_usage`, `memory_usage` and `disk_usage` checks, graded from the
+//! [`SystemIndicators`]: the `cpu_usage`, `memory_usage` and `disk_usage` checks, graded from the
 //! latest sample.
 
 use std::fmt;
@@ -13,7 +13,7 @@ use crate::indicator::Gating;
 use crate::{Check, CheckOutcome, Group, HealthConfig, Status};
 
 /// The names of the three system checks.
-pub const SYSTEM_METRIC_NAMES: [&str; 3] = ["cpu_usage", "memory_usage", "disk_usage"];
+pub const SYSTEM_CHECK_NAMES: [&str; 3] = ["cpu_usage", "memory_usage", "disk_usage"];
 
 /// The system resource metrics: `cpu_usage`, `memory_usage` and `disk_usage`, each in percent
 /// with its threshold, status and message.
@@ -44,12 +44,12 @@ pub const SYSTEM_METRIC_NAMES: [&str; 3] = ["cpu_usage", "memory_usage", "disk_u
 ///
 /// ```
 /// use health_runtime::HealthRuntime;
-/// use health_runtime::indicator::SystemMetrics;
+/// use health_runtime::indicator::SystemIndicators;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let runtime = HealthRuntime::builder()
-///     .with_checks(SystemMetrics::new().cpu_threshold(90.0))
+///     .with_checks(SystemIndicators::new().cpu_threshold(90.0))
 ///     .build()?;
 /// runtime.start();
 /// let report = runtime.report().await; // never waits for a sample
@@ -58,7 +58,7 @@ pub const SYSTEM_METRIC_NAMES: [&str; 3] = ["cpu_usage", "memory_usage", "disk_u
 /// # }
 /// ```
 #[must_use]
-pub struct SystemMetrics {
+pub struct SystemIndicators {
     sampler: Arc<Sampler>,
     cpu_threshold: Option<f64>,
     memory_threshold: Option<f64>,
@@ -69,9 +69,9 @@ pub struct SystemMetrics {
     on_reading_error: Status,
 }
 
-impl fmt::Debug for SystemMetrics {
+impl fmt::Debug for SystemIndicators {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SystemMetrics")
+        f.debug_struct("SystemIndicators")
             .field("cpu_threshold", &self.cpu_threshold)
             .field("memory_threshold", &self.memory_threshold)
             .field("disk_threshold", &self.disk_threshold)
@@ -82,16 +82,16 @@ impl fmt::Debug for SystemMetrics {
     }
 }
 
-impl Default for SystemMetrics {
+impl Default for SystemIndicators {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl SystemMetrics {
+impl SystemIndicators {
     /// The metrics read with [`SysinfoSource`], with the configured thresholds.
     pub fn new() -> Self {
-        SystemMetrics {
+        SystemIndicators {
             sampler: Arc::new(Sampler::new()),
             cpu_threshold: None,
             memory_threshold: None,
@@ -236,9 +236,9 @@ impl SystemMetrics {
     }
 }
 
-impl crate::CheckSource for SystemMetrics {
+impl crate::CheckSource for SystemIndicators {
     fn checks(self, config: &HealthConfig) -> Vec<Check> {
-        SystemMetrics::checks(self, config)
+        SystemIndicators::checks(self, config)
     }
 }
 
@@ -251,7 +251,7 @@ enum Resource {
 
 impl Resource {
     fn name(self) -> &'static str {
-        SYSTEM_METRIC_NAMES[self as usize]
+        SYSTEM_CHECK_NAMES[self as usize]
     }
 
     fn label(self) -> &'static str {

@@ -1,4 +1,4 @@
-//! [`RequestMetrics`]: the `request_success_rate`, `avg_response_time` and
+//! [`RequestIndicators`]: the `request_success_rate`, `avg_response_time` and
 //! `p99_response_time` checks, graded from a [`RequestStats`] window.
 
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use crate::{Check, CheckOutcome, Group, HealthConfig, Status};
 const P99_MIN_REQUESTS: u64 = 100;
 
 /// The names of the three request checks.
-pub const REQUEST_METRIC_NAMES: [&str; 3] = [
+pub const REQUEST_CHECK_NAMES: [&str; 3] = [
     "request_success_rate",
     "avg_response_time",
     "p99_response_time",
@@ -58,7 +58,7 @@ pub const REQUEST_METRIC_NAMES: [&str; 3] = [
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct RequestMetrics {
+pub struct RequestIndicators {
     stats: RequestStats,
     success_warning: f64,
     success_critical: f64,
@@ -71,22 +71,22 @@ pub struct RequestMetrics {
     gating: Gating,
 }
 
-impl From<&RequestStats> for RequestMetrics {
+impl From<&RequestStats> for RequestIndicators {
     fn from(stats: &RequestStats) -> Self {
-        RequestMetrics::new(stats)
+        RequestIndicators::new(stats)
     }
 }
 
-impl From<RequestStats> for RequestMetrics {
+impl From<RequestStats> for RequestIndicators {
     fn from(stats: RequestStats) -> Self {
-        RequestMetrics::new(&stats)
+        RequestIndicators::new(&stats)
     }
 }
 
-impl RequestMetrics {
+impl RequestIndicators {
     /// The metrics of `stats` with the default levels.
     pub fn new(stats: &RequestStats) -> Self {
-        RequestMetrics {
+        RequestIndicators {
             stats: stats.clone(),
             success_warning: 98.0,
             success_critical: 95.0,
@@ -170,7 +170,7 @@ impl RequestMetrics {
             .into_iter()
             .map(|metric| {
                 let settings = metrics.clone();
-                let check = Check::new(REQUEST_METRIC_NAMES[metric as usize], move || {
+                let check = Check::new(REQUEST_CHECK_NAMES[metric as usize], move || {
                     std::future::ready(settings.grade(metric))
                 })
                 .interval(metrics.interval);
@@ -275,15 +275,15 @@ impl RequestMetrics {
     }
 }
 
-impl crate::CheckSource for RequestMetrics {
+impl crate::CheckSource for RequestIndicators {
     fn checks(self, config: &HealthConfig) -> Vec<Check> {
-        RequestMetrics::checks(self, config)
+        RequestIndicators::checks(self, config)
     }
 }
 
 impl crate::CheckSource for RequestStats {
     fn checks(self, config: &HealthConfig) -> Vec<Check> {
-        RequestMetrics::from(&self).checks(config)
+        RequestIndicators::from(&self).checks(config)
     }
 }
 
