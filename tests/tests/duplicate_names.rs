@@ -47,12 +47,12 @@ fn duplicate_declared_names_are_a_startup_error_naming_both() {
         assert!(location.file().ends_with("duplicate_names.rs"));
     }
     let lines = [first.line(), second.line()];
-    assert!(lines.contains(&7) && lines.contains(&17), "{lines:?}");
+    assert!(lines.contains(&8) && lines.contains(&18), "{lines:?}");
     let text = error.to_string();
     assert!(
         text.starts_with("health check `database` is defined twice: at "),
         "{text}"
     );
-    assert!(text.contains("duplicate_names.rs:7:"), "{text}");
-    assert!(text.contains("duplicate_names.rs:17:"), "{text}");
+    assert!(text.contains("duplicate_names.rs:8:"), "{text}");
+    assert!(text.contains("duplicate_names.rs:18:"), "{text}");
 }

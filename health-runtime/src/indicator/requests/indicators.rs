@@ -49,12 +49,12 @@ pub const REQUEST_CHECK_NAMES: [&str; 3] = [
 /// let runtime = HealthRuntime::builder()
 ///     .with_checks(
 ///         stats
-///             .metrics()
+///             .indicators()
 ///             .success_rate_levels(99.0, 97.0)
 ///             .response_time_levels(Duration::from_millis(500), Duration::from_secs(1)),
 ///     )
 ///     .build()?;
-/// # Ok::<(), health_runtime::BuildError>(())
+/// # Ok::<(), health_runtime::runtime::BuildError>(())
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]

@@ -33,7 +33,7 @@ use super::stats::RequestStats;
 /// let stats = RequestStats::new();
 /// let health = HealthRuntime::builder().with_checks(stats.clone()).build()?;
 /// tonic::transport::Server::builder()
-///     .add_routes(health_runtime::grpc::routes(health))
+///     .add_routes(health_runtime::grpc::routes(&health))
 ///     .add_service(stats.layer().layer(my_service))
 ///     .serve("127.0.0.1:50051".parse()?)
 ///     .await?;
