@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use health_runtime::{Check, HealthRuntime};
+use health_runtime::{Check, HealthConfig, HealthRuntime};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -15,6 +15,15 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
+}
+
+/// A builder with exactly the checks the bench adds: no health file, so no check of its own.
+fn builder() -> health_runtime::HealthRuntimeBuilder {
+    let mut config = HealthConfig::default();
+    config.surfaces.health_file = None;
+    HealthRuntime::builder()
+        .config(config)
+        .without_declared_checks()
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -25,9 +34,7 @@ fn median(values: &mut [f64]) -> f64 {
 /// (a) A report over 100 checks of 50 ms each takes about one check's time.
 fn report_over_slow_checks(c: &mut Criterion) {
     let rt = runtime();
-    let mut builder = HealthRuntime::builder()
-        .without_declared_checks()
-        .cache_ttl(Duration::ZERO);
+    let mut builder = builder().cache_ttl(Duration::ZERO);
     for i in 0..100 {
         builder = builder.with_check(Check::new(format!("slow{i}"), || async {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -69,7 +76,7 @@ fn report_over_slow_checks(c: &mut Criterion) {
 /// (b) Reading a cached status.
 fn cached_read(c: &mut Criterion) {
     let rt = runtime();
-    let mut builder = HealthRuntime::builder().without_declared_checks();
+    let mut builder = builder();
     for i in 0..100 {
         builder = builder.with_check(Check::new(format!("check{i}"), || async { true }));
     }
@@ -92,8 +99,7 @@ fn single_flight(c: &mut Criterion) {
     let rt = runtime();
     let executions = Arc::new(AtomicUsize::new(0));
     let counter = executions.clone();
-    let health = HealthRuntime::builder()
-        .without_declared_checks()
+    let health = builder()
         .cache_ttl(Duration::ZERO)
         .with_check(Check::new("slow", move || {
             counter.fetch_add(1, Ordering::SeqCst);

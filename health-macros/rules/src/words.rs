@@ -47,6 +47,7 @@ impl Status {
     /// The statuses a check may report when a run passes its deadline (`on_timeout`).
     pub const ON_TIMEOUT: [Status; 3] = [Status::Healthy, Status::Warning, Status::Critical];
 
+    #[inline]
     const fn severity(self) -> u8 {
         match self {
             Status::Healthy => 0,
@@ -58,6 +59,7 @@ impl Status {
 
     /// The worse of two statuses.
     #[must_use]
+    #[inline]
     pub fn worst(self, other: Status) -> Status {
         if other.severity() > self.severity() {
             other
@@ -69,11 +71,13 @@ impl Status {
     /// Whether this status still serves traffic: `Healthy` and `Warning` do.
     ///
     /// This is the mapping to gRPC `SERVING` and to HTTP 200.
+    #[inline]
     pub fn is_serving(self) -> bool {
         matches!(self, Status::Healthy | Status::Warning)
     }
 
     /// The lowercase name used in JSON, in logs and in macro arguments.
+    #[inline]
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Unknown => "unknown",
@@ -156,6 +160,7 @@ impl Group {
     pub const ALL: [Group; 3] = [Group::Liveness, Group::Readiness, Group::Startup];
 
     /// The group's name, which is also its gRPC service name.
+    #[inline]
     pub fn as_str(self) -> &'static str {
         match self {
             Group::Liveness => "liveness",
