@@ -1,6 +1,7 @@
 //! Prometheus: the health state in the text exposition format, with `prometheus-client`, as
 //! [`render`] (what `/metrics` serves) or as a [`HealthCollector`] for a registry of your own.
-//! A scrape reads the published state and the run histograms; it never runs a check.
+//! A scrape reads the published state and the run counts; it never runs a check. The run counter
+//! and histogram come from the engine's [events](crate::HealthEvent), from the first run on.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _};
 use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
@@ -44,38 +46,66 @@ fn duration_histogram() -> Histogram {
     ])
 }
 
-/// The duration of every run, by check: an observer of the engine's events from the runtime's
-/// first run, attached to every runtime by the builder.
+/// The runs of every check, by result, and their durations: an observer of the engine's events
+/// from the runtime's first run, attached to every runtime by the builder.
 #[derive(Debug)]
 pub(crate) struct RunDurations {
     durations: Durations,
+    runs: Family<ResultLabels, Counter>,
 }
 
 impl Default for RunDurations {
     fn default() -> Self {
         RunDurations {
             durations: Family::new_with_constructor(duration_histogram),
+            runs: Family::default(),
         }
     }
 }
 
+/// The two results a run is counted under.
+const RESULTS: [&str; 2] = ["success", "failure"];
+
 impl HealthObserver for RunDurations {
     fn on_event(&self, event: &HealthEvent) {
+        let results = |name: &str| RESULTS.map(|result| ResultLabels::new(name, result));
         match event {
-            HealthEvent::Ran { check, duration } => {
-                let label = ServiceLabel {
-                    service: check.info().name().to_owned(),
-                };
+            HealthEvent::Registered { check } => {
+                // Both results show from the start, at zero.
+                for labels in results(check.name()) {
+                    drop(self.runs.get_or_create(&labels));
+                }
+            }
+            HealthEvent::Ran {
+                check,
+                duration,
+                failed,
+            } => {
+                let name = check.info().name();
                 self.durations
-                    .get_or_create(&label)
+                    .get_or_create(&label(name))
                     .observe(duration.as_secs_f64());
+                let result = if *failed { RESULTS[1] } else { RESULTS[0] };
+                self.runs
+                    .get_or_create(&ResultLabels::new(name, result))
+                    .inc();
             }
             HealthEvent::Deregistered { name } => {
-                self.durations.remove(&ServiceLabel {
-                    service: name.to_string(),
-                });
+                self.durations.remove(&label(name));
+                for labels in results(name) {
+                    self.runs.remove(&labels);
+                }
             }
             _ => {}
+        }
+    }
+}
+
+impl ResultLabels {
+    fn new(service: &str, result: &'static str) -> Self {
+        ResultLabels {
+            service: service.to_owned(),
+            result,
         }
     }
 }
@@ -98,7 +128,8 @@ pub(crate) fn attach(attach: &mut Attach) {
 /// | `health_check_consecutive_failures` | gauge | `service` |
 /// | `health_uptime_seconds`, `health_draining`, `health_watch_streams`, `health_info` | gauge | `version` on `health_info` |
 ///
-/// A scrape reads the published state and the run histograms; it never runs a check.
+/// A scrape reads the published state and the run counts; it never runs a check. The run counter
+/// and histogram come from the engine's [events](crate::HealthEvent), from the first run on.
 pub fn render(runtime: &HealthRuntime) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(HealthCollector::new(runtime)));
@@ -194,29 +225,16 @@ impl StateCollector {
         Ok(())
     }
 
-    /// `health_checks_total` and `health_check_duration_seconds`.
+    /// `health_checks_total` and `health_check_duration_seconds`, from the run events.
     fn encode_runs(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let mut family = encoder.encode_descriptor(
+        let runs = &self.runs.runs;
+        let family = encoder.encode_descriptor(
             "health_checks",
             "Runs of each check, by result",
             None,
-            MetricType::Counter,
+            runs.metric_type(),
         )?;
-        for check in self.snapshot.checks() {
-            let state = check.state();
-            for (result, count) in [
-                ("success", state.runs() - state.failures()),
-                ("failure", state.failures()),
-            ] {
-                let labels = ResultLabels {
-                    service: check.info().name().to_owned(),
-                    result,
-                };
-                family
-                    .encode_family(&labels)?
-                    .encode_counter::<ResultLabels, u64, f64>(&count, None)?;
-            }
-        }
+        runs.encode(family)?;
         let durations = &self.runs.durations;
         let family = encoder.encode_descriptor(
             "health_check_duration_seconds",

@@ -65,12 +65,17 @@ pub enum HealthEvent {
         /// Its name.
         name: Arc<str>,
     },
-    /// A run finished, whoever caused it (the monitor, a probe, a report).
+    /// A run finished, whoever caused it (the monitor, a probe, a report). Not sent for a run
+    /// of a check that was removed, or replaced by one of the same name, while it ran.
     Ran {
         /// The check with the state the run produced.
         check: Arc<CheckSnapshot>,
         /// How long the run took.
         duration: Duration,
+        /// Whether the run failed: anything but a healthy result, a timeout shown as healthy
+        /// (`on_timeout = "healthy"`) included. Counted even while `failure_threshold` still
+        /// holds the failure back from the shown status.
+        failed: bool,
     },
     /// A run changed the status a check shows (after `failure_threshold` damping). Follows the
     /// [`Ran`](Self::Ran) event of that run.

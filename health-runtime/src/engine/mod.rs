@@ -366,9 +366,18 @@ impl Engine {
             published.latch_startup();
             from != to
         });
+        // A check removed, or replaced by a new one of the same name, while it ran: its run
+        // happened, but it no longer belongs to anyone who follows the events.
+        let current = read(&self.entries)
+            .get(&info.name)
+            .is_some_and(|entry| Arc::ptr_eq(&entry.info, info));
+        if !current {
+            return snapshot;
+        }
         self.events.emit(|| HealthEvent::Ran {
             check: snapshot.clone(),
             duration,
+            failed: snapshot.state.failures > previous.state.failures,
         });
         if from != to {
             self.events.emit(|| HealthEvent::Transition {
