@@ -220,6 +220,34 @@ impl Default for Gating {
     }
 }
 
+/// The setters of a bundle of indicator checks that say what they gate (`groups`, `service`,
+/// `informational`), for a type with a `gating: Gating` field.
+macro_rules! gating_setters {
+    () => {
+        /// The probe groups the three checks gate (default: none).
+        pub fn groups(mut self, groups: impl IntoIterator<Item = $crate::Group>) -> Self {
+            self.gating.groups = groups.into_iter().collect();
+            self
+        }
+
+        /// A gRPC health service name the three checks count toward (default: none).
+        pub fn service(mut self, service: impl Into<String>) -> Self {
+            self.gating.service = Some(service.into());
+            self
+        }
+
+        /// Whether the three checks only inform (default: `true`): they never turn `""`,
+        /// `plugin`, `/health` or the health file's verdict to not serving. `false` makes them
+        /// count toward the overall status like declared checks. See
+        /// [`Check::informational`]($crate::Check::informational).
+        pub fn informational(mut self, informational: bool) -> Self {
+            self.gating.informational = informational;
+            self
+        }
+    };
+}
+pub(crate) use gating_setters;
+
 impl Gating {
     /// `check` with these settings.
     pub(crate) fn apply(&self, check: Check) -> Check {

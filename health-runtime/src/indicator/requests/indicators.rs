@@ -9,7 +9,7 @@ use humantime::FormattedDuration;
 use super::stats::RequestStats;
 use super::window::RequestSummary;
 use crate::indicator::Gating;
-use crate::{Check, CheckOutcome, Group, HealthConfig, Status};
+use crate::{Check, CheckOutcome, HealthConfig, Status};
 
 /// The fewest answered requests `p99_response_time` is graded on.
 const P99_MIN_REQUESTS: u64 = 100;
@@ -138,25 +138,7 @@ impl RequestIndicators {
         self
     }
 
-    /// The probe groups the three checks gate (default: none).
-    pub fn groups(mut self, groups: impl IntoIterator<Item = Group>) -> Self {
-        self.gating.groups = groups.into_iter().collect();
-        self
-    }
-
-    /// A gRPC health service name the three checks count toward (default: none).
-    pub fn service(mut self, service: impl Into<String>) -> Self {
-        self.gating.service = Some(service.into());
-        self
-    }
-
-    /// Whether the three checks only inform (default: `true`): they never turn `""`, `plugin`,
-    /// `/health` or the health file's verdict to not serving. `false` makes them count toward
-    /// the overall status like declared checks. See [`Check::informational`].
-    pub fn informational(mut self, informational: bool) -> Self {
-        self.gating.informational = informational;
-        self
-    }
+    super::super::gating_setters!();
 
     /// The three checks; none when `config.requests.enabled` is off.
     /// [`HealthRuntimeBuilder::with_checks`](crate::HealthRuntimeBuilder::with_checks) calls it;

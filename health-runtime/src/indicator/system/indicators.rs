@@ -10,7 +10,7 @@ use super::monitor::{ResourceMonitor, Sampler};
 use super::reading::{ReadingError, ResourceReading, ResourceSample};
 use super::source::{ResourceSource, SysinfoSource};
 use crate::indicator::Gating;
-use crate::{Check, CheckOutcome, Group, HealthConfig, Status};
+use crate::{Check, CheckOutcome, HealthConfig, Status};
 
 /// The names of the three system checks.
 pub const SYSTEM_CHECK_NAMES: [&str; 3] = ["cpu_usage", "memory_usage", "disk_usage"];
@@ -141,25 +141,7 @@ impl SystemIndicators {
         self
     }
 
-    /// The probe groups the three checks gate (default: none).
-    pub fn groups(mut self, groups: impl IntoIterator<Item = Group>) -> Self {
-        self.gating.groups = groups.into_iter().collect();
-        self
-    }
-
-    /// A gRPC health service name the three checks count toward (default: none).
-    pub fn service(mut self, service: impl Into<String>) -> Self {
-        self.gating.service = Some(service.into());
-        self
-    }
-
-    /// Whether the three checks only inform (default: `true`): they never turn `""`, `plugin`,
-    /// `/health` or the health file's verdict to not serving. `false` makes them count toward
-    /// the overall status like declared checks. See [`Check::informational`].
-    pub fn informational(mut self, informational: bool) -> Self {
-        self.gating.informational = informational;
-        self
-    }
+    super::super::gating_setters!();
 
     /// The status of a metric whose reading failed ([`ReadingError::Failed`]): `Warning` (the
     /// default) or `Critical`.
