@@ -161,6 +161,20 @@ async fn clients_cannot_take_the_example_out_of_rotation() {
     .await
     .unwrap();
 
+    not_found_is_a_normal_answer(&mut kv, &channel, http).await;
+    cancelled_requests_are_the_client_s(&channel, http).await;
+    slow_senders_are_timed_from_their_last_byte(&channel, http).await;
+    the_report_shows_the_client_s_share(&channel).await;
+    undecodable_bodies_are_the_client_s(&channel).await;
+    server_failures_count_and_only_inform(&mut kv, &channel, http, &data).await;
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+async fn not_found_is_a_normal_answer(
+    kv: &mut KvClient<Channel>,
+    channel: &Channel,
+    http: std::net::SocketAddr,
+) {
     // Twelve reads of keys that do not exist: NOT_FOUND, a normal answer.
     for n in 0..12 {
         let missing = kv
@@ -170,7 +184,7 @@ async fn clients_cannot_take_the_example_out_of_rotation() {
             .await;
         assert_eq!(missing.unwrap_err().code(), tonic::Code::NotFound);
     }
-    still_serving(&channel, http, "12 NOT_FOUND").await;
+    still_serving(channel, http, "12 NOT_FOUND").await;
 
     // A 6 % cache-miss rate over 100 reads.
     for n in 0..100 {
@@ -181,8 +195,10 @@ async fn clients_cannot_take_the_example_out_of_rotation() {
         };
         let _ = kv.get(GetRequest { key }).await;
     }
-    still_serving(&channel, http, "a 6 % NOT_FOUND mix").await;
+    still_serving(channel, http, "a 6 % NOT_FOUND mix").await;
+}
 
+async fn cancelled_requests_are_the_client_s(channel: &Channel, http: std::net::SocketAddr) {
     // Twelve requests the client gives up on before sending all of its body.
     for _ in 0..12 {
         let (request, body, frame) = trickled_get("present");
@@ -198,8 +214,13 @@ async fn clients_cannot_take_the_example_out_of_rotation() {
         drop(body);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    still_serving(&channel, http, "12 cancelled requests").await;
+    still_serving(channel, http, "12 cancelled requests").await;
+}
 
+async fn slow_senders_are_timed_from_their_last_byte(
+    channel: &Channel,
+    http: std::net::SocketAddr,
+) {
     // Ten requests whose body takes the client 2 s to send, all answered at once once sent.
     let slow = (0..10).map(|_| {
         let channel = channel.clone();
@@ -219,10 +240,12 @@ async fn clients_cannot_take_the_example_out_of_rotation() {
     });
     let statuses = futures::future::join_all(slow).await;
     assert!(statuses.iter().all(|status| status == "0"), "{statuses:?}");
-    still_serving(&channel, http, "10 slow senders").await;
+    still_serving(channel, http, "10 slow senders").await;
+}
 
+async fn the_report_shows_the_client_s_share(channel: &Channel) {
     // The report still shows it all, as the server's figures.
-    let metrics = report(&channel).await;
+    let metrics = report(channel).await;
     let rate = &metrics["request_success_rate"];
     assert_eq!(rate.value, Some(100.0), "{rate:?}");
     assert!(
@@ -247,7 +270,9 @@ async fn clients_cannot_take_the_example_out_of_rotation() {
         "the slow senders' 2 s counted as serving time: {p99:?}"
     );
     assert!(!p99.message.contains("not graded"), "{p99:?}");
+}
 
+async fn undecodable_bodies_are_the_client_s(channel: &Channel) {
     // Bytes that are no protobuf message: tonic answers INTERNAL, but the client sent them.
     for _ in 0..5 {
         let (request, body, _) = trickled_get("present");
@@ -259,9 +284,16 @@ async fn clients_cannot_take_the_example_out_of_rotation() {
         assert_eq!(grpc_status(call.await.unwrap().unwrap()).await, "13");
     }
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let rate = &report(&channel).await["request_success_rate"];
+    let rate = &report(channel).await["request_success_rate"];
     assert_eq!(rate.value, Some(100.0), "{rate:?}");
+}
 
+async fn server_failures_count_and_only_inform(
+    kv: &mut KvClient<Channel>,
+    channel: &Channel,
+    http: std::net::SocketAddr,
+    data: &Path,
+) {
     // Twelve requests the server fails: a key whose file is a directory cannot be read.
     std::fs::create_dir_all(data.join("kv_broken")).unwrap();
     for _ in 0..12 {
@@ -274,7 +306,7 @@ async fn clients_cannot_take_the_example_out_of_rotation() {
     }
     // Past the cache TTL (1 s) of the previous report's run.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let metrics = report(&channel).await;
+    let metrics = report(channel).await;
     let rate = &metrics["request_success_rate"];
     let value = rate.value.unwrap();
     assert!(value < 95.0 && value > 80.0, "{rate:?}");
@@ -289,6 +321,5 @@ async fn clients_cannot_take_the_example_out_of_rotation() {
         check_status(&mut health, "request_success_rate").await,
         Ok(ServingStatus::NotServing)
     );
-    still_serving(&channel, http, "12 INTERNAL").await;
-    let _ = std::fs::remove_dir_all(&data);
+    still_serving(channel, http, "12 INTERNAL").await;
 }
