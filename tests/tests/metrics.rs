@@ -90,7 +90,31 @@ async fn metrics_parse_and_read_the_published_state() {
     let text = response.text().await.unwrap();
     assert_eq!(runs.count(), 1, "a scrape runs no check");
 
-    let families = parse(&text);
+    assert_published_state(&text, &runtime);
+
+    runtime.deregister("db");
+    let families = parse(&health_runtime::prometheus::render(&runtime).unwrap());
+    assert!(
+        sample(
+            &families,
+            "health_check_duration_seconds_count",
+            &[("service", "db")]
+        )
+        .is_none()
+    );
+    assert!(
+        sample(
+            &families,
+            "health_checks_total",
+            &[("service", "db"), ("result", "failure")]
+        )
+        .is_none()
+    );
+}
+
+/// The families of one scrape against what the test's runtime has published.
+fn assert_published_state(text: &str, runtime: &HealthRuntime) {
+    let families = parse(text);
     let value = |name: &str, labels: &[(&str, &str)]| {
         sample(&families, name, labels)
             .unwrap_or_else(|| panic!("no sample {name} {labels:?} in\n{text}"))
@@ -145,25 +169,6 @@ async fn metrics_parse_and_read_the_published_state() {
     assert!(
         (0.0..=runtime.uptime().as_secs_f64()).contains(&uptime),
         "the uptime so far: {uptime}"
-    );
-
-    runtime.deregister("db");
-    let families = parse(&health_runtime::prometheus::render(&runtime).unwrap());
-    assert!(
-        sample(
-            &families,
-            "health_check_duration_seconds_count",
-            &[("service", "db")]
-        )
-        .is_none()
-    );
-    assert!(
-        sample(
-            &families,
-            "health_checks_total",
-            &[("service", "db"), ("result", "failure")]
-        )
-        .is_none()
     );
 }
 
