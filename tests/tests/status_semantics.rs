@@ -161,92 +161,97 @@ async fn every_row_of_the_readme_table_holds() {
     );
     assert!(rows.len() >= 10, "{rows:?}");
     for row in rows {
-        let (signal, subject) = signal(&row[0]);
-        let runtime = runtime(&signal).await;
-        let grpc = GrpcServer::start(&runtime).await;
-        let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let http_addr = http.local_addr().unwrap();
-        let served = runtime.clone();
-        let http_task = tokio::spawn(async move {
-            health_runtime::http::serve(&served, http, std::future::pending()).await
-        });
-
-        let gates = |cell: &str| match cell {
-            "gates" => true,
-            "–" => false,
-            other => panic!("{:?}: a cell says {other:?}, not `gates` or `–`", row[0]),
-        };
-        for (column, name) in [(1, "liveness"), (2, "readiness"), (3, "startup")] {
-            assert_eq!(
-                !serving(&grpc, name).await,
-                gates(&row[column]),
-                "{:?}: Check({name:?})",
-                row[0]
-            );
-        }
-        let overall = gates(&row[4]);
-        for name in ["", "plugin"] {
-            assert_eq!(
-                !serving(&grpc, name).await,
-                overall,
-                "{:?}: Check({name:?})",
-                row[0]
-            );
-        }
-        let health = reqwest::get(format!("http://{http_addr}/health"))
-            .await
-            .unwrap();
-        assert_eq!(
-            health.status().as_u16() == 503,
-            overall,
-            "{:?}: GET /health answered {}",
-            row[0],
-            health.status()
-        );
-        let file = health_runtime::health_file::content(&runtime);
-        assert_eq!(
-            !file.healthy, overall,
-            "{:?}: the health file {file:?}",
-            row[0]
-        );
-        for (group, column) in [
-            (Group::Liveness, 1),
-            (Group::Readiness, 2),
-            (Group::Startup, 3),
-        ] {
-            assert_eq!(
-                !file.groups.of(group),
-                gates(&row[column]),
-                "{:?}: the health file's {group} verdict",
-                row[0]
-            );
-        }
-        assert_eq!(file.draining, matches!(signal, Signal::ShuttingDown));
-        assert_eq!(
-            !serving(&grpc, subject).await,
-            gates(&row[5]),
-            "{:?}: Check({subject:?})",
-            row[0]
-        );
-        // Informational signals still show their grade in the report, and its overall status
-        // follows the overall column.
-        let report = runtime.cached_report();
-        assert_eq!(
-            report.overall_status == health_runtime::Status::Critical,
-            overall && !matches!(signal, Signal::ShuttingDown),
-            "{:?}: the report's overall status {:?}",
-            row[0],
-            report.overall_status
-        );
-        if !matches!(signal, Signal::ShuttingDown) {
-            assert_eq!(
-                report.metrics[subject].status,
-                health_runtime::Status::Critical,
-                "{:?}",
-                row[0]
-            );
-        }
-        http_task.abort();
-        drop(grpc);
+        row_holds(&row).await;
     }
+}
+
+/// One row of the table, on every surface of a runtime with that row's signal critical.
+async fn row_holds(row: &[String]) {
+    let (signal, subject) = signal(&row[0]);
+    let runtime = runtime(&signal).await;
+    let grpc = GrpcServer::start(&runtime).await;
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http_addr = http.local_addr().unwrap();
+    let served = runtime.clone();
+    let http_task = tokio::spawn(async move {
+        health_runtime::http::serve(&served, http, std::future::pending()).await
+    });
+
+    let gates = |cell: &str| match cell {
+        "gates" => true,
+        "–" => false,
+        other => panic!("{:?}: a cell says {other:?}, not `gates` or `–`", row[0]),
+    };
+    for (column, name) in [(1, "liveness"), (2, "readiness"), (3, "startup")] {
+        assert_eq!(
+            !serving(&grpc, name).await,
+            gates(&row[column]),
+            "{:?}: Check({name:?})",
+            row[0]
+        );
+    }
+    let overall = gates(&row[4]);
+    for name in ["", "plugin"] {
+        assert_eq!(
+            !serving(&grpc, name).await,
+            overall,
+            "{:?}: Check({name:?})",
+            row[0]
+        );
+    }
+    let health = reqwest::get(format!("http://{http_addr}/health"))
+        .await
+        .unwrap();
+    assert_eq!(
+        health.status().as_u16() == 503,
+        overall,
+        "{:?}: GET /health answered {}",
+        row[0],
+        health.status()
+    );
+    let file = health_runtime::health_file::content(&runtime);
+    assert_eq!(
+        !file.healthy, overall,
+        "{:?}: the health file {file:?}",
+        row[0]
+    );
+    for (group, column) in [
+        (Group::Liveness, 1),
+        (Group::Readiness, 2),
+        (Group::Startup, 3),
+    ] {
+        assert_eq!(
+            !file.groups.of(group),
+            gates(&row[column]),
+            "{:?}: the health file's {group} verdict",
+            row[0]
+        );
+    }
+    assert_eq!(file.draining, matches!(signal, Signal::ShuttingDown));
+    assert_eq!(
+        !serving(&grpc, subject).await,
+        gates(&row[5]),
+        "{:?}: Check({subject:?})",
+        row[0]
+    );
+    // Informational signals still show their grade in the report, and its overall status
+    // follows the overall column.
+    let report = runtime.cached_report();
+    assert_eq!(
+        report.overall_status == health_runtime::Status::Critical,
+        overall && !matches!(signal, Signal::ShuttingDown),
+        "{:?}: the report's overall status {:?}",
+        row[0],
+        report.overall_status
+    );
+    if !matches!(signal, Signal::ShuttingDown) {
+        assert_eq!(
+            report.metrics[subject].status,
+            health_runtime::Status::Critical,
+            "{:?}",
+            row[0]
+        );
+    }
+    http_task.abort();
+    drop(grpc);
 }
