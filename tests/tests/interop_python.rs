@@ -151,6 +151,70 @@ fn expect(problems: &mut Vec<String>, results: &Value, pointer: &str, wanted: Va
     }
 }
 
+/// What the Python client saw that the server should not have answered.
+fn problems(results: &Value) -> Vec<String> {
+    let serving = || serde_json::json!("SERVING");
+    let mut problems = Vec::new();
+    for name in ["", "plugin", "readiness", "kv.v1.KV", "kv_store"] {
+        let pointer = format!(
+            "/check/{}/status",
+            name.replace('~', "~0").replace('/', "~1")
+        );
+        expect(&mut problems, results, &pointer, serving());
+    }
+    expect(
+        &mut problems,
+        results,
+        "/check_unknown/code",
+        "NOT_FOUND".into(),
+    );
+    expect(
+        &mut problems,
+        results,
+        "/check_1mib_name/code",
+        "INVALID_ARGUMENT".into(),
+    );
+    expect(
+        &mut problems,
+        results,
+        "/check_bad_chars/code",
+        "INVALID_ARGUMENT".into(),
+    );
+    // Watch: the current status at once, no duplicates after it, and the stream open until the
+    // client leaves, for a known name and for an unknown one.
+    for (watch, first) in [
+        ("watch_readiness", "SERVING"),
+        ("watch_unknown", "SERVICE_UNKNOWN"),
+    ] {
+        expect(
+            &mut problems,
+            results,
+            &format!("/{watch}/first"),
+            first.into(),
+        );
+        expect(
+            &mut problems,
+            results,
+            &format!("/{watch}/later"),
+            serde_json::json!([]),
+        );
+        expect(
+            &mut problems,
+            results,
+            &format!("/{watch}/open_after_observing"),
+            true.into(),
+        );
+        expect(
+            &mut problems,
+            results,
+            &format!("/{watch}/ended_with"),
+            "error: CANCELLED".into(),
+        );
+    }
+    expect(&mut problems, results, "/check_after/status", serving());
+    problems
+}
+
 #[test]
 fn python_grpcio_health_client() {
     let python = python_env(Path::new(env!("CARGO_TARGET_TMPDIR")));
@@ -178,65 +242,7 @@ fn python_grpcio_health_client() {
     });
     eprintln!("interop: the Python client saw\n{}", ran.stdout.trim_end());
 
-    let serving = || serde_json::json!("SERVING");
-    let mut problems = Vec::new();
-    for name in ["", "plugin", "readiness", "kv.v1.KV", "kv_store"] {
-        let pointer = format!(
-            "/check/{}/status",
-            name.replace('~', "~0").replace('/', "~1")
-        );
-        expect(&mut problems, &results, &pointer, serving());
-    }
-    expect(
-        &mut problems,
-        &results,
-        "/check_unknown/code",
-        "NOT_FOUND".into(),
-    );
-    expect(
-        &mut problems,
-        &results,
-        "/check_1mib_name/code",
-        "INVALID_ARGUMENT".into(),
-    );
-    expect(
-        &mut problems,
-        &results,
-        "/check_bad_chars/code",
-        "INVALID_ARGUMENT".into(),
-    );
-    // Watch: the current status at once, no duplicates after it, and the stream open until the
-    // client leaves, for a known name and for an unknown one.
-    for (watch, first) in [
-        ("watch_readiness", "SERVING"),
-        ("watch_unknown", "SERVICE_UNKNOWN"),
-    ] {
-        expect(
-            &mut problems,
-            &results,
-            &format!("/{watch}/first"),
-            first.into(),
-        );
-        expect(
-            &mut problems,
-            &results,
-            &format!("/{watch}/later"),
-            serde_json::json!([]),
-        );
-        expect(
-            &mut problems,
-            &results,
-            &format!("/{watch}/open_after_observing"),
-            true.into(),
-        );
-        expect(
-            &mut problems,
-            &results,
-            &format!("/{watch}/ended_with"),
-            "error: CANCELLED".into(),
-        );
-    }
-    expect(&mut problems, &results, "/check_after/status", serving());
+    let problems = problems(&results);
     if !problems.is_empty() {
         server.fail(&format!(
             "the Python client saw what the server should not have answered:\n  {}\n\
