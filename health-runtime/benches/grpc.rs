@@ -149,96 +149,110 @@ fn serve(server: Server) {
     rt.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("local address").port();
-        let mut commands = stdin_lines();
-        let never = std::future::pending::<()>();
+        let commands = stdin_lines();
         match server {
-            Server::Tonic => {
-                let (reporter, service) = tonic_health::server::health_reporter();
-                reporter
-                    .set_service_status(NAME, tonic_health::ServingStatus::Serving)
-                    .await;
-                tokio::spawn(
-                    tonic::transport::Server::builder()
-                        .add_service(service)
-                        .serve_with_incoming_shutdown(
-                            tonic::transport::server::TcpIncoming::from(listener),
-                            never,
-                        ),
-                );
-                reply(format_args!("port {port}"));
-                while let Some(command) = commands.recv().await {
-                    match command.as_str() {
-                        "flip" => {
-                            let started = Instant::now();
-                            reporter
-                                .set_service_status(NAME, tonic_health::ServingStatus::NotServing)
-                                .await;
-                            reply(format_args!("flipped in {:?}", started.elapsed()));
-                        }
-                        "streams" => reply(format_args!("streams n/a")),
-                        other => reply(format_args!("unknown command `{other}`")),
-                    }
-                }
-            }
-            Server::Ours => {
-                let healthy = Arc::new(AtomicBool::new(true));
-                let checker = healthy.clone();
-                // gRPC only: no HTTP server, no health file.
-                let mut config = HealthConfig::default();
-                config.surfaces.http_addr = None;
-                config.surfaces.health_file = None;
-                let runtime = HealthRuntime::builder()
-                    .config(config)
-                    .without_declared_checks()
-                    .cache_ttl(cache_ttl)
-                    .default_interval(Duration::from_secs(3600))
-                    .with_check(Check::new(NAME, move || {
-                        let healthy = checker.load(Ordering::SeqCst);
-                        async move { healthy }
-                    }))
-                    .build()
-                    .expect("valid check");
-                // The first run, so that the name serves from cache from the first call on.
-                runtime.check(NAME).await.expect("known check");
-                tokio::spawn({
-                    let runtime = runtime.clone();
-                    async move {
-                        health_runtime::server::serve_with_shutdown(
-                            &runtime,
-                            listener,
-                            tonic::service::Routes::default(),
-                            never,
-                        )
-                        .await
-                    }
-                });
-                reply(format_args!("port {port}"));
-                while let Some(command) = commands.recv().await {
-                    match command.as_str() {
-                        "flip" => {
-                            let started = Instant::now();
-                            healthy.store(false, Ordering::SeqCst);
-                            let status = runtime.check(NAME).await.expect("known check");
-                            let status = status.state().status();
-                            let elapsed = started.elapsed();
-                            if status == Status::Critical {
-                                reply(format_args!("flipped in {elapsed:?}"));
-                            } else {
-                                reply(format_args!("flip failed: {NAME} is {status} (cached?)"));
-                            }
-                        }
-                        "streams" => reply(format_args!(
-                            "streams {}",
-                            health_runtime::grpc::watch_streams(&runtime)
-                        )),
-                        other => reply(format_args!("unknown command `{other}`")),
-                    }
-                }
-            }
+            Server::Tonic => serve_tonic(listener, port, commands).await,
+            Server::Ours => serve_ours(listener, port, commands, cache_ttl).await,
         }
     });
     // Stdin closed: the driver is done with this server.
     std::process::exit(0);
+}
+
+/// tonic-health's service, flipped by `reporter.set_service_status`.
+async fn serve_tonic(
+    listener: TcpListener,
+    port: u16,
+    mut commands: mpsc::UnboundedReceiver<String>,
+) {
+    let (reporter, service) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status(NAME, tonic_health::ServingStatus::Serving)
+        .await;
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(listener),
+                std::future::pending::<()>(),
+            ),
+    );
+    reply(format_args!("port {port}"));
+    while let Some(command) = commands.recv().await {
+        match command.as_str() {
+            "flip" => {
+                let started = Instant::now();
+                reporter
+                    .set_service_status(NAME, tonic_health::ServingStatus::NotServing)
+                    .await;
+                reply(format_args!("flipped in {:?}", started.elapsed()));
+            }
+            "streams" => reply(format_args!("streams n/a")),
+            other => reply(format_args!("unknown command `{other}`")),
+        }
+    }
+}
+
+/// Our runtime's services, flipped by the check's own result.
+async fn serve_ours(
+    listener: TcpListener,
+    port: u16,
+    mut commands: mpsc::UnboundedReceiver<String>,
+    cache_ttl: Duration,
+) {
+    let healthy = Arc::new(AtomicBool::new(true));
+    let checker = healthy.clone();
+    // gRPC only: no HTTP server, no health file.
+    let mut config = HealthConfig::default();
+    config.surfaces.http_addr = None;
+    config.surfaces.health_file = None;
+    let runtime = HealthRuntime::builder()
+        .config(config)
+        .without_declared_checks()
+        .cache_ttl(cache_ttl)
+        .default_interval(Duration::from_secs(3600))
+        .with_check(Check::new(NAME, move || {
+            let healthy = checker.load(Ordering::SeqCst);
+            async move { healthy }
+        }))
+        .build()
+        .expect("valid check");
+    // The first run, so that the name serves from cache from the first call on.
+    runtime.check(NAME).await.expect("known check");
+    tokio::spawn({
+        let runtime = runtime.clone();
+        async move {
+            health_runtime::server::serve_with_shutdown(
+                &runtime,
+                listener,
+                tonic::service::Routes::default(),
+                std::future::pending::<()>(),
+            )
+            .await
+        }
+    });
+    reply(format_args!("port {port}"));
+    while let Some(command) = commands.recv().await {
+        match command.as_str() {
+            "flip" => {
+                let started = Instant::now();
+                healthy.store(false, Ordering::SeqCst);
+                let status = runtime.check(NAME).await.expect("known check");
+                let status = status.state().status();
+                let elapsed = started.elapsed();
+                if status == Status::Critical {
+                    reply(format_args!("flipped in {elapsed:?}"));
+                } else {
+                    reply(format_args!("flip failed: {NAME} is {status} (cached?)"));
+                }
+            }
+            "streams" => reply(format_args!(
+                "streams {}",
+                health_runtime::grpc::watch_streams(&runtime)
+            )),
+            other => reply(format_args!("unknown command `{other}`")),
+        }
+    }
 }
 
 /// The lines of stdin, read on a thread of their own; the channel closes at end of input.
@@ -569,6 +583,40 @@ impl FanOut {
     }
 }
 
+/// One watcher: reports whether its stream opened serving, then when it saw `NOT_SERVING`.
+async fn watch_until_flipped(
+    mut client: HealthClient<Channel>,
+    opening: Arc<Semaphore>,
+    opened_tx: mpsc::UnboundedSender<Result<(), String>>,
+    seen_tx: mpsc::UnboundedSender<Instant>,
+) {
+    let permit = opening.acquire_owned().await.expect("semaphore");
+    let mut stream = match client.watch(request()).await {
+        Ok(response) => response.into_inner(),
+        Err(status) => {
+            let _ = opened_tx.send(Err(status.to_string()));
+            return;
+        }
+    };
+    let first = match stream.message().await {
+        Ok(Some(response)) if response.status == ServingStatus::Serving as i32 => Ok(()),
+        Ok(Some(response)) => Err(format!("first status {}", response.status)),
+        Ok(None) => Err("the stream ended".to_owned()),
+        Err(status) => Err(status.to_string()),
+    };
+    drop(permit);
+    let serving = first.is_ok();
+    let _ = opened_tx.send(first);
+    if !serving {
+        return;
+    }
+    while let Ok(Some(response)) = stream.message().await {
+        if response.status == ServingStatus::NotServing as i32 {
+            let _ = seen_tx.send(Instant::now());
+        }
+    }
+}
+
 fn fan_out_round(
     rt: &tokio::runtime::Runtime,
     server: Server,
@@ -588,39 +636,11 @@ fn fan_out_round(
     let started = Instant::now();
     let watchers: Vec<_> = (0..streams)
         .map(|i| {
-            let mut client = HealthClient::new(channels[i % connections].clone());
+            let client = HealthClient::new(channels[i % connections].clone());
             let opening = opening.clone();
             let opened_tx = opened_tx.clone();
             let seen_tx = seen_tx.clone();
-            rt.spawn(async move {
-                let permit = opening.acquire_owned().await.expect("semaphore");
-                let mut stream = match client.watch(request()).await {
-                    Ok(response) => response.into_inner(),
-                    Err(status) => {
-                        let _ = opened_tx.send(Err(status.to_string()));
-                        return;
-                    }
-                };
-                let first = match stream.message().await {
-                    Ok(Some(response)) if response.status == ServingStatus::Serving as i32 => {
-                        Ok(())
-                    }
-                    Ok(Some(response)) => Err(format!("first status {}", response.status)),
-                    Ok(None) => Err("the stream ended".to_owned()),
-                    Err(status) => Err(status.to_string()),
-                };
-                drop(permit);
-                let serving = first.is_ok();
-                let _ = opened_tx.send(first);
-                if !serving {
-                    return;
-                }
-                while let Ok(Some(response)) = stream.message().await {
-                    if response.status == ServingStatus::NotServing as i32 {
-                        let _ = seen_tx.send(Instant::now());
-                    }
-                }
-            })
+            rt.spawn(watch_until_flipped(client, opening, opened_tx, seen_tx))
         })
         .collect();
     drop((opened_tx, seen_tx));
