@@ -50,7 +50,8 @@ use proc_macro::TokenStream;
 ///   128 ASCII letters, digits, `.`, `_`, `/` and `-`. The empty name (the overall status) and the
 ///   probe names `liveness`, `readiness`, `startup` and `plugin` are reserved.
 /// - **`timeout = "250ms"`**: the deadline of one run. A duration is one or more numbers, each
-///   followed by a unit, `ms`, `s`, `m` or `h`, perhaps with one space between them: `"250ms"`,
+///   followed by a unit (`ns`, `us`, `ms`, `s`, `m`, `h`, `d`, or a name such as `sec`,
+///   `min` or `hours`), perhaps with one space between them: `"250ms"`,
 ///   `"1.5s"`, `"1m30s"`, `"1m 30s"`; a number alone is seconds: `"2"`, `"0.5"`. It is the
 ///   grammar of the `PLUGIN_HEALTH_*` variables too (`health_rules::duration`), precise to the
 ///   nanosecond. It must be greater than zero.

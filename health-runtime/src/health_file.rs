@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
@@ -12,9 +13,13 @@ use tokio::time::MissedTickBehavior;
 
 use crate::runtime::builder::Attach;
 use crate::state::resolve::Verdict;
-use crate::{Check, HealthConfig, HealthRuntime, Status};
+use crate::{Check, CheckOutcome, HealthConfig, HealthRuntime, Status};
 
-/// The name of the check that reports whether the health file can be written.
+/// The name of the check that reports whether the health file can be written. The builder
+/// registers it whenever the configuration names a health file
+/// ([`SurfaceSettings::health_file`](crate::config::SurfaceSettings::health_file)), so no other
+/// check may take the name then; [`keep`] on a path the configuration does not name reports its
+/// failures in the log only.
 pub const HEALTH_FILE_CHECK: &str = "health_file";
 
 /// The content of the health file: the overall verdict and, for exec probes that should follow
@@ -145,21 +150,38 @@ pub async fn keep(runtime: &HealthRuntime, path: PathBuf, stop: impl Future<Outp
 /// Why the health file could not be written last time, if it could not; shared by the writer
 /// and the check [`HEALTH_FILE_CHECK`].
 #[derive(Debug, Default)]
-pub(crate) struct WriteProblem(Mutex<Option<String>>);
+pub(crate) struct WriteProblem {
+    problem: Mutex<Option<String>>,
+    /// Whether a writer has tried once.
+    tried: AtomicBool,
+}
 
 impl WriteProblem {
-    fn get(&self) -> Option<String> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    /// The check's outcome: healthy, saying so while nothing has written the file yet, or the
+    /// last write's failure.
+    fn outcome(&self) -> Result<CheckOutcome, String> {
+        let problem = self.problem.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(problem) = problem.clone() {
+            return Err(problem);
+        }
+        let outcome = CheckOutcome::healthy();
+        if self.tried.load(Ordering::Acquire) {
+            Ok(outcome)
+        } else {
+            Ok(outcome.with_message(
+                "not written yet: nothing keeps the file (health_runtime::serve or \
+                 health_file::keep)",
+            ))
+        }
     }
 
-    /// Records the outcome of a write; `true`, with a log line, when it differs from the last.
+    /// Records the outcome of a write; `true`, with a log line, when it differs from the last
+    /// (or is the first).
     fn replace(&self, now: Option<String>, path: &Path) -> bool {
-        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let first = !self.tried.swap(true, Ordering::AcqRel);
+        let mut slot = self.problem.lock().unwrap_or_else(PoisonError::into_inner);
         if *slot == now {
-            return false;
+            return first;
         }
         match &now {
             Some(message) => tracing::warn!(path = %path.display(), "{message}"),
@@ -174,7 +196,8 @@ impl WriteProblem {
 }
 
 /// Registers the check [`HEALTH_FILE_CHECK`] on every runtime whose configuration names a
-/// health file: healthy until a write fails, warning while writes fail.
+/// health file: healthy (saying so while nothing has written it yet), warning while writes
+/// fail.
 pub(crate) fn attach(attach: &mut Attach, config: &HealthConfig) {
     if config.surfaces.health_file.is_none() {
         return;
@@ -182,7 +205,7 @@ pub(crate) fn attach(attach: &mut Attach, config: &HealthConfig) {
     let problem = Arc::new(WriteProblem::default());
     attach.extensions.insert(problem.clone());
     let check = Check::new(HEALTH_FILE_CHECK, move || {
-        std::future::ready(problem.get().map_or(Ok(()), Err))
+        std::future::ready(problem.outcome())
     })
     .on_error(Status::Warning)
     .groups([]);

@@ -82,13 +82,17 @@ impl HealthObserver for RunDurations {
                 failed,
             } => {
                 let name = check.info().name();
+                let result = if *failed { RESULTS[1] } else { RESULTS[0] };
+                // The counters exist from `Registered` to `Deregistered`: a run racing its
+                // check's removal finds none, and brings no series back.
+                let Some(counter) = self.runs.get(&ResultLabels::new(name, result)) else {
+                    return;
+                };
+                counter.inc();
+                drop(counter);
                 self.durations
                     .get_or_create(&label(name))
                     .observe(duration.as_secs_f64());
-                let result = if *failed { RESULTS[1] } else { RESULTS[0] };
-                self.runs
-                    .get_or_create(&ResultLabels::new(name, result))
-                    .inc();
             }
             HealthEvent::Deregistered { name } => {
                 self.durations.remove(&label(name));

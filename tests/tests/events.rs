@@ -157,3 +157,63 @@ async fn run_counts_from_the_events_match_the_state() {
     assert_eq!(ran as u64, state.state().runs());
     assert_eq!(ran, 5);
 }
+
+#[tokio::test]
+async fn a_panicking_observer_takes_nothing_down() {
+    let (seen, observer) = recorder();
+    let runtime = builder()
+        .with_check(Check::new("db", || async { true }))
+        .observe(|event: &HealthEvent| {
+            if matches!(event, HealthEvent::Ran { .. }) {
+                panic!("an observer with a bug");
+            }
+        })
+        .observe(observer)
+        .build()
+        .unwrap();
+    let mut events = runtime.events();
+    let db = runtime.recheck("db").await.unwrap();
+    assert_eq!(db.state().status(), Status::Healthy, "the run completed");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            "registered db",
+            "ran db healthy failed=false",
+            "transition db unknown->healthy",
+        ],
+        "the observer after it saw every event"
+    );
+    assert_eq!(
+        line(&events.recv().await.unwrap()),
+        "ran db healthy failed=false"
+    );
+    runtime.shutdown();
+    assert!(runtime.snapshot().is_draining(), "shutdown completed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registered_comes_before_the_monitor_s_first_run() {
+    let (seen, observer) = recorder();
+    let runtime = builder().observe(observer).build().unwrap();
+    runtime.start();
+    for n in 0..50 {
+        runtime
+            .register(Check::new(format!("check{n}"), || async { true }))
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = seen.lock().unwrap();
+    for n in 0..50 {
+        let name = format!("check{n}");
+        let mine: Vec<&String> = seen
+            .iter()
+            .filter(|line| line.split(' ').nth(1) == Some(name.as_str()))
+            .collect();
+        assert_eq!(
+            mine.first().map(|line| line.as_str()),
+            Some(format!("registered {name}").as_str()),
+            "{mine:?}"
+        );
+        assert!(mine.iter().any(|line| line.starts_with("ran")), "{mine:?}");
+    }
+}

@@ -209,3 +209,42 @@ fn the_builder_registers_the_check_only_when_the_configuration_names_a_file() {
     assert_eq!(check.info().on_error(), Status::Warning);
     assert!(check.info().groups().is_empty());
 }
+
+#[tokio::test]
+async fn until_a_writer_runs_the_check_says_nothing_writes_the_file() {
+    let path = scratch("not-yet").join("health");
+    let mut config = tests::quiet_config();
+    config.surfaces.health_file = Some(path.clone());
+    let runtime = builder().config(config).build().unwrap();
+    let before = runtime.check(HEALTH_FILE_CHECK).await.unwrap();
+    assert_eq!(before.state().status(), Status::Healthy);
+    let said = before.state().message().map(str::to_owned);
+    assert!(
+        said.as_deref()
+            .is_some_and(|said| said.starts_with("not written yet")),
+        "{said:?}"
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let keeper = tokio::spawn({
+        let runtime = runtime.clone();
+        async move {
+            health_runtime::health_file::keep(&runtime, path, async {
+                let _ = stopped.await;
+            })
+            .await
+        }
+    });
+    let mut message = said;
+    for _ in 0..200 {
+        message = runtime
+            .cached(HEALTH_FILE_CHECK)
+            .and_then(|check| check.state().message().map(str::to_owned));
+        if message.is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(message, None, "written: nothing more to say");
+    stop.send(()).unwrap();
+    keeper.await.unwrap();
+}

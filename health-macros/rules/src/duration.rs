@@ -7,11 +7,14 @@
 //!          | part { [" "] part }      "250ms", "5s", "1m30s", "1m 30s", "1.5h"
 //! part     = number unit
 //! number   = digits [ "." digits ]
-//! unit     = "ms" | "s" | "m" | "h"
+//! unit     = "ns" | "us" | "ms" | "s" | "m" | "h" | "d"
+//!          | their names: "msec", "sec", "secs", "second(s)", "min", "mins", "minute(s)",
+//!            "hr", "hrs", "hour(s)", "day(s)" (...)
 //! ```
 //!
 //! Spaces around the whole string are ignored. Zero is accepted here; a setting that needs more
-//! refuses it itself. Precision is a nanosecond; digits below it are dropped.
+//! refuses it itself. Precision is a nanosecond: a string more precise than that is refused
+//! rather than rounded.
 //!
 //! ```
 //! use std::time::Duration;
@@ -26,12 +29,23 @@
 use std::fmt;
 use std::time::Duration;
 
-/// The units and their length in nanoseconds.
-const UNITS: [(&str, u128); 4] = [
-    ("ms", 1_000_000),
-    ("s", 1_000_000_000),
-    ("m", 60_000_000_000),
-    ("h", 3_600_000_000_000),
+/// The units, each with its other names, and their length in nanoseconds.
+const UNITS: [(&str, &[&str], u128); 7] = [
+    ("ns", &["nsec", "nsecs", "nanosecond", "nanoseconds"], 1),
+    (
+        "us",
+        &["usec", "usecs", "microsecond", "microseconds"],
+        1_000,
+    ),
+    (
+        "ms",
+        &["msec", "msecs", "millisecond", "milliseconds"],
+        1_000_000,
+    ),
+    ("s", &["sec", "secs", "second", "seconds"], 1_000_000_000),
+    ("m", &["min", "mins", "minute", "minutes"], 60_000_000_000),
+    ("h", &["hr", "hrs", "hour", "hours"], 3_600_000_000_000),
+    ("d", &["day", "days"], 86_400_000_000_000),
 ];
 
 /// Why a duration string was refused.
@@ -61,6 +75,11 @@ pub enum DurationError {
     },
     /// The duration does not fit.
     Overflow,
+    /// Digits below a nanosecond that are not zero.
+    TooPrecise {
+        /// The number.
+        number: String,
+    },
 }
 
 impl fmt::Display for DurationError {
@@ -92,6 +111,10 @@ impl fmt::Display for DurationError {
                 )
             }
             DurationError::Overflow => f.write_str("duration is too long to represent"),
+            DurationError::TooPrecise { number } => write!(
+                f,
+                "`{number}` is more precise than a nanosecond, the finest a duration can be"
+            ),
         }
     }
 }
@@ -99,8 +122,11 @@ impl fmt::Display for DurationError {
 impl std::error::Error for DurationError {}
 
 fn units() -> String {
-    let names: Vec<String> = UNITS.iter().map(|(unit, _)| format!("`{unit}`")).collect();
-    names.join(", ")
+    let names: Vec<String> = UNITS.iter().map(|(unit, ..)| format!("`{unit}`")).collect();
+    format!(
+        "{}, or their names such as `sec` and `minutes`",
+        names.join(", ")
+    )
 }
 
 /// Parses a duration string (see the [module](self) for the grammar).
@@ -129,8 +155,8 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
         }
         let scale = UNITS
             .iter()
-            .find(|(name, _)| *name == unit)
-            .map(|&(_, scale)| scale)
+            .find(|(name, others, _)| *name == unit || others.contains(&unit))
+            .map(|&(.., scale)| scale)
             .ok_or_else(|| DurationError::UnknownUnit {
                 unit: unit.to_owned(),
             })?;
@@ -179,7 +205,12 @@ fn scaled(number: &str, scale: u128) -> Result<u128, DurationError> {
     for digit in fraction.bytes() {
         unit /= 10;
         if unit == 0 {
-            break;
+            if digit != b'0' {
+                return Err(DurationError::TooPrecise {
+                    number: number.to_owned(),
+                });
+            }
+            continue;
         }
         nanos = nanos
             .checked_add(u128::from(digit - b'0') * unit)
@@ -231,7 +262,20 @@ mod tests {
             Ok(Duration::from_nanos(1)),
             "a nanosecond is the precision"
         );
-        assert_eq!(parse("0.0000000001s"), Ok(Duration::ZERO));
+        assert_eq!(parse("0.0000000010s"), Ok(Duration::from_nanos(1)));
+        assert_eq!(
+            parse("0.0000000001s"),
+            Err(DurationError::TooPrecise {
+                number: "0.0000000001".into()
+            }),
+            "refused, not rounded to zero"
+        );
+        assert_eq!(
+            parse("1.5ns"),
+            Err(DurationError::TooPrecise {
+                number: "1.5".into()
+            })
+        );
     }
 
     #[test]
@@ -280,8 +324,24 @@ mod tests {
     }
 
     #[test]
+    fn takes_the_units_by_their_names_too() {
+        for (text, millis) in [
+            ("30sec", 30_000),
+            ("5min", 300_000),
+            ("2hours", 7_200_000),
+            ("1d", 86_400_000),
+            ("1day 1hr", 90_000_000),
+            ("1500msec", 1_500),
+        ] {
+            assert_eq!(ms(text), millis, "{text}");
+        }
+        assert_eq!(parse("500us"), Ok(Duration::from_micros(500)));
+        assert_eq!(parse("7ns"), Ok(Duration::from_nanos(7)));
+    }
+
+    #[test]
     fn refuses_unknown_units() {
-        for unit in ["sec", "secs", "d", "us", "M", "S", "parsecs"] {
+        for unit in ["y", "w", "M", "S", "Sec", "parsecs", "fortnights"] {
             assert_eq!(
                 parse(&format!("5{unit}")),
                 Err(DurationError::UnknownUnit { unit: unit.into() }),
@@ -309,11 +369,13 @@ mod tests {
                 number: "30".into()
             }
             .to_string(),
-            "missing unit after `30`; write `30s` or `30ms` (units: `ms`, `s`, `m`, `h`)"
+            "missing unit after `30`; write `30s` or `30ms` (units: `ns`, `us`, `ms`, `s`, `m`, `h`, \
+             `d`, or their names such as `sec` and `minutes`)"
         );
         assert_eq!(
-            DurationError::UnknownUnit { unit: "sec".into() }.to_string(),
-            "unknown duration unit `sec`; expected one of `ms`, `s`, `m`, `h`"
+            DurationError::UnknownUnit { unit: "y".into() }.to_string(),
+            "unknown duration unit `y`; expected one of `ns`, `us`, `ms`, `s`, `m`, `h`, `d`, or \
+             their names such as `sec` and `minutes`"
         );
     }
 }

@@ -43,6 +43,7 @@
 //! ```
 
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,7 +90,9 @@ pub enum HealthEvent {
         /// How long the run that caused it took.
         duration: Duration,
     },
-    /// Shutdown began: every name answers not serving until `until`, then streams end.
+    /// Shutdown began: every name answers not serving until `until`, then streams end. Sent
+    /// again when a later call shortens the drain. Runs, and their transitions, go on while
+    /// draining, though the published state stays frozen until [`Resumed`](Self::Resumed).
     Draining {
         /// When the drain delay ends.
         until: Instant,
@@ -115,9 +118,13 @@ impl HealthEvent {
 /// Sees every [`HealthEvent`] of a runtime, synchronously, on the task that caused it.
 ///
 /// Register one with [`HealthRuntimeBuilder::observe`](crate::HealthRuntimeBuilder::observe).
-/// `on_event` runs inside the engine (a run's task, `register`, `shutdown`): keep it short and
-/// never block; hand slow work (network, files) to a task through a channel. A closure
-/// `Fn(&HealthEvent)` is an observer.
+/// `on_event` runs inside the engine (a run's task, `register`, `shutdown`), with no lock of the
+/// engine held: keep it short and never block; hand slow work (network, files) to a task through
+/// a channel. A panic in it is caught and logged. A closure `Fn(&HealthEvent)` is an observer.
+///
+/// The events of one check come in the order they happen. An observer that acts on the
+/// runtime from `on_event` (calls `shutdown`, say) causes events of its own before the
+/// observers after it have seen the one it was handed.
 pub trait HealthObserver: Send + Sync + 'static {
     /// Called once per event, in the order they happen for one check.
     fn on_event(&self, event: &HealthEvent);
@@ -153,7 +160,13 @@ impl Events {
         }
         let event = event();
         for observer in &self.observers {
-            observer.on_event(&event);
+            // A panicking observer must not take the run, `register` or `shutdown` with it, nor
+            // keep the event from the observers after it.
+            let seen = std::panic::catch_unwind(AssertUnwindSafe(|| observer.on_event(&event)));
+            if let Err(payload) = seen {
+                let message = crate::engine::panic_message(&*payload);
+                tracing::error!(event = ?event, %message, "a health observer panicked");
+            }
         }
         // No receiver is not an error: nobody follows the broadcast right now.
         let _ = self.broadcast.send(event);

@@ -120,10 +120,6 @@ impl Engine {
             busy: Arc::default(),
             monitor: Mutex::default(),
         });
-        // The monitor lock is held across the insertion so that a concurrent `deregister` cannot
-        // slip between inserting the entry and starting its monitor (lock order: monitor,
-        // entries, entry.monitor).
-        let monitor = lock(&self.monitor);
         {
             let mut entries = write(&self.entries);
             if let Some(existing) = entries.get(&info.name) {
@@ -138,18 +134,35 @@ impl Engine {
                 let published = HealthSnapshot::edit(published);
                 published.checks.insert(info.name.clone(), latest);
             });
-            if let Some(handle) = monitor.as_ref() {
-                self.spawn_monitor(handle, &entry);
-            }
+        }
+        tracing::debug!(check = %info.name, location = %info.location, "health check registered");
+        // Announced before the monitor can run it, so that `Registered` comes before its `Ran`.
+        self.events.emit(|| HealthEvent::Registered {
+            check: info.clone(),
+        });
+        // `deregister` takes the monitor lock too, so the entry cannot be removed between this
+        // look and the monitor's start (lock order: monitor, entries, entry.monitor).
+        let monitor = lock(&self.monitor);
+        if let Some(handle) = monitor.as_ref()
+            && self.is_current(&info)
+        {
+            self.spawn_monitor(handle, &entry);
         }
         drop(monitor);
-        tracing::debug!(check = %info.name, location = %info.location, "health check registered");
-        self.events.emit(|| HealthEvent::Registered { check: info });
         Ok(())
+    }
+
+    /// Whether `info` is the registered check of its name: not removed, nor replaced by another
+    /// check of the same name.
+    fn is_current(&self, info: &Arc<CheckInfo>) -> bool {
+        read(&self.entries)
+            .get(&info.name)
+            .is_some_and(|entry| Arc::ptr_eq(&entry.info, info))
     }
 
     /// Removes a check; `false` if there was none of that name.
     pub(crate) fn deregister(&self, name: &str) -> bool {
+        let monitor = lock(&self.monitor);
         let mut entries = write(&self.entries);
         let Some(entry) = entries.remove(name) else {
             return false;
@@ -162,6 +175,7 @@ impl Engine {
             published.checks.remove(name);
         });
         drop(entries);
+        drop(monitor);
         tracing::debug!(check = %name, "health check removed");
         self.events.emit(|| HealthEvent::Deregistered {
             name: entry.info.name.clone(),
@@ -308,8 +322,10 @@ impl Engine {
                     let started = Instant::now();
                     let result = execute(&entry).await;
                     let duration = started.elapsed();
-                    let snapshot = engine.record(&entry, result, duration);
+                    let (previous, snapshot) = engine.record(&entry, result, duration);
+                    // Whoever asks from now on, an observer included, gets a run of its own.
                     *lock(&entry.inflight) = None;
+                    engine.announce(&previous, &snapshot, duration);
                     snapshot
                 }
             }
@@ -329,8 +345,13 @@ impl Engine {
         .shared()
     }
 
-    /// Folds one run into the check's state and publishes it.
-    fn record(&self, entry: &Entry, result: RunResult, duration: Duration) -> Arc<CheckSnapshot> {
+    /// Folds one run into the check's state and publishes it; returns the state before and after.
+    fn record(
+        &self,
+        entry: &Entry,
+        result: RunResult,
+        duration: Duration,
+    ) -> (Arc<CheckSnapshot>, Arc<CheckSnapshot>) {
         let info = &entry.info;
         let (previous, snapshot) = {
             let mut latest = lock(&entry.latest);
@@ -366,14 +387,23 @@ impl Engine {
             published.latch_startup();
             from != to
         });
+        (previous, snapshot)
+    }
+
+    /// Sends the events of one recorded run: `Ran`, and `Transition` when the shown status
+    /// changed.
+    fn announce(
+        &self,
+        previous: &CheckSnapshot,
+        snapshot: &Arc<CheckSnapshot>,
+        duration: Duration,
+    ) {
         // A check removed, or replaced by a new one of the same name, while it ran: its run
         // happened, but it no longer belongs to anyone who follows the events.
-        let current = read(&self.entries)
-            .get(&info.name)
-            .is_some_and(|entry| Arc::ptr_eq(&entry.info, info));
-        if !current {
-            return snapshot;
+        if !self.is_current(&snapshot.info) {
+            return;
         }
+        let (from, to) = (previous.state.status, snapshot.state.status);
         self.events.emit(|| HealthEvent::Ran {
             check: snapshot.clone(),
             duration,
@@ -387,7 +417,6 @@ impl Engine {
                 duration,
             });
         }
-        snapshot
     }
 
     /// Turns every name not serving and freezes the published state; the drain delay starts now.

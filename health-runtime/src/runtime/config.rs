@@ -468,7 +468,8 @@ mod tests {
         ] {
             assert_eq!(parse_duration(text), Ok(expected), "{text}");
         }
-        for text in ["", "soon", "-1", "s30", "NaN", "inf", "30 parsecs", "30sec"] {
+        assert_eq!(parse_duration("30sec"), Ok(Duration::from_secs(30)));
+        for text in ["", "soon", "-1", "s30", "NaN", "inf", "30 parsecs", "30y"] {
             assert!(parse_duration(text).is_err(), "{text}");
         }
     }

@@ -3,8 +3,8 @@
 // `HealthConfig::from_pairs` to refuse each with the same message.
 use health_runtime::health_check;
 
-#[health_check(interval = "30sec")]
-fn unit_spelled_out() -> bool {
+#[health_check(interval = "30fortnights")]
+fn unit_unknown() -> bool {
     true
 }
 
@@ -45,6 +45,11 @@ fn no_fraction() -> bool {
 
 #[health_check(interval = "99999999999999999999999h")]
 fn overflow() -> bool {
+    true
+}
+
+#[health_check(interval = "0.0000000001s")]
+fn finer_than_a_nanosecond() -> bool {
     true
 }
 

@@ -1,6 +1,6 @@
 use health_runtime::health_check;
 
-#[health_check(interval = "5sec")]
+#[health_check(interval = "5y")]
 async fn database() -> Result<(), std::io::Error> {
     Ok(())
 }
