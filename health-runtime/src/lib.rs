@@ -76,7 +76,7 @@
 //! | the engine | runs, caches and publishes; private, reached through [`HealthRuntime`] |
 //! | the runtime and builder | [`runtime`], [`config`] |
 //! | the published state | [`state`], and the [events](HealthEvent) |
-//! | the surfaces | [`grpc`], [`http`], [`prometheus`], [`health_file`], [`plugin`], [`server`] (all at once), [`pb`] (the protos) |
+//! | the surfaces | `grpc`, `http`, `prometheus`, [`health_file`], `plugin`, `server` (all at once), `pb` (the protos); each but the health file behind its Cargo feature |
 //! | the indicators | [`indicator`]: the machine, the requests served, dependencies |
 //!
 //! Surfaces that need something from every runtime from its first run (Prometheus' run
@@ -128,11 +128,10 @@ pub(crate) fn attach_surfaces(attach: &mut runtime::builder::Attach, config: &He
 pub mod __private;
 
 // The nouns users name; everything else is in its module.
-pub use check::{Check, CheckError, CheckOutcome, IntoCheckOutcome};
+pub use check::{Check, CheckError, CheckOutcome, HealthIndicator, IntoCheckOutcome};
 pub use engine::event::{HealthEvent, HealthObserver};
 pub use health_macros::{HealthAware, health_check};
 pub use health_rules::{Group, Status};
-pub use indicator::HealthIndicator;
 pub use runtime::HealthAware;
 pub use runtime::config::{self as config, HealthConfig};
 pub use runtime::{CheckSource, HealthRuntime, HealthRuntimeBuilder};

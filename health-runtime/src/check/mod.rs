@@ -2,9 +2,11 @@
 //! where it was defined ([`Location`]), and what one run returns
 //! ([`CheckOutcome`], [`CheckError`]).
 
+mod indicator;
 mod outcome;
 
 pub use health_rules::{Group, ParseNameError, Status};
+pub use indicator::HealthIndicator;
 pub use outcome::{CheckError, CheckOutcome, CheckValue, IntoCheckOutcome, OkValue};
 
 use std::fmt;

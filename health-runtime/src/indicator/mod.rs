@@ -45,8 +45,10 @@
 //! `#[health_check]` functions. [`DiskSpace`] is an indicator of the same shape for a
 //! directory's filesystem (`read` and `into_check`; a failed reading is a [`ReadingError`]).
 //!
-//! Called on their own, they give up after [`CONNECT_TIMEOUT`] for connecting and
-//! [`REQUEST_TIMEOUT`] for the whole call; a check's own `timeout` cuts them short sooner.
+//! Called on their own, the network ones ([`TcpEndpoint`], [`HttpEndpoint`], [`GrpcEndpoint`])
+//! give up after [`CONNECT_TIMEOUT`] for connecting and [`REQUEST_TIMEOUT`] for the whole call;
+//! [`SqliteDatabase`] waits for a locked database as long as its connection's busy timeout, and
+//! [`DiskSpace`] for the filesystem. A check's own `timeout` cuts any of them short.
 //!
 //! # HTTP client policy
 //!
@@ -111,11 +113,10 @@
 [`SqliteError`]: self#cargo-features"
 )]
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{Check, CheckError, CheckOutcome};
+use crate::Check;
 
 pub mod deps;
 mod error;
@@ -149,58 +150,13 @@ pub use system::{
 };
 pub use tcp::TcpEndpoint;
 
+/// The trait every indicator implements; part of the check model, re-exported here.
+pub use crate::check::HealthIndicator;
+
 /// How long the dependency indicators wait for a connection (10 s).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the dependency indicators wait for a whole call (30 s).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A dependency that can check itself: a database, an HTTP endpoint, an upstream service.
-///
-/// A field of a `#[derive(HealthAware)]` handler marked `#[health(check = "...")]` must have a
-/// type that implements it; each run of the check awaits [`check`](Self::check) under the check's
-/// timeout. Return `Ok(CheckOutcome::healthy())` (optionally with a value such as a latency), or an
-/// error, which is reported with the check's `on_error` status.
-///
-/// ```
-/// use health_runtime::{CheckError, CheckOutcome, HealthIndicator};
-///
-/// struct Queue { depth: std::sync::atomic::AtomicU64 }
-///
-/// impl HealthIndicator for Queue {
-///     async fn check(&self) -> Result<CheckOutcome, CheckError> {
-///         let depth = self.depth.load(std::sync::atomic::Ordering::Relaxed);
-///         Ok(CheckOutcome::by_threshold(depth as f64, 1000.0))
-///     }
-/// }
-/// ```
-///
-/// Ready-made: [`TcpEndpoint`], [`DiskSpace`], and behind Cargo features `HttpEndpoint`
-/// (`http-check`), `GrpcEndpoint` (`grpc`) and `SqliteDatabase` (`sqlite`); see the
-/// [module documentation](self).
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a health indicator",
-    label = "`{Self}` does not implement `HealthIndicator`",
-    note = "a field marked `#[health(...)]` is checked through its type's `HealthIndicator` impl: \
-            implement `health_runtime::HealthIndicator` for it, name a method instead with \
-            `#[health(check = \"...\", method = \"...\")]` on the struct, or mark the field \
-            `#[health(skip)]`"
-)]
-pub trait HealthIndicator: Send + Sync + 'static {
-    /// Checks the dependency once.
-    fn check(&self) -> impl Future<Output = Result<CheckOutcome, CheckError>> + Send;
-}
-
-impl<T: HealthIndicator + ?Sized> HealthIndicator for Arc<T> {
-    fn check(&self) -> impl Future<Output = Result<CheckOutcome, CheckError>> + Send {
-        (**self).check()
-    }
-}
-
-impl<T: HealthIndicator + ?Sized> HealthIndicator for Box<T> {
-    fn check(&self) -> impl Future<Output = Result<CheckOutcome, CheckError>> + Send {
-        (**self).check()
-    }
-}
 
 /// What an indicator's checks gate: by default nothing but their own names (informational).
 #[derive(Debug, Clone)]

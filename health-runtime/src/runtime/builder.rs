@@ -155,8 +155,10 @@ impl HealthRuntimeBuilder {
         self
     }
 
-    /// Leaves out the checks declared with `#[health_check]`; only checks added with
-    /// [`with_check`](Self::with_check) or [`HealthRuntime::register`] run. Useful in tests.
+    /// Leaves out the checks declared with `#[health_check]`: only the checks added here
+    /// ([`with_check`](Self::with_check), [`with_checks`](Self::with_checks)), those the
+    /// configuration asks for (the `health_file` check when it names a file) and those added
+    /// later with [`HealthRuntime::register`] run. Useful in tests.
     pub fn without_declared_checks(mut self) -> Self {
         self.registered = false;
         self
