@@ -56,7 +56,9 @@ use crate::{CheckInfo, CheckSnapshot, Status};
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum HealthEvent {
-    /// A check was added.
+    /// A check was added. Sent before its monitor starts, so before the monitor's first `Ran`;
+    /// a caller that runs the check (`check`, a probe) at the very instant it is registered may
+    /// see its `Ran` first.
     Registered {
         /// Its settings.
         check: Arc<CheckInfo>,
