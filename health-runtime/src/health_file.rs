@@ -4,7 +4,6 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
@@ -129,6 +128,9 @@ pub async fn keep(runtime: &HealthRuntime, path: PathBuf, stop: impl Future<Outp
             .err()
             .map(|error| format!("cannot write the health file {}: {error}", path.display()));
         if problem.replace(now, &path) && runtime.cached(HEALTH_FILE_CHECK).is_some() {
+            // The first recheck may join a run that read the outcome before it changed; the
+            // second then starts one that reads it after.
+            let _ = runtime.recheck(HEALTH_FILE_CHECK).await;
             let _ = runtime.recheck(HEALTH_FILE_CHECK).await;
         }
         tokio::select! {
@@ -147,50 +149,41 @@ pub async fn keep(runtime: &HealthRuntime, path: PathBuf, stop: impl Future<Outp
     }
 }
 
-/// Why the health file could not be written last time, if it could not; shared by the writer
-/// and the check [`HEALTH_FILE_CHECK`].
+/// What the last write of the health file did, shared by the writer and the check
+/// [`HEALTH_FILE_CHECK`]: `None` before any writer tried, then the last write's failure, if it
+/// failed.
 #[derive(Debug, Default)]
-pub(crate) struct WriteProblem {
-    problem: Mutex<Option<String>>,
-    /// Whether a writer has tried once.
-    tried: AtomicBool,
-}
+pub(crate) struct WriteProblem(Mutex<Option<Option<String>>>);
 
 impl WriteProblem {
     /// The check's outcome: healthy, saying so while nothing has written the file yet, or the
     /// last write's failure.
     fn outcome(&self) -> Result<CheckOutcome, String> {
-        let problem = self.problem.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(problem) = problem.clone() {
-            return Err(problem);
-        }
-        let outcome = CheckOutcome::healthy();
-        if self.tried.load(Ordering::Acquire) {
-            Ok(outcome)
-        } else {
-            Ok(outcome.with_message(
+        match &*self.0.lock().unwrap_or_else(PoisonError::into_inner) {
+            None => Ok(CheckOutcome::healthy().with_message(
                 "not written yet: nothing keeps the file (health_runtime::serve or \
                  health_file::keep)",
-            ))
+            )),
+            Some(None) => Ok(CheckOutcome::healthy()),
+            Some(Some(problem)) => Err(problem.clone()),
         }
     }
 
     /// Records the outcome of a write; `true`, with a log line, when it differs from the last
     /// (or is the first).
     fn replace(&self, now: Option<String>, path: &Path) -> bool {
-        let first = !self.tried.swap(true, Ordering::AcqRel);
-        let mut slot = self.problem.lock().unwrap_or_else(PoisonError::into_inner);
-        if *slot == now {
-            return first;
+        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.as_ref() == Some(&now) {
+            return false;
         }
         match &now {
             Some(message) => tracing::warn!(path = %path.display(), "{message}"),
-            None if slot.is_some() => {
+            None if matches!(&*slot, Some(Some(_))) => {
                 tracing::info!(path = %path.display(), "health file written again");
             }
             None => {}
         }
-        *slot = now;
+        *slot = Some(now);
         true
     }
 }

@@ -3,7 +3,8 @@
 //! A scrape reads the published state and the run counts; it never runs a check. The run counter
 //! and histogram come from the engine's [events](crate::HealthEvent), from the first run on.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use prometheus_client::collector::Collector;
@@ -16,7 +17,7 @@ use prometheus_client::registry::Registry;
 
 use crate::runtime::builder::Attach;
 use crate::state::resolve::Verdict;
-use crate::{HealthEvent, HealthObserver, HealthRuntime, HealthSnapshot};
+use crate::{CheckInfo, HealthEvent, HealthObserver, HealthRuntime, HealthSnapshot};
 
 /// The content type of the Prometheus text exposition format 0.0.4, as `/metrics` answers.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -52,6 +53,10 @@ fn duration_histogram() -> Histogram {
 pub(crate) struct RunDurations {
     durations: Durations,
     runs: Family<ResultLabels, Counter>,
+    /// The check that owns each name's series now. Events of one check come in order, but a
+    /// check replaced by another of the same name may be announced before the old one's
+    /// removal: each event only touches the series of the check it is about.
+    owners: Mutex<HashMap<Arc<str>, Arc<CheckInfo>>>,
 }
 
 impl Default for RunDurations {
@@ -59,6 +64,7 @@ impl Default for RunDurations {
         RunDurations {
             durations: Family::new_with_constructor(duration_histogram),
             runs: Family::default(),
+            owners: Mutex::default(),
         }
     }
 }
@@ -66,14 +72,29 @@ impl Default for RunDurations {
 /// The two results a run is counted under.
 const RESULTS: [&str; 2] = ["success", "failure"];
 
+impl RunDurations {
+    fn forget(&self, name: &str) {
+        self.durations.remove(&label(name));
+        for result in RESULTS {
+            self.runs.remove(&ResultLabels::new(name, result));
+        }
+    }
+}
+
 impl HealthObserver for RunDurations {
     fn on_event(&self, event: &HealthEvent) {
-        let results = |name: &str| RESULTS.map(|result| ResultLabels::new(name, result));
+        // One lock for the whole update, so that no two events interleave on a name.
+        let mut owners = self.owners.lock().unwrap_or_else(PoisonError::into_inner);
         match event {
             HealthEvent::Registered { check } => {
+                let name = check.name();
+                if owners.insert(check.name.clone(), check.clone()).is_some() {
+                    // The series of the check this one replaces.
+                    self.forget(name);
+                }
                 // Both results show from the start, at zero.
-                for labels in results(check.name()) {
-                    drop(self.runs.get_or_create(&labels));
+                for result in RESULTS {
+                    drop(self.runs.get_or_create(&ResultLabels::new(name, result)));
                 }
             }
             HealthEvent::Ran {
@@ -82,23 +103,27 @@ impl HealthObserver for RunDurations {
                 failed,
             } => {
                 let name = check.info().name();
-                let result = if *failed { RESULTS[1] } else { RESULTS[0] };
-                // The counters exist from `Registered` to `Deregistered`: a run racing its
-                // check's removal finds none, and brings no series back.
-                let Some(counter) = self.runs.get(&ResultLabels::new(name, result)) else {
+                if !owners
+                    .get(name)
+                    .is_some_and(|owner| Arc::ptr_eq(owner, &check.info))
+                {
                     return;
-                };
-                counter.inc();
-                drop(counter);
+                }
+                let result = if *failed { RESULTS[1] } else { RESULTS[0] };
+                self.runs
+                    .get_or_create(&ResultLabels::new(name, result))
+                    .inc();
                 self.durations
                     .get_or_create(&label(name))
                     .observe(duration.as_secs_f64());
             }
-            HealthEvent::Deregistered { name } => {
-                self.durations.remove(&label(name));
-                for labels in results(name) {
-                    self.runs.remove(&labels);
-                }
+            HealthEvent::Deregistered { check }
+                if owners
+                    .get(check.name())
+                    .is_some_and(|owner| Arc::ptr_eq(owner, check)) =>
+            {
+                owners.remove(check.name());
+                self.forget(check.name());
             }
             _ => {}
         }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 const CORE: [&str; 4] = ["check", "engine", "runtime", "state"];
 
 /// The modules above the core.
-const OUTSIDE: [&str; 10] = [
+const OUTSIDE: [&str; 11] = [
     "grpc",
     "http",
     "prometheus",
@@ -20,6 +20,8 @@ const OUTSIDE: [&str; 10] = [
     "indicator",
     "indicators",
     "deps",
+    // The root's re-export of `server::serve`.
+    "serve",
 ];
 
 fn src() -> PathBuf {
@@ -48,6 +50,16 @@ fn core_lines() -> Vec<(PathBuf, usize, String)> {
     let mut lines = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
+        // In a module at the top of the crate (`engine/mod.rs`, `private.rs`, ...), `super` is
+        // the crate root.
+        let top = file.ends_with("private.rs")
+            || (file.ends_with("mod.rs")
+                && file.parent().and_then(Path::parent) == Some(src().as_path()));
+        let text = if top {
+            text.replace("super::", "crate::")
+        } else {
+            text
+        };
         let mut open: Option<(usize, String)> = None;
         for (number, line) in text.lines().enumerate() {
             let code = line.trim_start();
@@ -63,7 +75,10 @@ fn core_lines() -> Vec<(PathBuf, usize, String)> {
                 }
                 continue;
             }
-            if code.contains("use ") && code.contains('{') && !code.contains(';') {
+            let is_use = ["use ", "pub use ", "pub(crate) use ", "pub(super) use "]
+                .iter()
+                .any(|start| code.starts_with(start));
+            if is_use && code.contains('{') && !code.contains(';') {
                 open = Some((number + 1, code.to_owned()));
                 continue;
             }
@@ -94,7 +109,7 @@ fn the_core_names_no_surface_and_no_indicator() {
                 offences.push(format!("{}:{number}: {line}", file.display()));
             }
         }
-        if line.contains("super::super::") {
+        if line.contains("super::super") {
             offences.push(format!("{}:{number}: {line}", file.display()));
         }
     }
@@ -107,6 +122,7 @@ fn the_core_compiles_the_same_whatever_the_surfaces() {
         .into_iter()
         .filter(|(_, _, line)| {
             let conditional = line.starts_with("#[cfg(")
+                || line.contains("cfg!(")
                 || (line.starts_with("#[cfg_attr(") && !line.ends_with("allow(dead_code))]"));
             conditional && line.contains("feature")
         })

@@ -12,7 +12,7 @@ use tests::builder;
 fn line(event: &HealthEvent) -> String {
     match event {
         HealthEvent::Registered { check } => format!("registered {}", check.name()),
-        HealthEvent::Deregistered { name } => format!("deregistered {name}"),
+        HealthEvent::Deregistered { check } => format!("deregistered {}", check.name()),
         HealthEvent::Ran { check, failed, .. } => format!(
             "ran {} {} failed={failed}",
             check.info().name(),
@@ -216,4 +216,40 @@ async fn registered_comes_before_the_monitor_s_first_run() {
         );
         assert!(mine.iter().any(|line| line.starts_with("ran")), "{mine:?}");
     }
+}
+
+#[tokio::test]
+async fn a_check_registered_again_under_its_name_is_counted_afresh() {
+    let runtime = builder()
+        .with_check(Check::new("db", || async { false }))
+        .build()
+        .unwrap();
+    runtime.recheck("db").await.unwrap();
+    assert!(runtime.deregister("db"));
+    runtime
+        .register(Check::new("db", || async { true }))
+        .unwrap();
+    runtime.recheck("db").await.unwrap();
+    let text = health_runtime::prometheus::render(&runtime).unwrap();
+    assert!(
+        text.contains(r#"health_checks_total{service="db",result="success"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"health_checks_total{service="db",result="failure"} 0"#),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_build_that_fails_takes_back_what_its_observers_saw_registered() {
+    let (seen, observer) = recorder();
+    let error = builder()
+        .with_check(Check::new("db", || async { true }))
+        .with_check(Check::new("db", || async { true }))
+        .observe(observer)
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().contains("defined twice"), "{error}");
+    assert_eq!(*seen.lock().unwrap(), ["registered db", "deregistered db"]);
 }

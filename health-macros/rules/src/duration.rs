@@ -31,15 +31,19 @@ use std::time::Duration;
 
 /// The units, each with its other names, and their length in nanoseconds.
 const UNITS: [(&str, &[&str], u128); 7] = [
-    ("ns", &["nsec", "nsecs", "nanosecond", "nanoseconds"], 1),
+    (
+        "ns",
+        &["nsec", "nsecs", "nanos", "nanosecond", "nanoseconds"],
+        1,
+    ),
     (
         "us",
-        &["usec", "usecs", "microsecond", "microseconds"],
+        &["usec", "usecs", "micros", "microsecond", "microseconds"],
         1_000,
     ),
     (
         "ms",
-        &["msec", "msecs", "millisecond", "milliseconds"],
+        &["msec", "msecs", "millis", "millisecond", "milliseconds"],
         1_000_000,
     ),
     ("s", &["sec", "secs", "second", "seconds"], 1_000_000_000),
@@ -75,10 +79,17 @@ pub enum DurationError {
     },
     /// The duration does not fit.
     Overflow,
-    /// Digits below a nanosecond that are not zero.
+    /// A part that is not a whole number of nanoseconds.
     TooPrecise {
+        /// The part as written, e.g. `1.5ns`.
+        written: String,
+    },
+    /// A space between a number and its unit (`500 ms`).
+    SpaceBeforeUnit {
         /// The number.
         number: String,
+        /// The unit.
+        unit: String,
     },
 }
 
@@ -111,9 +122,13 @@ impl fmt::Display for DurationError {
                 )
             }
             DurationError::Overflow => f.write_str("duration is too long to represent"),
-            DurationError::TooPrecise { number } => write!(
+            DurationError::TooPrecise { written } => write!(
                 f,
-                "`{number}` is more precise than a nanosecond, the finest a duration can be"
+                "`{written}` is not a whole number of nanoseconds, the finest a duration can be"
+            ),
+            DurationError::SpaceBeforeUnit { number, unit } => write!(
+                f,
+                "no space between a number and its unit: write `{number}{unit}`"
             ),
         }
     }
@@ -147,7 +162,19 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
         if unit.is_empty() {
             if parts == 0 && after.is_empty() {
                 // A number alone: seconds.
-                return scaled(number, 1_000_000_000).and_then(to_duration);
+                return scaled(number, "", 1_000_000_000).and_then(to_duration);
+            }
+            let spaced = after.strip_prefix(' ').map(|rest| {
+                let end = rest
+                    .find(|c: char| !c.is_ascii_alphabetic())
+                    .unwrap_or(rest.len());
+                &rest[..end]
+            });
+            if let Some(unit) = spaced.filter(|unit| !unit.is_empty()) {
+                return Err(DurationError::SpaceBeforeUnit {
+                    number: number.to_owned(),
+                    unit: unit.to_owned(),
+                });
             }
             return Err(DurationError::MissingUnit {
                 number: number.to_owned(),
@@ -161,7 +188,7 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
                 unit: unit.to_owned(),
             })?;
         nanos = nanos
-            .checked_add(scaled(number, scale)?)
+            .checked_add(scaled(number, unit, scale)?)
             .ok_or(DurationError::Overflow)?;
         parts += 1;
         rest = after.strip_prefix(' ').unwrap_or(after);
@@ -197,26 +224,35 @@ fn number(text: &str) -> Result<(&str, &str), DurationError> {
 }
 
 /// `number` (digits, perhaps a fraction) times `scale` nanoseconds.
-fn scaled(number: &str, scale: u128) -> Result<u128, DurationError> {
+///
+/// The fraction is exact whatever the unit: `0.5h` is 1,800 s, and a fraction that does not come
+/// to a whole number of nanoseconds (`0.000000000001h`, 3.6 ns) is refused.
+fn scaled(number: &str, unit: &str, scale: u128) -> Result<u128, DurationError> {
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
     let whole: u128 = whole.parse().map_err(|_| DurationError::Overflow)?;
-    let mut nanos = whole.checked_mul(scale).ok_or(DurationError::Overflow)?;
-    let mut unit = scale;
-    for digit in fraction.bytes() {
-        unit /= 10;
-        if unit == 0 {
-            if digit != b'0' {
-                return Err(DurationError::TooPrecise {
-                    number: number.to_owned(),
-                });
-            }
-            continue;
-        }
-        nanos = nanos
-            .checked_add(u128::from(digit - b'0') * unit)
-            .ok_or(DurationError::Overflow)?;
+    let nanos = whole.checked_mul(scale).ok_or(DurationError::Overflow)?;
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.is_empty() {
+        return Ok(nanos);
     }
-    Ok(nanos)
+    let too_precise = || DurationError::TooPrecise {
+        written: format!("{number}{unit}"),
+    };
+    // A unit is at most a day, 86,400 × 10⁹ ns = 2¹⁶·3³·5¹¹: no fraction of more than 24 digits
+    // (its last one not zero) comes to a whole number of nanoseconds, and up to 24 the product
+    // below fits in 128 bits.
+    if fraction.len() > 24 {
+        return Err(too_precise());
+    }
+    let digits: u128 = fraction.parse().map_err(|_| DurationError::Overflow)?;
+    let part = digits * scale;
+    let ten_to_the = 10u128.pow(fraction.len() as u32);
+    if !part.is_multiple_of(ten_to_the) {
+        return Err(too_precise());
+    }
+    nanos
+        .checked_add(part / ten_to_the)
+        .ok_or(DurationError::Overflow)
 }
 
 fn to_duration(nanos: u128) -> Result<Duration, DurationError> {
@@ -266,16 +302,34 @@ mod tests {
         assert_eq!(
             parse("0.0000000001s"),
             Err(DurationError::TooPrecise {
-                number: "0.0000000001".into()
+                written: "0.0000000001s".into()
             }),
             "refused, not rounded to zero"
         );
         assert_eq!(
             parse("1.5ns"),
             Err(DurationError::TooPrecise {
-                number: "1.5".into()
+                written: "1.5ns".into()
             })
         );
+        // Exact for units that are not powers of ten.
+        assert_eq!(parse("0.5h"), Ok(Duration::from_secs(1_800)));
+        assert_eq!(parse("0.000000000005h"), Ok(Duration::from_nanos(18)));
+        assert_eq!(parse("0.00000000005m"), Ok(Duration::from_nanos(3)));
+        assert!(matches!(
+            parse("0.000000000001h"),
+            Err(DurationError::TooPrecise { .. })
+        ));
+        assert!(matches!(
+            parse(&format!("0.{}1d", "0".repeat(30))),
+            Err(DurationError::TooPrecise { .. })
+        ));
+        assert_eq!(
+            parse("1.000000000000000000000000000000s"),
+            Ok(Duration::from_secs(1))
+        );
+        assert_eq!(ms("31millis"), 31);
+        assert_eq!(parse("17nanos"), Ok(Duration::from_nanos(17)));
     }
 
     #[test]
@@ -290,7 +344,18 @@ mod tests {
         );
         assert_eq!(
             parse("5 s"),
-            Err(DurationError::MissingUnit { number: "5".into() })
+            Err(DurationError::SpaceBeforeUnit {
+                number: "5".into(),
+                unit: "s".into()
+            })
+        );
+        assert_eq!(
+            DurationError::SpaceBeforeUnit {
+                number: "500".into(),
+                unit: "ms".into()
+            }
+            .to_string(),
+            "no space between a number and its unit: write `500ms`"
         );
         assert_eq!(
             parse("s"),

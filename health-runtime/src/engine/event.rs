@@ -42,9 +42,10 @@
 //! # }
 //! ```
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::broadcast;
@@ -56,17 +57,16 @@ use crate::{CheckInfo, CheckSnapshot, Status};
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum HealthEvent {
-    /// A check was added. Sent before its monitor starts, so before the monitor's first `Ran`;
-    /// a caller that runs the check (`check`, a probe) at the very instant it is registered may
-    /// see its `Ran` first.
+    /// A check was added. Its events come in order: `Registered`, its runs, `Deregistered`.
     Registered {
         /// Its settings.
         check: Arc<CheckInfo>,
     },
     /// A check was removed.
     Deregistered {
-        /// Its name.
-        name: Arc<str>,
+        /// Its settings, the same `Arc` as its `Registered` event's (a check registered again
+        /// under the same name is another `Arc`).
+        check: Arc<CheckInfo>,
     },
     /// A run finished, whoever caused it (the monitor, a probe, a report). Not sent for a run
     /// of a check that was removed, or replaced by one of the same name, while it ran.
@@ -108,7 +108,7 @@ impl HealthEvent {
     pub fn check_name(&self) -> Option<&str> {
         match self {
             HealthEvent::Registered { check } => Some(check.name()),
-            HealthEvent::Deregistered { name } => Some(name),
+            HealthEvent::Deregistered { check } => Some(check.name()),
             HealthEvent::Ran { check, .. } | HealthEvent::Transition { check, .. } => {
                 Some(check.info().name())
             }
@@ -124,9 +124,13 @@ impl HealthEvent {
 /// engine held: keep it short and never block; hand slow work (network, files) to a task through
 /// a channel. A panic in it is caught and logged. A closure `Fn(&HealthEvent)` is an observer.
 ///
-/// The events of one check come in the order they happen. An observer that acts on the
-/// runtime from `on_event` (calls `shutdown`, say) causes events of its own before the
-/// observers after it have seen the one it was handed.
+/// The events of one check come in the order they happen; events of different checks, and
+/// `Draining`/`Resumed`, may interleave in any order. An observer that acts on the runtime from
+/// `on_event` (calls `shutdown`, say) may cause events that the observers after it see before
+/// the one it was handed. An observer that holds a [`HealthRuntime`](crate::HealthRuntime)
+/// keeps the runtime alive (the runtime holds its observers): to act on the runtime, prefer a
+/// task following [`HealthRuntime::events`](crate::HealthRuntime::events), stopped with the
+/// application.
 pub trait HealthObserver: Send + Sync + 'static {
     /// Called once per event, in the order they happen for one check.
     fn on_event(&self, event: &HealthEvent);
@@ -155,12 +159,48 @@ impl Events {
         }
     }
 
+    /// Whether anyone listens; events are built only then.
+    pub(crate) fn listened(&self) -> bool {
+        !self.observers.is_empty() || self.broadcast.receiver_count() > 0
+    }
+
     /// Sends `event`, built only when someone listens.
     pub(crate) fn emit(&self, event: impl FnOnce() -> HealthEvent) {
-        if self.observers.is_empty() && self.broadcast.receiver_count() == 0 {
+        if !self.listened() {
             return;
         }
-        let event = event();
+        self.send(event());
+    }
+
+    /// Sends the events queued for one check, in their order, unless another caller is
+    /// already sending them (it then sends these too). An observer that causes another event of
+    /// the same check from `on_event` queues it behind the one being sent, instead of
+    /// overtaking it or waiting for itself.
+    pub(crate) fn flush(&self, queue: &Mutex<EventQueue>) {
+        {
+            let mut queue = lock(queue);
+            if queue.sending || queue.pending.is_empty() {
+                return;
+            }
+            queue.sending = true;
+        }
+        loop {
+            let next = {
+                let mut queue = lock(queue);
+                let next = queue.pending.pop_front();
+                if next.is_none() {
+                    queue.sending = false;
+                }
+                next
+            };
+            match next {
+                Some(event) => self.send(event),
+                None => return,
+            }
+        }
+    }
+
+    fn send(&self, event: HealthEvent) {
         for observer in &self.observers {
             // A panicking observer must not take the run, `register` or `shutdown` with it, nor
             // keep the event from the observers after it.
@@ -177,6 +217,25 @@ impl Events {
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<HealthEvent> {
         self.broadcast.subscribe()
     }
+}
+
+/// The events of one check not sent yet, queued in the order they happened.
+#[derive(Debug, Default)]
+pub(crate) struct EventQueue {
+    pending: VecDeque<HealthEvent>,
+    /// Whether a caller is sending them now.
+    sending: bool,
+}
+
+impl EventQueue {
+    /// Queues `event`; [`Events::flush`] sends it.
+    pub(crate) fn push(&mut self, event: HealthEvent) {
+        self.pending.push_back(event);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl fmt::Debug for Events {

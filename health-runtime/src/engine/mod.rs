@@ -17,7 +17,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use self::event::{Events, HealthEvent};
+use self::event::{EventQueue, Events, HealthEvent};
 pub(crate) use self::run::panic_message;
 use self::run::{RunResult, execute, next_state};
 use crate::check::{CheckSpec, Runner};
@@ -46,6 +46,8 @@ pub(super) struct Entry {
     /// runs report the timeout at once instead of piling up more stuck threads.
     pub(super) busy: Arc<AtomicBool>,
     monitor: Mutex<Option<AbortHandle>>,
+    /// Its events not sent yet: queued where they happen, sent in that order.
+    events: Mutex<EventQueue>,
 }
 
 impl Entry {
@@ -119,6 +121,7 @@ impl Engine {
             inflight: Mutex::default(),
             busy: Arc::default(),
             monitor: Mutex::default(),
+            events: Mutex::default(),
         });
         {
             let mut entries = write(&self.entries);
@@ -134,12 +137,15 @@ impl Engine {
                 let published = HealthSnapshot::edit(published);
                 published.checks.insert(info.name.clone(), latest);
             });
+            // Queued before anyone can run the check, so `Registered` comes before its `Ran`.
+            if self.events.listened() {
+                lock(&entry.events).push(HealthEvent::Registered {
+                    check: info.clone(),
+                });
+            }
         }
         tracing::debug!(check = %info.name, location = %info.location, "health check registered");
-        // Announced before the monitor can run it, so that `Registered` comes before its `Ran`.
-        self.events.emit(|| HealthEvent::Registered {
-            check: info.clone(),
-        });
+        self.events.flush(&entry.events);
         // `deregister` takes the monitor lock too, so the entry cannot be removed between this
         // look and the monitor's start (lock order: monitor, entries, entry.monitor).
         let monitor = lock(&self.monitor);
@@ -174,12 +180,15 @@ impl Engine {
             let published = HealthSnapshot::edit(published);
             published.checks.remove(name);
         });
+        if self.events.listened() {
+            lock(&entry.events).push(HealthEvent::Deregistered {
+                check: entry.info.clone(),
+            });
+        }
         drop(entries);
         drop(monitor);
         tracing::debug!(check = %name, "health check removed");
-        self.events.emit(|| HealthEvent::Deregistered {
-            name: entry.info.name.clone(),
-        });
+        self.events.flush(&entry.events);
         true
     }
 
@@ -323,9 +332,11 @@ impl Engine {
                     let result = execute(&entry).await;
                     let duration = started.elapsed();
                     let (previous, snapshot) = engine.record(&entry, result, duration);
-                    // Whoever asks from now on, an observer included, gets a run of its own.
+                    // Queued while the run is still the one in flight, so that the next run's
+                    // events queue behind these.
+                    engine.announce(&entry, &previous, &snapshot, duration);
                     *lock(&entry.inflight) = None;
-                    engine.announce(&previous, &snapshot, duration);
+                    engine.events.flush(&entry.events);
                     snapshot
                 }
             }
@@ -390,27 +401,37 @@ impl Engine {
         (previous, snapshot)
     }
 
-    /// Sends the events of one recorded run: `Ran`, and `Transition` when the shown status
-    /// changed.
+    /// Queues the events of one recorded run: `Ran`, and `Transition` when the shown status
+    /// changed. A check removed, or replaced by a new one of the same name, while it ran gets
+    /// none: its run happened, but it no longer belongs to anyone who follows the events.
     fn announce(
         &self,
+        entry: &Entry,
         previous: &CheckSnapshot,
         snapshot: &Arc<CheckSnapshot>,
         duration: Duration,
     ) {
-        // A check removed, or replaced by a new one of the same name, while it ran: its run
-        // happened, but it no longer belongs to anyone who follows the events.
-        if !self.is_current(&snapshot.info) {
+        if !self.events.listened() {
+            return;
+        }
+        // Under the entries lock, so that `deregister` (which queues `Deregistered` under it)
+        // comes either before this check or after these events.
+        let entries = read(&self.entries);
+        let current = entries
+            .get(&entry.info.name)
+            .is_some_and(|registered| Arc::ptr_eq(&registered.info, &entry.info));
+        if !current {
             return;
         }
         let (from, to) = (previous.state.status, snapshot.state.status);
-        self.events.emit(|| HealthEvent::Ran {
+        let mut queue = lock(&entry.events);
+        queue.push(HealthEvent::Ran {
             check: snapshot.clone(),
             duration,
             failed: snapshot.state.failures > previous.state.failures,
         });
         if from != to {
-            self.events.emit(|| HealthEvent::Transition {
+            queue.push(HealthEvent::Transition {
                 check: snapshot.clone(),
                 from,
                 to,

@@ -226,12 +226,19 @@ impl HealthRuntimeBuilder {
         let config = &self.config;
         let sourced = self.sources.into_iter().flat_map(|source| source(config));
         let attached = attach.checks.into_iter();
+        let mut registered = Vec::new();
         for check in declared.chain(self.checks).chain(sourced).chain(attached) {
-            if let Err(error) = engine.register(check) {
-                problems.push(BuildProblem::Check(error));
+            let name = check.name().to_owned();
+            match engine.register(check) {
+                Ok(()) => registered.push(name),
+                Err(error) => problems.push(BuildProblem::Check(error)),
             }
         }
         if !problems.is_empty() {
+            // Observers saw them registered: they see them go with the runtime that never was.
+            for name in registered {
+                engine.deregister(&name);
+            }
             return Err(BuildError { problems });
         }
         Ok(HealthRuntime::new(
