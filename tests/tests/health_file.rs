@@ -18,6 +18,25 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// Keeps `runtime`'s health file at `path` until the sender is used; the handle ends with it.
+fn keep(
+    runtime: &health_runtime::HealthRuntime,
+    path: PathBuf,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runtime = runtime.clone();
+    let keeper = tokio::spawn(async move {
+        health_runtime::health_file::keep(&runtime, path, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    (stop, keeper)
+}
+
 fn read(path: &std::path::Path) -> HealthFile {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
@@ -101,16 +120,7 @@ async fn the_file_follows_changes_and_says_not_healthy_while_draining() {
         .build()
         .unwrap();
     runtime.check("db").await.unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let keeper = tokio::spawn({
-        let (runtime, path) = (runtime.clone(), path.clone());
-        async move {
-            health_runtime::health_file::keep(&runtime, path, async {
-                let _ = stopped.await;
-            })
-            .await
-        }
-    });
+    let (stop, keeper) = keep(&runtime, path.clone());
     let first = wait_for(&path, |file| file.healthy).await;
     assert_eq!(first.status, Status::Healthy);
 
@@ -153,16 +163,7 @@ async fn an_unwritable_path_is_a_warning_not_a_crash() {
         Status::Healthy,
         "no write failed yet"
     );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let keeper = tokio::spawn({
-        let runtime = runtime.clone();
-        async move {
-            health_runtime::health_file::keep(&runtime, path, async {
-                let _ = stopped.await;
-            })
-            .await
-        }
-    });
+    let (stop, keeper) = keep(&runtime, path);
     let mut state = None;
     for _ in 0..500 {
         state = runtime
@@ -224,16 +225,7 @@ async fn until_a_writer_runs_the_check_says_nothing_writes_the_file() {
             .is_some_and(|said| said.starts_with("not written yet")),
         "{said:?}"
     );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let keeper = tokio::spawn({
-        let runtime = runtime.clone();
-        async move {
-            health_runtime::health_file::keep(&runtime, path, async {
-                let _ = stopped.await;
-            })
-            .await
-        }
-    });
+    let (stop, keeper) = keep(&runtime, path);
     let mut message = said;
     for _ in 0..200 {
         message = runtime
