@@ -27,6 +27,16 @@ pub enum ServeError {
         /// Why.
         source: std::io::Error,
     },
+    /// The HTTP probes' address, from the configuration, could not be bound.
+    #[error(
+        "cannot listen on {addr} (PLUGIN_HEALTH_HTTP_ADDR, `SurfaceSettings::http_addr`): {source}"
+    )]
+    BindHttp {
+        /// The address configured.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The gRPC server failed.
     #[error("gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
@@ -136,7 +146,7 @@ impl Surfaces {
             Some(addr) => {
                 let http = TcpListener::bind(addr)
                     .await
-                    .map_err(|source| ServeError::Bind { addr, source })?;
+                    .map_err(|source| ServeError::BindHttp { addr, source })?;
                 let runtime = runtime.clone();
                 let stop = stop.clone();
                 Some(tokio::spawn(async move {

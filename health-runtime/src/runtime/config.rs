@@ -206,8 +206,18 @@ pub struct ConfigError {
 }
 
 impl HealthConfig {
-    /// Reads the configuration from the process environment.
+    /// Reads the configuration from the process environment. A variable whose value is not
+    /// UTF-8 is an error naming it, not a variable left unset.
     pub fn from_env() -> Result<Self, ConfigError> {
+        for variable in VARIABLES {
+            if let Err(std::env::VarError::NotUnicode(value)) = std::env::var(variable) {
+                return Err(ConfigError {
+                    variable,
+                    value: value.to_string_lossy().into_owned(),
+                    problem: "the value is not valid UTF-8".to_owned(),
+                });
+            }
+        }
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
@@ -325,10 +335,53 @@ impl DetailSettings {
         let mut details = DetailSettings::default();
         vars.parse("PLUGIN_HEALTH_SHOW_DETAILS", &mut details.level, str::parse)?;
         if let Some(token) = vars.get("PLUGIN_HEALTH_AUTH_TOKEN") {
+            if let Some(bad) = token.chars().find(|&c| !is_token_char(c)) {
+                // The value is a secret: the error names the character, never the token.
+                return Err(ConfigError {
+                    variable: "PLUGIN_HEALTH_AUTH_TOKEN",
+                    value: "<redacted>".to_owned(),
+                    problem: format!(
+                        "contains {bad:?}, which no `Authorization: Bearer` header can carry; use \
+                         letters, digits and `-._~+/=` (RFC 6750)"
+                    ),
+                });
+            }
             details.token = (!token.is_empty()).then_some(token);
         }
         Ok(details)
     }
+}
+
+/// The longest duration any variable takes: a day. Longer ones make no sense for a health check
+/// and would overflow the clock arithmetic of timers.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The smallest threshold percentage taken.
+const MIN_PERCENT: f64 = 0.01;
+
+/// Every variable [`HealthConfig::from_lookup`] reads.
+const VARIABLES: [&str; 16] = [
+    "PLUGIN_HEALTH_CHECK_INTERVAL",
+    "PLUGIN_HEALTH_CACHE_TTL",
+    "PLUGIN_HEALTH_DEFAULT_TIMEOUT",
+    "PLUGIN_HEALTH_DRAIN_DELAY",
+    "PLUGIN_RESOURCE_METRICS",
+    "PLUGIN_RESOURCE_CPU_THRESHOLD",
+    "PLUGIN_RESOURCE_MEMORY_THRESHOLD",
+    "PLUGIN_RESOURCE_DISK_THRESHOLD",
+    "PLUGIN_RESOURCE_SAMPLE_INTERVAL",
+    "PLUGIN_RESOURCE_DISK_PATH",
+    "PLUGIN_HEALTH_REQUEST_METRICS",
+    "PLUGIN_HEALTH_HTTP_ADDR",
+    "PLUGIN_HEALTH_FILE_PATH",
+    "PLUGIN_ENABLE_PROMETHEUS",
+    "PLUGIN_HEALTH_SHOW_DETAILS",
+    "PLUGIN_HEALTH_AUTH_TOKEN",
+];
+
+/// A character a bearer token may hold (RFC 6750, `b64token`).
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '+' | '/' | '=')
 }
 
 struct Vars<'a, F>(&'a F);
@@ -369,6 +422,9 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
             if positive && duration.is_zero() {
                 return Err("it must be greater than zero".to_owned());
             }
+            if duration > MAX_DURATION {
+                return Err("it must be at most a day (`24h`)".to_owned());
+            }
             Ok(duration)
         })
     }
@@ -379,8 +435,8 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
                 .trim_end_matches('%')
                 .parse()
                 .map_err(|_| "expected a percentage such as `80` or `92.5`".to_owned())?;
-            if !(percent > 0.0 && percent <= 100.0) {
-                return Err("a percentage must be above 0 and at most 100".to_owned());
+            if !(MIN_PERCENT..=100.0).contains(&percent) {
+                return Err("a percentage must be at least 0.01 and at most 100".to_owned());
             }
             Ok(percent)
         })
@@ -494,7 +550,14 @@ mod tests {
                 "expected a percentage",
             ),
             ("PLUGIN_RESOURCE_MEMORY_THRESHOLD", "120", "at most 100"),
-            ("PLUGIN_RESOURCE_DISK_THRESHOLD", "0", "above 0"),
+            ("PLUGIN_RESOURCE_DISK_THRESHOLD", "0", "at least 0.01"),
+            ("PLUGIN_RESOURCE_CPU_THRESHOLD", "1e-320", "at least 0.01"),
+            (
+                "PLUGIN_RESOURCE_SAMPLE_INTERVAL",
+                "5124095576030431h",
+                "at most a day",
+            ),
+            ("PLUGIN_HEALTH_CHECK_INTERVAL", "25h", "at most a day"),
             (
                 "PLUGIN_ENABLE_PROMETHEUS",
                 "maybe",
@@ -531,5 +594,31 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(config.checks.cache_ttl, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_token_no_client_can_send_is_refused_without_showing_it() {
+        for token in ["pässwörd", "two words", "tab\there", "emoji🙂"] {
+            let error = config(&[("PLUGIN_HEALTH_AUTH_TOKEN", token)]).unwrap_err();
+            assert_eq!(error.variable, "PLUGIN_HEALTH_AUTH_TOKEN");
+            assert!(!error.to_string().contains(token), "{error}");
+            assert!(error.problem.contains("RFC 6750"), "{error}");
+        }
+        let config = config(&[("PLUGIN_HEALTH_AUTH_TOKEN", "abc-DEF_123.~+/==")]).unwrap();
+        assert_eq!(config.details.token.as_deref(), Some("abc-DEF_123.~+/=="));
+    }
+
+    #[test]
+    fn every_variable_read_is_listed() {
+        let read = std::cell::RefCell::new(Vec::new());
+        let _ = HealthConfig::from_lookup(|name| {
+            read.borrow_mut().push(name.to_owned());
+            None
+        });
+        let mut read = read.into_inner();
+        read.sort();
+        let mut listed = VARIABLES.map(str::to_owned).to_vec();
+        listed.sort();
+        assert_eq!(read, listed);
     }
 }
