@@ -4,26 +4,8 @@
 use std::time::Duration;
 
 use health_runtime::HealthConfig;
+use health_runtime::config::VARIABLES;
 use proptest::prelude::*;
-
-const VARIABLES: [&str; 16] = [
-    "PLUGIN_HEALTH_CHECK_INTERVAL",
-    "PLUGIN_HEALTH_CACHE_TTL",
-    "PLUGIN_HEALTH_DEFAULT_TIMEOUT",
-    "PLUGIN_HEALTH_DRAIN_DELAY",
-    "PLUGIN_RESOURCE_METRICS",
-    "PLUGIN_RESOURCE_CPU_THRESHOLD",
-    "PLUGIN_RESOURCE_MEMORY_THRESHOLD",
-    "PLUGIN_RESOURCE_DISK_THRESHOLD",
-    "PLUGIN_RESOURCE_SAMPLE_INTERVAL",
-    "PLUGIN_RESOURCE_DISK_PATH",
-    "PLUGIN_HEALTH_REQUEST_METRICS",
-    "PLUGIN_HEALTH_HTTP_ADDR",
-    "PLUGIN_HEALTH_FILE_PATH",
-    "PLUGIN_ENABLE_PROMETHEUS",
-    "PLUGIN_HEALTH_SHOW_DETAILS",
-    "PLUGIN_HEALTH_AUTH_TOKEN",
-];
 
 /// Strings an operator might write, and strings nobody would.
 fn values() -> impl Strategy<Value = String> {

@@ -359,8 +359,9 @@ const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 /// The smallest threshold percentage taken.
 const MIN_PERCENT: f64 = 0.01;
 
-/// Every variable [`HealthConfig::from_lookup`] reads.
-const VARIABLES: [&str; 16] = [
+/// Every variable [`HealthConfig::from_env`] reads, in the order of the table on
+/// [`HealthConfig`].
+pub const VARIABLES: [&str; 16] = [
     "PLUGIN_HEALTH_CHECK_INTERVAL",
     "PLUGIN_HEALTH_CACHE_TTL",
     "PLUGIN_HEALTH_DEFAULT_TIMEOUT",
