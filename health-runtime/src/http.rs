@@ -56,18 +56,7 @@ const PROBES: [(&str, &str); 7] = [
 /// # }
 /// ```
 pub fn router(runtime: &HealthRuntime) -> Router {
-    let mut router = Router::new();
-    for (path, name) in PROBES {
-        router = router.route(
-            path,
-            get(
-                move |State(runtime): State<HealthRuntime>, uri: Uri, headers: HeaderMap| async move {
-                    probe(&runtime, name, &uri, &headers).await
-                },
-            ),
-        );
-    }
-    router
+    probes(ProbeMode::Main)
         .route("/health/report", get(report))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -76,35 +65,147 @@ pub fn router(runtime: &HealthRuntime) -> Router {
         .with_state(runtime.clone())
 }
 
-/// Serves the HTTP probes of `runtime` on `listener` until `shutdown` resolves.
+/// The routes of the probe port: the probe paths only, answered from the published state and
+/// never with details (the port is plaintext, and a token must not cross it).
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+pub(crate) fn probe_router(runtime: &HealthRuntime) -> Router {
+    probes(ProbeMode::ProbePort)
+        .fallback(probe_port_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(no_store))
+        .with_state(runtime.clone())
+}
+
+/// Where a probe is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProbeMode {
+    /// The HTTP surface: what is due runs first; details as the detail level allows.
+    Main,
+    /// The probe port: the published state, statuses only.
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    ProbePort,
+}
+
+fn probes(mode: ProbeMode) -> Router<HealthRuntime> {
+    let mut router = Router::new();
+    for (path, name) in PROBES {
+        router = router.route(
+            path,
+            get(
+                move |State(runtime): State<HealthRuntime>, uri: Uri, headers: HeaderMap| async move {
+                    probe(&runtime, name, &uri, &headers, mode).await
+                },
+            ),
+        );
+    }
+    router
+}
+
+/// Serves the HTTP probes of `runtime` on `listener` until `shutdown` resolves, with the
+/// connection limits, the `Host` allowlist and the TLS of its configuration (the TLS files are
+/// read here: an unusable one is an error of kind `InvalidInput` naming it). Connections still
+/// open [`shutdown_grace`](crate::config::SurfaceSettings::shutdown_grace) after `shutdown` are
+/// cut.
 pub async fn serve(
     runtime: &HealthRuntime,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "serving HTTP health probes");
-    }
-    // Small responses must not wait for the peer's delayed ACK (Nagle's algorithm).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
+    use futures::FutureExt as _;
+    crate::listen::fd::raise_limit();
+    let stop = shutdown.boxed().shared();
+    let grace = runtime.config().surfaces.shutdown_grace;
+    let closed = {
+        let stop = stop.clone();
+        async move {
+            stop.await;
+            tokio::time::sleep(grace).await;
         }
-    });
-    axum::serve(listener, router(runtime))
-        .with_graceful_shutdown(shutdown)
-        .await
+        .boxed()
+        .shared()
+    };
+    #[cfg(feature = "tls")]
+    let tls = match &runtime.config().surfaces.tls {
+        Some(files) => Some(
+            crate::listen::tls::load(files)
+                .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?
+                .http,
+        ),
+        None => None,
+    };
+    #[cfg(not(feature = "tls"))]
+    if runtime.config().surfaces.tls.is_some() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "TLS is configured (PLUGIN_HEALTH_TLS_CERT) but this build has no TLS (feature `tls`)",
+        ));
+    }
+    serve_surface(
+        runtime,
+        listener,
+        #[cfg(feature = "tls")]
+        tls,
+        stop,
+        closed,
+    )
+    .await;
+    Ok(())
 }
 
-async fn probe(runtime: &HealthRuntime, name: &str, uri: &Uri, headers: &HeaderMap) -> Response {
-    let snapshot = runtime.resolved(name).await;
+/// Serves the HTTP surface on `listener` until `stop`, cutting what is open at `closed`.
+pub(crate) async fn serve_surface(
+    runtime: &HealthRuntime,
+    listener: TcpListener,
+    #[cfg(feature = "tls")] tls: Option<tokio_rustls::TlsAcceptor>,
+    stop: crate::listen::Drained,
+    closed: crate::listen::Drained,
+) {
+    use crate::listen::accept::{self, Listen};
+    let bound = listener.local_addr().ok();
+    if let Some(addr) = bound {
+        tracing::info!(%addr, "serving HTTP health probes");
+    }
+    let surfaces = &runtime.config().surfaces;
+    let limits = surfaces.limits.clone();
+    let listen = Listen {
+        surface: "HTTP",
+        cap: accept::cap(limits.http_connections, 4),
+        idle: Some(limits.idle_timeout),
+        #[cfg(feature = "tls")]
+        tls,
+        #[cfg(feature = "tls")]
+        handshake_timeout: limits.tls_handshake_timeout,
+    };
+    let incoming = accept::incoming(listener, listen, stop.clone(), closed.clone());
+    let app = crate::listen::hosts::allow(router(runtime), &surfaces.allowed_hosts, bound);
+    crate::listen::http::serve(
+        incoming,
+        app,
+        crate::listen::http::builder(crate::listen::http::Protocols::Http1, &limits),
+        stop,
+        closed,
+    )
+    .await;
+}
+
+async fn probe(
+    runtime: &HealthRuntime,
+    name: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    mode: ProbeMode,
+) -> Response {
+    let snapshot = match mode {
+        ProbeMode::Main => runtime.resolved(name).await,
+        ProbeMode::ProbePort => runtime.snapshot(),
+    };
     let serving = Verdict::of(&snapshot, name) == Some(Verdict::Serving);
     let code = if serving {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let details = authorized(runtime, headers);
+    let details = mode == ProbeMode::Main && authorized(runtime, headers);
     let members = snapshot
         .checks()
         .filter(|check| selector(name)(check.info()));
@@ -228,6 +329,16 @@ async fn not_found(uri: Uri) -> Response {
         "error": "no such endpoint",
         "path": uri.path(),
         "endpoints": ["/health", "/ready", "/live", "/startup", "/health/report", "/metrics"],
+    });
+    (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+}
+
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+async fn probe_port_not_found(uri: Uri) -> Response {
+    let body = json!({
+        "error": "the probe port serves only the probe paths and grpc.health.v1",
+        "path": uri.path(),
+        "endpoints": PROBES.map(|(path, _)| path),
     });
     (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
 }

@@ -112,6 +112,10 @@ pub mod prometheus;
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub mod server;
 
+// The listeners under the servers started here.
+#[cfg(any(feature = "grpc", feature = "http"))]
+mod listen;
+
 // The indicators: checks of the machine, of the requests served, of dependencies.
 pub mod indicator;
 

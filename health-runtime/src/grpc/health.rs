@@ -25,6 +25,8 @@ const LIST_LIMIT: usize = 100;
 pub struct HealthService {
     runtime: HealthRuntime,
     streams: Arc<WatchStreams>,
+    /// Whether `Check` runs what is due first; otherwise it answers from the published state.
+    fresh: bool,
 }
 
 impl HealthService {
@@ -32,7 +34,21 @@ impl HealthService {
     /// `Watch` streams ([`watch_streams`](super::watch_streams)).
     pub fn new(runtime: HealthRuntime) -> Self {
         let streams = runtime.extension::<WatchStreams>();
-        HealthService { runtime, streams }
+        HealthService {
+            runtime,
+            streams,
+            fresh: true,
+        }
+    }
+
+    /// The service of `runtime` answering only from the published state, which the monitor
+    /// keeps: no call runs a check, so no call waits for one (the probe port).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn published(runtime: HealthRuntime) -> Self {
+        HealthService {
+            fresh: false,
+            ..HealthService::new(runtime)
+        }
     }
 }
 
@@ -57,7 +73,11 @@ impl Health for HealthService {
     ) -> Result<Response<HealthCheckResponse>, GrpcStatus> {
         let name = request.into_inner().service;
         check_request_name(&name)?;
-        let snapshot = self.runtime.resolved(&name).await;
+        let snapshot = if self.fresh {
+            self.runtime.resolved(&name).await
+        } else {
+            self.runtime.snapshot()
+        };
         match serving_status(&snapshot, &name) {
             Some(status) => Ok(Response::new(response(status))),
             None => Err(GrpcStatus::not_found(format!(
@@ -98,7 +118,7 @@ impl Health for HealthService {
         check_request_name(&name)?;
         // When nothing has run the checks behind the name yet, run them so that a real status
         // follows soon; otherwise watchers only read the published state.
-        if self.runtime.snapshot().status_of(&name) == Some(Status::Unknown) {
+        if self.fresh && self.runtime.snapshot().status_of(&name) == Some(Status::Unknown) {
             tokio::spawn(run_first(self.runtime.clone(), name.clone()));
         }
 

@@ -47,11 +47,14 @@
 //! A name that breaks the naming rules (longer than 128 bytes, or characters outside
 //! `[A-Za-z0-9._/-]`) can never exist and is refused with `INVALID_ARGUMENT`.
 
+mod deadline;
 mod health;
 mod report;
 
 use tonic::service::Routes;
 
+pub use deadline::RequestDeadline;
+pub(crate) use deadline::deadline;
 pub(crate) use health::WatchStreams;
 pub use health::{HealthService, WatchStream};
 pub use report::HealthReportService;

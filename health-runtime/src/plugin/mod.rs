@@ -483,7 +483,7 @@ async fn serve_plugin(
     plugin.signals.spawn(&stop);
     health.start();
     let (drained, closed) = drain_and_close(health, &stop);
-    let surfaces = crate::server::Surfaces::start(health, drained.clone()).await?;
+    let surfaces = crate::server::Surfaces::start(health, drained.clone(), closed.clone()).await?;
 
     let captured = stdio::Captured::default();
     let routes = with_plugin_services(routes, health, &stop, &drained, &captured);

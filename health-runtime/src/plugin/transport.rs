@@ -2,7 +2,6 @@
 //! the connections accepted on it, with TLS when the host asked for AutoMTLS.
 
 use std::fmt;
-use std::future::Future as _;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -20,6 +19,7 @@ use tokio_rustls::server::TlsStream;
 
 use super::PluginError;
 use super::handshake::{HostEnv, UNIX_SOCKET_DIR, UNIX_SOCKET_GROUP};
+use crate::listen::conn::{Activity, Conn};
 use crate::server::Drained;
 
 /// How long one TLS handshake may take before the connection is dropped.
@@ -219,83 +219,45 @@ pub(crate) enum PluginStream {
 }
 
 /// A connection that fails every read and write once `closed` resolves, so that no connection,
-/// however its peer behaves, outlives the plugin's shutdown (tonic runs each connection in a task
-/// of its own, which dropping the server does not end).
-pub(crate) struct PluginConn {
-    stream: PluginStream,
-    closed: Drained,
-}
-
-impl fmt::Debug for PluginConn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PluginConn")
-            .field("stream", &self.stream)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PluginConn {
-    /// The stream to do I/O on, or the error every I/O gets once closed.
-    fn open(&mut self, cx: &mut Context<'_>) -> io::Result<&mut PluginStream> {
-        match Pin::new(&mut self.closed).poll(cx) {
-            Poll::Ready(()) => Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "the plugin has shut down",
-            )),
-            Poll::Pending => Ok(&mut self.stream),
-        }
-    }
-}
+/// however its peer behaves, outlives the plugin's shutdown.
+pub(crate) type PluginConn = Conn<PluginStream>;
 
 macro_rules! each_stream {
-    ($conn:ident, $cx:ident, $stream:ident => $body:expr) => {
-        match $conn.get_mut().open($cx) {
-            Err(error) => Poll::Ready(Err(error)),
-            Ok(PluginStream::Unix($stream)) => {
-                let $stream = Pin::new($stream);
-                $body
-            }
-            Ok(PluginStream::Tcp($stream)) => {
-                let $stream = Pin::new($stream);
-                $body
-            }
-            Ok(PluginStream::UnixTls($stream)) => {
-                let $stream = Pin::new(&mut **$stream);
-                $body
-            }
-            Ok(PluginStream::TcpTls($stream)) => {
-                let $stream = Pin::new(&mut **$stream);
-                $body
-            }
+    ($self:ident, $method:ident($($arg:expr),*)) => {
+        match $self.get_mut() {
+            PluginStream::Unix(stream) => Pin::new(stream).$method($($arg),*),
+            PluginStream::Tcp(stream) => Pin::new(stream).$method($($arg),*),
+            PluginStream::UnixTls(stream) => Pin::new(&mut **stream).$method($($arg),*),
+            PluginStream::TcpTls(stream) => Pin::new(&mut **stream).$method($($arg),*),
         }
     };
 }
 
-impl AsyncRead for PluginConn {
+impl AsyncRead for PluginStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        each_stream!(self, cx, stream => stream.poll_read(cx, buf))
+        each_stream!(self, poll_read(cx, buf))
     }
 }
 
-impl AsyncWrite for PluginConn {
+impl AsyncWrite for PluginStream {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        each_stream!(self, cx, stream => stream.poll_write(cx, buf))
+        each_stream!(self, poll_write(cx, buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        each_stream!(self, cx, stream => stream.poll_flush(cx))
+        each_stream!(self, poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        each_stream!(self, cx, stream => stream.poll_shutdown(cx))
+        each_stream!(self, poll_shutdown(cx))
     }
 
     fn poll_write_vectored(
@@ -303,11 +265,11 @@ impl AsyncWrite for PluginConn {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        each_stream!(self, cx, stream => stream.poll_write_vectored(cx, bufs))
+        each_stream!(self, poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        match &self.stream {
+        match self {
             PluginStream::Unix(stream) => stream.is_write_vectored(),
             PluginStream::Tcp(stream) => stream.is_write_vectored(),
             PluginStream::UnixTls(stream) => stream.is_write_vectored(),
@@ -316,7 +278,7 @@ impl AsyncWrite for PluginConn {
     }
 }
 
-impl tonic::transport::server::Connected for PluginConn {
+impl tonic::transport::server::Connected for PluginStream {
     type ConnectInfo = ();
 
     fn connect_info(&self) -> Self::ConnectInfo {}
@@ -399,12 +361,7 @@ pub(crate) fn incoming(
         let stream = receiver.recv().await?;
         Some((stream, receiver))
     })
-    .map(move |stream| {
-        Ok(PluginConn {
-            stream,
-            closed: closed.clone(),
-        })
-    })
+    .map(move |stream| Ok(Conn::new(stream, closed.clone(), Activity::new(), None)))
     .chain(futures::stream::pending())
 }
 

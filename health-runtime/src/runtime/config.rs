@@ -24,6 +24,12 @@ use health_rules::defaults;
 /// | `PLUGIN_RESOURCE_DISK_PATH` | [`resources.disk_path`](ResourceSettings::disk_path) | the working directory (empty: the same) |
 /// | `PLUGIN_HEALTH_REQUEST_METRICS` | [`requests.enabled`](RequestSettings::enabled) | `true` (`false` leaves out the request statistics checks) |
 /// | `PLUGIN_HEALTH_HTTP_ADDR` | [`surfaces.http_addr`](SurfaceSettings::http_addr) | `0.0.0.0:8080` (empty: no HTTP) |
+/// | `PLUGIN_HEALTH_HTTP_ALLOWED_HOSTS` | [`surfaces.allowed_hosts`](SurfaceSettings::allowed_hosts) | loopback names and IP addresses when HTTP is bound to loopback, any otherwise (`*`: any; else a comma list) |
+/// | `PLUGIN_HEALTH_PROBE_ADDR` | [`surfaces.probe_addr`](SurfaceSettings::probe_addr) | unset (a plaintext listener for `grpc.health.v1` and the HTTP probe paths only) |
+/// | `PLUGIN_HEALTH_TLS_CERT` | [`surfaces.tls`](SurfaceSettings::tls) ([`TlsFiles::cert`]) | unset (PEM certificate chain; TLS on gRPC and HTTP) |
+/// | `PLUGIN_HEALTH_TLS_KEY` | [`surfaces.tls`](SurfaceSettings::tls) ([`TlsFiles::key`]) | unset (PEM private key; required with the certificate) |
+/// | `PLUGIN_HEALTH_TLS_CLIENT_CA` | [`surfaces.tls`](SurfaceSettings::tls) ([`TlsFiles::client_ca`]) | unset (PEM CAs; set: clients must present a certificate they signed) |
+/// | `PLUGIN_HEALTH_SHUTDOWN_GRACE` | [`surfaces.shutdown_grace`](SurfaceSettings::shutdown_grace) | `5s` (after the drain, how long open requests may finish before connections are cut) |
 /// | `PLUGIN_HEALTH_FILE_PATH` | [`surfaces.health_file`](SurfaceSettings::health_file) | `/tmp/health` (empty: no file) |
 /// | `PLUGIN_ENABLE_PROMETHEUS` | [`surfaces.prometheus`](SurfaceSettings::prometheus) | `false` |
 /// | `PLUGIN_HEALTH_SHOW_DETAILS` | [`details.level`](DetailSettings::level) | `when-authorized` |
@@ -146,6 +152,19 @@ pub struct SurfaceSettings {
     pub health_file: Option<PathBuf>,
     /// Whether `/metrics` serves Prometheus metrics.
     pub prometheus: bool,
+    /// Which `Host` header values the HTTP surface answers, against DNS rebinding.
+    pub allowed_hosts: AllowedHosts,
+    /// Where a plaintext listener serves `grpc.health.v1` (`Check`, `Watch`, `List`) and the
+    /// HTTP probe paths, and nothing else, for kubelets and load balancers when the main ports
+    /// use TLS; `None` for none.
+    pub probe_addr: Option<SocketAddr>,
+    /// TLS (and mutual TLS) for gRPC and the HTTP surface; `None` for plaintext.
+    pub tls: Option<TlsFiles>,
+    /// After the drain delay, how long open requests may finish before every connection is cut,
+    /// whatever its client does.
+    pub shutdown_grace: Duration,
+    /// What one client may hold of the servers: connections, streams, time.
+    pub limits: ConnectionLimits,
 }
 
 impl Default for SurfaceSettings {
@@ -154,6 +173,103 @@ impl Default for SurfaceSettings {
             http_addr: Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
             health_file: Some(PathBuf::from("/tmp/health")),
             prometheus: false,
+            allowed_hosts: AllowedHosts::default(),
+            probe_addr: None,
+            tls: None,
+            shutdown_grace: Duration::from_secs(5),
+            limits: ConnectionLimits::default(),
+        }
+    }
+}
+
+/// Which `Host` header values the HTTP surface answers. A page on another site that resolves its
+/// own name to this server (DNS rebinding) sends its own name as `Host`, and is refused with
+/// `421 Misdirected Request`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AllowedHosts {
+    /// When the HTTP surface is bound to a loopback address: `localhost`, names ending in
+    /// `.localhost` and IP addresses (which no rebinding can forge); any host otherwise.
+    #[default]
+    Default,
+    /// Any host.
+    Any,
+    /// Only these host names or addresses (lowercase, without port), and IP addresses bound.
+    Only(Vec<String>),
+}
+
+/// The files of the TLS configuration, read when serving starts; a missing, unreadable or
+/// malformed file is an error naming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsFiles {
+    /// The PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The PEM private key of the certificate (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// PEM certificate authorities; when set, clients must present a certificate one of them
+    /// signed (mutual TLS).
+    pub client_ca: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    /// TLS with the certificate chain at `cert` and its key at `key`.
+    pub fn new(cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+            client_ca: None,
+        }
+    }
+
+    /// Requires clients to present a certificate signed by one of the CAs at `path`.
+    pub fn client_ca(mut self, path: impl Into<PathBuf>) -> Self {
+        self.client_ca = Some(path.into());
+        self
+    }
+}
+
+/// What one client may hold of the servers started by [`serve`](crate::serve). The defaults
+/// suit probes, scrapers and dashboards; none of them is reachable by a well-behaved client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionLimits {
+    /// The most connections the HTTP surface (and, separately, the probe port) holds at once;
+    /// at the limit it stops accepting until one closes. Never more than a quarter of the file
+    /// descriptor limit.
+    pub http_connections: usize,
+    /// The most connections the gRPC server holds at once. Never more than half of the file
+    /// descriptor limit.
+    pub grpc_connections: usize,
+    /// How long an HTTP/1 client may take to send a request's headers, counted from when the
+    /// server starts waiting for them (so it also bounds an idle keep-alive connection).
+    pub header_timeout: Duration,
+    /// How long an HTTP connection may stay without a byte either way before it is closed.
+    pub idle_timeout: Duration,
+    /// The most concurrent HTTP/2 streams one gRPC connection may open
+    /// (`SETTINGS_MAX_CONCURRENT_STREAMS`); more are refused.
+    pub max_concurrent_streams: u32,
+    /// How long a health RPC's request message may take to arrive before the call ends with
+    /// `DEADLINE_EXCEEDED`. Application services are not affected.
+    pub request_timeout: Duration,
+    /// How long a TLS handshake may take.
+    pub tls_handshake_timeout: Duration,
+    /// The interval of HTTP/2 keepalive pings on gRPC connections; a peer that does not answer
+    /// one within the same time is disconnected.
+    pub keepalive: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            http_connections: 512,
+            grpc_connections: 4096,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_concurrent_streams: 1024,
+            request_timeout: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(10),
+            keepalive: Duration::from_secs(30),
         }
     }
 }
@@ -326,6 +442,59 @@ impl SurfaceSettings {
             &mut surfaces.prometheus,
             parse_bool,
         )?;
+        vars.parse(
+            "PLUGIN_HEALTH_HTTP_ALLOWED_HOSTS",
+            &mut surfaces.allowed_hosts,
+            parse_hosts,
+        )?;
+        if let Some(addr) = vars.get("PLUGIN_HEALTH_PROBE_ADDR") {
+            surfaces.probe_addr = if addr.is_empty() {
+                None
+            } else {
+                let addr = parse_addr(&addr)
+                    .map_err(|problem| vars.error("PLUGIN_HEALTH_PROBE_ADDR", &addr, problem))?;
+                Some(addr)
+            };
+        }
+        let path = |variable| vars.get(variable).filter(|path| !path.is_empty());
+        match (
+            path("PLUGIN_HEALTH_TLS_CERT"),
+            path("PLUGIN_HEALTH_TLS_KEY"),
+            path("PLUGIN_HEALTH_TLS_CLIENT_CA"),
+        ) {
+            (None, None, None) => {}
+            (Some(cert), Some(key), client_ca) => {
+                surfaces.tls = Some(TlsFiles {
+                    cert: cert.into(),
+                    key: key.into(),
+                    client_ca: client_ca.map(PathBuf::from),
+                });
+            }
+            (None, _, client_ca) => {
+                let (variable, value) = match (path("PLUGIN_HEALTH_TLS_KEY"), client_ca) {
+                    (Some(key), _) => ("PLUGIN_HEALTH_TLS_KEY", key),
+                    (None, ca) => ("PLUGIN_HEALTH_TLS_CLIENT_CA", ca.unwrap_or_default()),
+                };
+                return Err(vars.error(
+                    variable,
+                    &value,
+                    "TLS needs a certificate too: set PLUGIN_HEALTH_TLS_CERT".to_owned(),
+                ));
+            }
+            (Some(cert), None, _) => {
+                return Err(vars.error(
+                    "PLUGIN_HEALTH_TLS_CERT",
+                    &cert,
+                    "TLS needs the certificate's private key too: set PLUGIN_HEALTH_TLS_KEY"
+                        .to_owned(),
+                ));
+            }
+        }
+        vars.duration(
+            "PLUGIN_HEALTH_SHUTDOWN_GRACE",
+            &mut surfaces.shutdown_grace,
+            false,
+        )?;
         Ok(surfaces)
     }
 }
@@ -361,7 +530,7 @@ const MIN_PERCENT: f64 = 0.01;
 
 /// Every variable [`HealthConfig::from_env`] reads, in the order of the table on
 /// [`HealthConfig`].
-pub const VARIABLES: [&str; 16] = [
+pub const VARIABLES: [&str; 22] = [
     "PLUGIN_HEALTH_CHECK_INTERVAL",
     "PLUGIN_HEALTH_CACHE_TTL",
     "PLUGIN_HEALTH_DEFAULT_TIMEOUT",
@@ -374,6 +543,12 @@ pub const VARIABLES: [&str; 16] = [
     "PLUGIN_RESOURCE_DISK_PATH",
     "PLUGIN_HEALTH_REQUEST_METRICS",
     "PLUGIN_HEALTH_HTTP_ADDR",
+    "PLUGIN_HEALTH_HTTP_ALLOWED_HOSTS",
+    "PLUGIN_HEALTH_PROBE_ADDR",
+    "PLUGIN_HEALTH_TLS_CERT",
+    "PLUGIN_HEALTH_TLS_KEY",
+    "PLUGIN_HEALTH_TLS_CLIENT_CA",
+    "PLUGIN_HEALTH_SHUTDOWN_GRACE",
     "PLUGIN_HEALTH_FILE_PATH",
     "PLUGIN_ENABLE_PROMETHEUS",
     "PLUGIN_HEALTH_SHOW_DETAILS",
@@ -456,6 +631,34 @@ fn parse_bool(value: &str) -> Result<bool, String> {
         "0" | "false" | "no" | "off" | "" => Ok(false),
         _ => Err("expected `true` or `false`".to_owned()),
     }
+}
+
+fn parse_hosts(value: &str) -> Result<AllowedHosts, String> {
+    if value.is_empty() {
+        return Ok(AllowedHosts::Default);
+    }
+    if value == "*" {
+        return Ok(AllowedHosts::Any);
+    }
+    let mut hosts = Vec::new();
+    for host in value
+        .split(',')
+        .map(str::trim)
+        .filter(|host| !host.is_empty())
+    {
+        let valid = host.len() <= 253
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':' | '[' | ']'));
+        if !valid || host.contains("]:") || (host.contains(':') && !host.starts_with('[')) {
+            return Err(format!(
+                "{host:?} is not a host name or address without port; expected `*` or a comma \
+                 list such as `health.example.com,localhost,[::1]`"
+            ));
+        }
+        hosts.push(host.to_ascii_lowercase());
+    }
+    Ok(AllowedHosts::Only(hosts))
 }
 
 fn parse_addr(value: &str) -> Result<SocketAddr, String> {
