@@ -94,6 +94,15 @@ pub async fn serve(
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
+    serve_on_signals(runtime, listener, routes).await
+}
+
+/// Like [`serve`], on a bound listener.
+pub(crate) async fn serve_on_signals(
+    runtime: &HealthRuntime,
+    listener: TcpListener,
+    routes: Routes,
+) -> Result<(), ServeError> {
     let signals = Signals::listen();
     serve_until(
         runtime,

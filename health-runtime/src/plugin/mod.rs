@@ -410,13 +410,9 @@ impl BoundPlugin {
     /// SIGTERM arrives (standalone: SIGTERM or Ctrl-C), then returns.
     pub async fn serve(self, health: &HealthRuntime, routes: Routes) -> Result<(), PluginError> {
         match self.mode {
-            Mode::Standalone(listener) => Ok(crate::server::serve_with_shutdown(
-                health,
-                listener,
-                routes,
-                crate::server::termination_signal(),
-            )
-            .await?),
+            Mode::Standalone(listener) => {
+                Ok(crate::server::serve_on_signals(health, listener, routes).await?)
+            }
             Mode::Plugin(plugin) => serve_plugin(*plugin, self.addr, health, routes).await,
         }
     }
