@@ -112,6 +112,9 @@ pub mod prometheus;
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub mod server;
 
+#[cfg(feature = "grpc")]
+mod memory;
+
 // The listeners under the servers started here.
 #[cfg(any(feature = "grpc", feature = "http"))]
 mod listen;

@@ -52,9 +52,10 @@ impl HealthService {
     }
 }
 
-/// How many `Watch` streams of one runtime are open, across all its services.
+/// How many `Watch` streams of one runtime are open, across all its services, and the most
+/// open at once since they were last all closed.
 #[derive(Debug, Default)]
-pub(crate) struct WatchStreams(AtomicUsize);
+pub(crate) struct WatchStreams(AtomicUsize, AtomicUsize);
 
 impl WatchStreams {
     pub(crate) fn open(&self) -> usize {
@@ -191,14 +192,22 @@ struct StreamGuard(Arc<WatchStreams>);
 
 impl StreamGuard {
     fn new(streams: Arc<WatchStreams>) -> Self {
-        streams.0.fetch_add(1, Ordering::Relaxed);
+        let open = streams.0.fetch_add(1, Ordering::Relaxed) + 1;
+        streams.1.fetch_max(open, Ordering::Relaxed);
         StreamGuard(streams)
     }
 }
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        self.0.0.fetch_sub(1, Ordering::Relaxed);
+        let streams = &self.0;
+        // The last stream of a burst (a storm of watchers, a killed client's thousands):
+        // hand the memory they held back to the system.
+        if streams.0.fetch_sub(1, Ordering::Relaxed) == 1
+            && streams.1.swap(0, Ordering::Relaxed) >= crate::memory::BURST
+        {
+            crate::memory::release_after_burst();
+        }
     }
 }
 

@@ -1,0 +1,32 @@
+//! Giving back to the system the memory that a burst of streams left free. glibc's allocator
+//! keeps freed pages in its arenas for reuse, so after thousands of `Watch` streams close, the
+//! server would stay resident at its peak; `malloc_trim(0)` returns the free pages. Other
+//! allocators (musl, jemalloc, macOS, Windows) return memory themselves or have no such call:
+//! there it does nothing.
+
+/// How many streams must have been open at once before their end is worth a trim.
+pub(crate) const BURST: usize = 1_000;
+
+/// Returns the allocator's free pages to the system, off the async workers (a trim walks every
+/// arena); whether anything was given back is logged.
+pub(crate) fn release_after_burst() {
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        handle.spawn_blocking(|| {
+            let released = release();
+            tracing::debug!(released, "returned free memory to the system after a burst");
+        });
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn release() -> bool {
+    // SAFETY: `malloc_trim` takes no pointer and holds no caller invariant; glibc locks each
+    // arena while it trims it, as every allocation does.
+    unsafe { libc::malloc_trim(0) == 1 }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release() -> bool {
+    false
+}
