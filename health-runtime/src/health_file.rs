@@ -242,22 +242,44 @@ pub enum WriteError {
 pub async fn write(runtime: &HealthRuntime, path: &Path) -> Result<(), WriteError> {
     let json = serde_json::to_vec(&content(runtime))?;
     let target = path.to_owned();
-    tokio::task::spawn_blocking(move || replace(&target, &json, |file, json| file.write_all(json)))
-        .await
-        .unwrap_or_else(|join| {
-            Err(WriteError::Write {
-                temp: path.to_owned(),
-                source: std::io::Error::other(join),
-            })
+    let replaced = tokio::task::spawn_blocking(move || {
+        replace(&target, &json, |file, json| file.write_all(json))
+    })
+    .await
+    .unwrap_or_else(|join| {
+        Err(WriteError::Write {
+            temp: path.to_owned(),
+            source: std::io::Error::other(join),
         })
+    })?;
+    // Logged here, not on the blocking thread, so that it is in the caller's span.
+    if let Some(Replaced { owner, uid }) = replaced {
+        tracing::warn!(
+            path = %path.display(),
+            owner,
+            uid,
+            "replaced a health file that belonged to another user"
+        );
+    }
+    Ok(())
 }
 
-/// Replaces the file at `path` by one that `fill` writes, as [`write`] describes.
+/// A file of another user that [`replace`] replaced.
+#[derive(Debug, Clone, Copy)]
+struct Replaced {
+    /// Its owner.
+    owner: u32,
+    /// The user of the new file, this process's.
+    uid: u32,
+}
+
+/// Replaces the file at `path` by one that `fill` writes, as [`write`] describes; says whose
+/// file it replaced when that was another user's.
 fn replace(
     path: &Path,
     json: &[u8],
     fill: impl FnOnce(&mut std::fs::File, &[u8]) -> std::io::Result<()>,
-) -> Result<(), WriteError> {
+) -> Result<Option<Replaced>, WriteError> {
     use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 
     let name = path.file_name().ok_or_else(|| WriteError::NoFileName {
@@ -317,16 +339,8 @@ fn replace(
         .map(|meta| meta.uid())
         .filter(|&owner| owner != uid);
     match (temp.persist(path), foreign) {
-        (Ok(_), None) => Ok(()),
-        (Ok(_), Some(owner)) => {
-            tracing::warn!(
-                path = %path.display(),
-                owner,
-                uid,
-                "replaced a health file that belonged to another user"
-            );
-            Ok(())
-        }
+        (Ok(_), None) => Ok(None),
+        (Ok(_), Some(owner)) => Ok(Some(Replaced { owner, uid })),
         (Err(error), Some(owner)) => Err(WriteError::ForeignOwner {
             path: path.to_owned(),
             owner,

@@ -429,7 +429,7 @@ async fn a_device_as_the_configured_path_shows_in_the_check_and_the_server_keeps
 }
 
 #[tokio::test]
-async fn a_file_of_another_user_is_replaced_where_the_directory_allows() {
+async fn a_file_of_another_user_is_replaced_where_the_directory_allows_and_logged() {
     use std::os::unix::fs::MetadataExt as _;
 
     let runtime = runtime().await;
@@ -437,14 +437,57 @@ async fn a_file_of_another_user_is_replaced_where_the_directory_allows() {
     let path = dir.join("health");
     std::fs::write(&path, "planted").unwrap();
     let ours = std::fs::metadata(&path).unwrap().uid();
-    if std::os::unix::fs::chown(&path, Some(ours + 4242), None).is_err() {
+    let theirs = ours + 4242;
+    if std::os::unix::fs::chown(&path, Some(theirs), None).is_err() {
         // Only a privileged user can give a file away; the refusal path needs another user.
         return;
     }
+    let logs = Logs::default();
+    let guard = logs.capture();
     health_runtime::health_file::write(&runtime, &path)
         .await
         .unwrap();
+    drop(guard);
     assert!(read(&path).healthy);
     assert_eq!(std::fs::metadata(&path).unwrap().uid(), ours);
     assert_eq!(entries(&dir), ["health", "victim"]);
+    let logs = logs.text();
+    assert!(
+        logs.contains("WARN")
+            && logs.contains("belonged to another user")
+            && logs.contains(&format!("owner={theirs}"))
+            && logs.contains(&path.display().to_string()),
+        "{logs}"
+    );
+}
+
+/// Log lines, captured on this thread.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        let writer = self.clone();
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish()
+            .set_default()
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
 }
