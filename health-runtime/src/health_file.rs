@@ -3,6 +3,7 @@
 //! `health-probe file`.
 
 use std::future::Future;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
@@ -90,24 +91,267 @@ pub fn content(runtime: &HealthRuntime) -> HealthFile {
     }
 }
 
-/// Writes `runtime`'s health file to `path` once: to a temporary file in the same directory,
-/// then renamed over `path`, so that a reader sees the old file or the new one, never half of
-/// one.
-pub async fn write(runtime: &HealthRuntime, path: &Path) -> std::io::Result<()> {
-    let json = serde_json::to_vec(&content(runtime)).map_err(std::io::Error::other)?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("the path names no file"))?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(".{}.tmp", std::process::id()));
-    let temp = path.with_file_name(temp_name);
-    tokio::fs::write(&temp, json).await?;
-    if let Err(error) = tokio::fs::rename(&temp, path).await {
-        let _ = tokio::fs::remove_file(&temp).await;
-        return Err(error);
+/// The permissions of the health file: `0644`, whatever the umask, so that an exec probe
+/// running as another user can read it. The file holds only statuses and times, nothing secret.
+pub const HEALTH_FILE_MODE: u32 = 0o644;
+
+/// What stands at the health file's path when it is not a regular file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileKind {
+    /// A symbolic link: never replaced, so that a link planted at the path cannot redirect the
+    /// operator's probe, and never written through.
+    Symlink,
+    /// A directory.
+    Directory,
+    /// A character device such as `/dev/null` or `/dev/full`.
+    CharDevice,
+    /// A block device.
+    BlockDevice,
+    /// A named pipe.
+    Fifo,
+    /// A unix socket.
+    Socket,
+    /// Anything else that is not a regular file.
+    Other,
+}
+
+impl FileKind {
+    /// What `file_type` is, or `None` for a regular file.
+    fn of(file_type: std::fs::FileType) -> Option<Self> {
+        use std::os::unix::fs::FileTypeExt as _;
+        Some(if file_type.is_file() {
+            return None;
+        } else if file_type.is_symlink() {
+            FileKind::Symlink
+        } else if file_type.is_dir() {
+            FileKind::Directory
+        } else if file_type.is_char_device() {
+            FileKind::CharDevice
+        } else if file_type.is_block_device() {
+            FileKind::BlockDevice
+        } else if file_type.is_fifo() {
+            FileKind::Fifo
+        } else if file_type.is_socket() {
+            FileKind::Socket
+        } else {
+            FileKind::Other
+        })
+    }
+}
+
+impl std::fmt::Display for FileKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FileKind::Symlink => "a symbolic link",
+            FileKind::Directory => "a directory",
+            FileKind::CharDevice => "a character device",
+            FileKind::BlockDevice => "a block device",
+            FileKind::Fifo => "a named pipe",
+            FileKind::Socket => "a socket",
+            FileKind::Other => "not a regular file",
+        })
+    }
+}
+
+/// Why [`write`] could not replace the health file. Each names the path it concerns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The content could not be encoded as JSON.
+    #[error("cannot encode the health file: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// The path names no file (it ends in `..` or is a root).
+    #[error("`{}` names no file", path.display())]
+    NoFileName {
+        /// The configured path.
+        path: PathBuf,
+    },
+    /// Something other than a regular file stands at the path; it is left as it is.
+    #[error("`{}` is {kind}, not a regular file: refused, left as it is", path.display())]
+    NotRegular {
+        /// The configured path.
+        path: PathBuf,
+        /// What stands there.
+        kind: FileKind,
+    },
+    /// The path could not be inspected (other than by not existing).
+    #[error("cannot inspect `{}`: {source}", path.display())]
+    Inspect {
+        /// The configured path.
+        path: PathBuf,
+        /// The error of `lstat`.
+        source: std::io::Error,
+    },
+    /// No temporary file could be created in the path's directory.
+    #[error("cannot create a temporary file in `{}`: {source}", dir.display())]
+    Create {
+        /// The directory of the configured path.
+        dir: PathBuf,
+        /// The error of creating it.
+        source: std::io::Error,
+    },
+    /// The content could not be written to the temporary file (which is removed).
+    #[error("cannot write the temporary file `{}`: {source}", temp.display())]
+    Write {
+        /// The temporary file, gone by the time this is seen.
+        temp: PathBuf,
+        /// The error of writing it.
+        source: std::io::Error,
+    },
+    /// A regular file owned by another user stands at the path, and this process may not
+    /// replace it (a sticky directory such as `/tmp`, or one this user cannot write).
+    #[error(
+        "`{}` belongs to uid {owner}, and this process (uid {uid}) cannot replace it: {source}",
+        path.display()
+    )]
+    ForeignOwner {
+        /// The configured path.
+        path: PathBuf,
+        /// The owner of the file there.
+        owner: u32,
+        /// The user this process writes as.
+        uid: u32,
+        /// The error of the rename.
+        source: std::io::Error,
+    },
+    /// The temporary file could not be renamed over the path (it is removed).
+    #[error("cannot rename the temporary file over `{}`: {source}", path.display())]
+    Replace {
+        /// The configured path.
+        path: PathBuf,
+        /// The error of the rename.
+        source: std::io::Error,
+    },
+}
+
+/// Writes `runtime`'s health file to `path` once, so that a reader sees the old file or the new
+/// one, never half of one, and so that nothing planted at or beside the path is written through:
+///
+/// - `path` itself is inspected without following links; anything there but a regular file (a
+///   symbolic link, a directory, a device such as `/dev/null`, a named pipe, a socket) is
+///   refused with [`WriteError::NotRegular`] and left untouched;
+/// - the content goes to a temporary file with an unpredictable name, created exclusively (an
+///   existing name, link or not, is never opened) in `path`'s directory with mode
+///   [`HEALTH_FILE_MODE`];
+/// - that file is renamed over `path`, which replaces the directory entry and never writes
+///   through it: a hard link at `path` keeps its old content. A file owned by another user is
+///   replaced when the directory allows (logged as a warning) and otherwise refused with
+///   [`WriteError::ForeignOwner`];
+/// - on any failure the temporary file is removed.
+pub async fn write(runtime: &HealthRuntime, path: &Path) -> Result<(), WriteError> {
+    let json = serde_json::to_vec(&content(runtime))?;
+    let target = path.to_owned();
+    let replaced = tokio::task::spawn_blocking(move || {
+        replace(&target, &json, |file, json| file.write_all(json))
+    })
+    .await
+    .unwrap_or_else(|join| {
+        Err(WriteError::Write {
+            temp: path.to_owned(),
+            source: std::io::Error::other(join),
+        })
+    })?;
+    // Logged here, not on the blocking thread, so that it is in the caller's span.
+    if let Some(Replaced { owner, uid }) = replaced {
+        tracing::warn!(
+            path = %path.display(),
+            owner,
+            uid,
+            "replaced a health file that belonged to another user"
+        );
     }
     Ok(())
+}
+
+/// A file of another user that [`replace`] replaced.
+#[derive(Debug, Clone, Copy)]
+struct Replaced {
+    /// Its owner.
+    owner: u32,
+    /// The user of the new file, this process's.
+    uid: u32,
+}
+
+/// Replaces the file at `path` by one that `fill` writes, as [`write`] describes; says whose
+/// file it replaced when that was another user's.
+fn replace(
+    path: &Path,
+    json: &[u8],
+    fill: impl FnOnce(&mut std::fs::File, &[u8]) -> std::io::Result<()>,
+) -> Result<Option<Replaced>, WriteError> {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+
+    let name = path.file_name().ok_or_else(|| WriteError::NoFileName {
+        path: path.to_owned(),
+    })?;
+    let existing = match std::fs::symlink_metadata(path) {
+        Ok(metadata) => Some(metadata),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(WriteError::Inspect {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    if let Some(kind) = existing
+        .as_ref()
+        .and_then(|meta| FileKind::of(meta.file_type()))
+    {
+        return Err(WriteError::NotRegular {
+            path: path.to_owned(),
+            kind,
+        });
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let mode = std::fs::Permissions::from_mode(HEALTH_FILE_MODE);
+    let mut temp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .permissions(mode.clone())
+        .tempfile_in(dir)
+        .map_err(|source| WriteError::Create {
+            dir: dir.to_owned(),
+            source,
+        })?;
+    // Dropping `temp` on any error below removes it.
+    let written = fill(temp.as_file_mut(), json)
+        // The umask applies at creation; the mode is set again so it holds whatever the umask.
+        .and_then(|()| temp.as_file().set_permissions(mode))
+        .and_then(|()| temp.as_file().metadata());
+    let uid = match written {
+        Ok(metadata) => metadata.uid(),
+        Err(source) => {
+            return Err(WriteError::Write {
+                temp: temp.path().to_owned(),
+                source,
+            });
+        }
+    };
+    let foreign = existing
+        .map(|meta| meta.uid())
+        .filter(|&owner| owner != uid);
+    match (temp.persist(path), foreign) {
+        (Ok(_), None) => Ok(None),
+        (Ok(_), Some(owner)) => Ok(Some(Replaced { owner, uid })),
+        (Err(error), Some(owner)) => Err(WriteError::ForeignOwner {
+            path: path.to_owned(),
+            owner,
+            uid,
+            source: error.error,
+        }),
+        (Err(error), None) => Err(WriteError::Replace {
+            path: path.to_owned(),
+            source: error.error,
+        }),
+    }
 }
 
 /// Keeps `runtime`'s health file at `path` up to date until `stop` resolves: written now, on
@@ -126,7 +370,7 @@ pub async fn keep(runtime: &HealthRuntime, path: PathBuf, stop: impl Future<Outp
         let now = outcome
             .as_ref()
             .err()
-            .map(|error| format!("cannot write the health file {}: {error}", path.display()));
+            .map(|error| format!("cannot write the health file: {error}"));
         if problem.replace(now, &path) && runtime.cached(HEALTH_FILE_CHECK).is_some() {
             // The first recheck may join a run that read the outcome before it changed; the
             // second then starts one that reads it after.
@@ -203,4 +447,54 @@ pub(crate) fn attach(attach: &mut Attach, config: &HealthConfig) {
     .on_error(Status::Warning)
     .groups([]);
     attach.checks.push(check);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("health");
+        let error = replace(&path, b"{\"status\":\"healthy\"}", |file, json| {
+            file.write_all(&json[..4])?;
+            Err(std::io::Error::from_raw_os_error(28))
+        })
+        .unwrap_err();
+        assert!(
+            matches!(&error, WriteError::Write { source, .. } if source.raw_os_error() == Some(28)),
+            "{error}"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn the_temporary_name_is_hidden_beside_the_target_and_not_predictable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("health");
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            replace(&path, b"{}", |file, json| {
+                let name = std::fs::read_dir(dir.path())
+                    .unwrap()
+                    .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+                    .find(|name| name != "health")
+                    .unwrap();
+                seen.push(name);
+                file.write_all(json)
+            })
+            .unwrap();
+        }
+        let old = format!(".health.{}.tmp", std::process::id());
+        for name in &seen {
+            assert!(
+                name.starts_with(".health.") && name.ends_with(".tmp"),
+                "{name}"
+            );
+            assert_ne!(name, &old);
+        }
+        assert_ne!(seen[0], seen[1]);
+    }
 }

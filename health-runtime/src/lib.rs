@@ -78,6 +78,7 @@
 //! | the published state | [`state`], and the [events](HealthEvent) |
 //! | the surfaces | `grpc`, `http`, `prometheus`, [`health_file`], `plugin`, `server` (all at once), `pb` (the protos); each but the health file behind its Cargo feature |
 //! | the indicators | [`indicator`]: the machine, the requests served, dependencies |
+//! | around the application's layers | [`exempt`]: health calls pass by authentication and rate limits |
 //!
 //! Surfaces that need something from every runtime from its first run (Prometheus' run
 //! histogram observes every run; the health file has a check of its own) are attached by the
@@ -118,6 +119,9 @@ mod memory;
 // The listeners under the servers started here.
 #[cfg(any(feature = "grpc", feature = "http"))]
 mod listen;
+
+// Health calls around the application's own layers.
+pub mod exempt;
 
 // The indicators: checks of the machine, of the requests served, of dependencies.
 pub mod indicator;

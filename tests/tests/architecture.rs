@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 const CORE: [&str; 4] = ["check", "engine", "runtime", "state"];
 
 /// The modules above the core.
-const OUTSIDE: [&str; 11] = [
+const OUTSIDE: [&str; 12] = [
     "grpc",
+    "exempt",
     "http",
     "prometheus",
     "health_file",

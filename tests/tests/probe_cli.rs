@@ -5,7 +5,7 @@
 //! | 0 | a serving name, a fresh healthy file |
 //! | 1 | unknown options, bad durations, unreadable TLS files, a bad scheme |
 //! | 2 | a closed port; a listener whose accept queue is full (connect timeout); TLS to a plaintext server; a missing or stale file |
-//! | 3 | an unknown name (`NOT_FOUND`), a malformed name (`INVALID_ARGUMENT`), a check slower than `--rpc-timeout`; a file that does not parse |
+//! | 3 | an unknown name (`NOT_FOUND`), a malformed name (`INVALID_ARGUMENT`), a check slower than `--rpc-timeout`; a file that does not parse, `/dev/zero`, a named pipe, a directory, a file over 64 KiB |
 //! | 4 | a critical check (`NOT_SERVING`), a critical report, an unhealthy file |
 
 use std::io::BufRead as _;
@@ -641,6 +641,37 @@ async fn file_accepts_only_a_fresh_healthy_file() {
         assert_eq!(run.code, Some(3), "{name}: {run:?}");
         assert!(!run.stderr.is_empty());
     }
+}
+
+#[tokio::test]
+async fn file_refuses_what_is_not_a_small_regular_file_without_blocking() {
+    let dir = std::env::temp_dir().join(format!("health-probe-{}-special", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // A named pipe nobody writes: reading it would block forever.
+    let fifo = dir.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    // Valid JSON up to the limit and past it: refused for its size, not its content.
+    let large = dir.join("large");
+    let padding = " ".repeat(64 * 1024);
+    std::fs::write(&large, written("healthy", true, Duration::ZERO) + &padding).unwrap();
+    for (path, what) in [
+        (PathBuf::from("/dev/zero"), "a character device"),
+        (fifo, "a named pipe"),
+        (dir.clone(), "a directory"),
+        (large, "larger than 64 KiB"),
+    ] {
+        let run = tokio::time::timeout(WAIT, probe(["file", "--path", path.to_str().unwrap()]))
+            .await
+            .expect("the probe never blocks");
+        assert_eq!(run.code, Some(3), "{}: {run:?}", path.display());
+        assert!(
+            run.stderr.contains("is not a health file") && run.stderr.contains(what),
+            "{}",
+            run.stderr
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A health file written by a real runtime whose only failing signal is `failing`.

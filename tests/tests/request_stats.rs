@@ -1,6 +1,8 @@
 //! The request statistics layer on a real tonic server: 1,000 RPCs, 3 % of them failing with a
 //! gRPC error, graded by `request_success_rate`, `avg_response_time` and `p99_response_time`;
-//! and failures that arrive in the trailers of a stream.
+//! and failures that arrive in the trailers of a stream. The service measured is a scripted
+//! `grpc.health.v1.Health`, so the statistics count health calls here
+//! (`RequestStats::count_health_calls`); `exempt.rs` shows they are left out by default.
 
 use std::time::Duration;
 
@@ -91,7 +93,7 @@ async fn channel(addr: std::net::SocketAddr) -> tonic::transport::Channel {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_rpcs_with_three_percent_failing() {
-    let stats = RequestStats::new();
+    let stats = RequestStats::new().count_health_calls(true);
     let addr = serve(&stats).await;
     let channels = [channel(addr).await, channel(addr).await];
     // 980 requests take 10 ms, 20 take 200 ms; 30 of them (3 %) fail.
@@ -164,7 +166,7 @@ async fn a_thousand_rpcs_with_three_percent_failing() {
 
 #[tokio::test]
 async fn a_status_in_the_trailers_is_read() {
-    let stats = RequestStats::new();
+    let stats = RequestStats::new().count_health_calls(true);
     let addr = serve(&stats).await;
     let mut client = HealthClient::new(channel(addr).await);
 
@@ -189,7 +191,7 @@ async fn a_status_in_the_trailers_is_read() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_handler_is_a_server_failure_and_a_client_that_leaves_is_not() {
-    let stats = RequestStats::new();
+    let stats = RequestStats::new().count_health_calls(true);
     let addr = serve(&stats).await;
     let mut client = HealthClient::new(channel(addr).await);
     // The panic ends the stream without a status; the client sees an error.
@@ -217,7 +219,9 @@ async fn a_panicking_handler_is_a_server_failure_and_a_client_that_leaves_is_not
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_servers_own_timeout_is_a_server_failure() {
-    let stats = RequestStats::new().server_timeout(Duration::from_millis(100));
+    let stats = RequestStats::new()
+        .count_health_calls(true)
+        .server_timeout(Duration::from_millis(100));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let layer = stats.layer();

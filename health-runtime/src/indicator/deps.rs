@@ -117,7 +117,7 @@ pub async fn http_get(
     expected: impl std::ops::RangeBounds<u16>,
 ) -> Result<f64, DependencyError> {
     let client = super::http::shared_client().map_err(|why| DependencyError::Http {
-        url: url.to_owned(),
+        url: super::redact::url(url),
         message: why.to_owned(),
     })?;
     super::http::get(client, true, url, &expected).await

@@ -7,7 +7,8 @@ use std::time::Duration;
 /// [`deps`].
 ///
 /// Its message names the target and says why, with every cause; it is what a failed check
-/// shows.
+/// shows. A URL or address in it (the fields `url` and `target` alike) has lost its secrets:
+/// user info shows as `***@`, each query value as `***` (`?api_key=***`), a fragment as `#***`.
 ///
 /// [`deps`]: super::deps
 #[cfg_attr(feature = "http-check", doc = "[`HttpEndpoint`]: super::HttpEndpoint")]
@@ -28,7 +29,7 @@ pub enum DependencyError {
     /// The host name did not resolve.
     #[error("cannot resolve `{target}`: {source}")]
     Resolve {
-        /// The address asked for.
+        /// The address asked for, without user info and query values.
         target: String,
         /// Why.
         source: std::io::Error,
@@ -36,7 +37,7 @@ pub enum DependencyError {
     /// No connection could be made.
     #[error("cannot connect to `{target}`: {source}")]
     Connect {
-        /// The address asked for.
+        /// The address asked for, without user info and query values.
         target: String,
         /// Why.
         source: std::io::Error,
@@ -44,7 +45,7 @@ pub enum DependencyError {
     /// The dependency did not answer in time.
     #[error("`{target}` did not answer within {}", humantime::format_duration(*.after))]
     Timeout {
-        /// The address asked for.
+        /// The address asked for, without user info and query values.
         target: String,
         /// How long it was given.
         after: Duration,
@@ -52,7 +53,7 @@ pub enum DependencyError {
     /// The HTTP request failed (connection, TLS, protocol).
     #[error("GET {url} failed: {message}")]
     Http {
-        /// The URL.
+        /// The URL, without user info and query values.
         url: String,
         /// Why, with every cause.
         message: String,
@@ -60,7 +61,7 @@ pub enum DependencyError {
     /// The HTTP status is outside the expected range.
     #[error("GET {url} answered {status}; expected {expected}")]
     UnexpectedStatus {
-        /// The URL.
+        /// The URL, without user info and query values.
         url: String,
         /// The status received.
         status: u16,
@@ -70,7 +71,7 @@ pub enum DependencyError {
     /// The target is not a valid URI.
     #[error("`{target}` is not a valid target: {message}")]
     InvalidTarget {
-        /// The target given.
+        /// The target given, without user info and query values.
         target: String,
         /// Why.
         message: String,
@@ -78,7 +79,7 @@ pub enum DependencyError {
     /// The upstream answered its health check with a status other than `SERVING`.
     #[error("`{target}` reports service `{service}` as {status}")]
     NotServing {
-        /// The upstream.
+        /// The upstream, without user info and query values.
         target: String,
         /// The health service name asked for.
         service: String,
@@ -88,7 +89,7 @@ pub enum DependencyError {
     /// The gRPC call failed.
     #[error("gRPC health check of service `{service}` at `{target}` failed: {code}: {message}")]
     Grpc {
-        /// The upstream.
+        /// The upstream, without user info and query values.
         target: String,
         /// The health service name asked for.
         service: String,

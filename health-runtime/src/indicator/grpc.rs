@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
 
 use super::error::{chain, millis};
+use super::redact;
 use super::{CONNECT_TIMEOUT, DependencyError, HealthIndicator, REQUEST_TIMEOUT};
 use crate::pb::health::v1::HealthCheckRequest;
 use crate::pb::health::v1::health_check_response::ServingStatus;
@@ -16,6 +17,8 @@ use crate::{Check, CheckError, CheckOutcome, IntoCheckOutcome as _};
 
 /// The upstream of a gRPC health check: a URI to connect to, or a channel of your own (with
 /// TLS, a load-balanced set of endpoints, ...).
+///
+/// Shown (`Display`, `Debug`, check messages) without user info and query values.
 #[derive(Clone)]
 pub enum GrpcTarget {
     /// A URI such as `http://127.0.0.1:50051`; each check connects anew (within
@@ -28,7 +31,7 @@ pub enum GrpcTarget {
 impl fmt::Debug for GrpcTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GrpcTarget::Uri(uri) => f.debug_tuple("Uri").field(uri).finish(),
+            GrpcTarget::Uri(uri) => f.debug_tuple("Uri").field(&redact::url(uri)).finish(),
             GrpcTarget::Channel(_) => f.write_str("Channel"),
         }
     }
@@ -37,7 +40,7 @@ impl fmt::Debug for GrpcTarget {
 impl fmt::Display for GrpcTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GrpcTarget::Uri(uri) => f.write_str(uri),
+            GrpcTarget::Uri(uri) => f.write_str(&redact::url(uri)),
             GrpcTarget::Channel(_) => f.write_str("channel"),
         }
     }
@@ -162,9 +165,10 @@ pub(super) async fn health(target: GrpcTarget, service: &str) -> Result<f64, Dep
 
 /// A new connection to `uri`, within [`CONNECT_TIMEOUT`].
 async fn connect(uri: String, service: &str) -> Result<Channel, DependencyError> {
-    let endpoint = Endpoint::from_shared(uri.clone())
+    let shown = redact::url(&uri);
+    let endpoint = Endpoint::from_shared(uri)
         .map_err(|error| DependencyError::InvalidTarget {
-            target: uri.clone(),
+            target: shown.clone(),
             message: chain(&error),
         })?
         .connect_timeout(CONNECT_TIMEOUT)
@@ -173,7 +177,7 @@ async fn connect(uri: String, service: &str) -> Result<Channel, DependencyError>
         .connect()
         .await
         .map_err(|error| DependencyError::Grpc {
-            target: uri,
+            target: shown,
             service: service.to_owned(),
             code: "Unavailable".to_owned(),
             message: chain(&error),

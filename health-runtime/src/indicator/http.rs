@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use tokio::time::Instant;
 
 use super::error::{chain, millis};
+use super::redact;
 use super::{CONNECT_TIMEOUT, DependencyError, HealthIndicator, REQUEST_TIMEOUT};
 use crate::{Check, CheckError, CheckOutcome, IntoCheckOutcome as _};
 
@@ -50,6 +51,9 @@ pub(super) fn shared_client() -> Result<&'static reqwest::Client, &'static str> 
 /// connection. For other roots, client certificates, headers or a proxy, pass a client of your
 /// own with [`with_client`](Self::with_client).
 ///
+/// Messages, errors and `Debug` show the URL without user info and query values
+/// (`http://***@host/healthz?api_key=***`).
+///
 /// ```
 /// use health_runtime::indicator::HttpEndpoint;
 ///
@@ -57,7 +61,7 @@ pub(super) fn shared_client() -> Result<&'static reqwest::Client, &'static str> 
 /// let check = upstream.into_check("payments_api");
 /// # drop(check);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpEndpoint {
     /// The client, or why it could not be built (each check then fails with the reason).
     client: Result<reqwest::Client, String>,
@@ -65,6 +69,17 @@ pub struct HttpEndpoint {
     built_in: bool,
     url: String,
     expected: (Bound<u16>, Bound<u16>),
+}
+
+impl std::fmt::Debug for HttpEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpEndpoint")
+            .field("client", &self.client)
+            .field("built_in", &self.built_in)
+            .field("url", &redact::url(&self.url))
+            .field("expected", &self.expected)
+            .finish()
+    }
 }
 
 impl HttpEndpoint {
@@ -106,7 +121,7 @@ impl HttpEndpoint {
     /// Sends `GET` once; returns the time to the response headers, in milliseconds.
     pub async fn measure(&self) -> Result<f64, DependencyError> {
         let client = self.client.as_ref().map_err(|why| DependencyError::Http {
-            url: self.url.clone(),
+            url: redact::url(&self.url),
             message: why.clone(),
         })?;
         get(client, self.built_in, &self.url, &self.expected).await
@@ -136,10 +151,11 @@ pub(super) async fn get(
     expected: &impl RangeBounds<u16>,
 ) -> Result<f64, DependencyError> {
     let started = Instant::now();
+    let shown = redact::url(url);
     let http_error = |error: reqwest::Error| {
         if built_in && error.is_timeout() {
             DependencyError::Timeout {
-                target: url.to_owned(),
+                target: shown.clone(),
                 after: if error.is_connect() {
                     CONNECT_TIMEOUT
                 } else {
@@ -147,8 +163,9 @@ pub(super) async fn get(
                 },
             }
         } else {
+            // Without the URL: reqwest shows it whole, secrets and all.
             DependencyError::Http {
-                url: url.to_owned(),
+                url: shown.clone(),
                 message: chain(&error.without_url()),
             }
         }
@@ -157,7 +174,7 @@ pub(super) async fn get(
     let status = response.status().as_u16();
     if !expected.contains(&status) {
         return Err(DependencyError::UnexpectedStatus {
-            url: url.to_owned(),
+            url: shown,
             status,
             expected: describe_range(expected),
         });

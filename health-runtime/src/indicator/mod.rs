@@ -124,6 +124,7 @@ mod error;
 mod grpc;
 #[cfg(feature = "http-check")]
 mod http;
+pub(crate) mod redact;
 mod requests;
 #[cfg(feature = "sqlite")]
 mod sqlite;

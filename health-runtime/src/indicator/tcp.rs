@@ -66,12 +66,13 @@ impl HealthIndicator for TcpEndpoint {
 /// closes the connection. Returns how long it took, in milliseconds.
 pub(super) async fn connect(addr: &str) -> Result<f64, DependencyError> {
     let started = Instant::now();
+    let shown = super::redact::url(addr);
     let attempt = async {
         let addrs =
             tokio::net::lookup_host(addr)
                 .await
                 .map_err(|source| DependencyError::Resolve {
-                    target: addr.to_owned(),
+                    target: shown.clone(),
                     source,
                 })?;
         let mut last = None;
@@ -85,7 +86,7 @@ pub(super) async fn connect(addr: &str) -> Result<f64, DependencyError> {
             }
         }
         Err(DependencyError::Connect {
-            target: addr.to_owned(),
+            target: shown.clone(),
             source: last.unwrap_or_else(|| std::io::Error::other("it resolved to no address")),
         })
     };
@@ -93,7 +94,7 @@ pub(super) async fn connect(addr: &str) -> Result<f64, DependencyError> {
         .await
         .unwrap_or_else(|_| {
             Err(DependencyError::Timeout {
-                target: addr.to_owned(),
+                target: shown.clone(),
                 after: CONNECT_TIMEOUT,
             })
         })

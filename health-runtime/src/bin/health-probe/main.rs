@@ -17,7 +17,7 @@
 //! | 0 | serving (`check`, `watch`, `report`), listed (`list`), a fresh healthy file (`file`) |
 //! | 1 | bad arguments: unknown options, unreadable certificate files, a malformed address |
 //! | 2 | no connection: refused, TLS handshake failed, or not connected within `--connect-timeout`; for `file`, a missing or stale file |
-//! | 3 | the RPC failed: an error status such as `NOT_FOUND` for an unknown name, or no answer within `--rpc-timeout`; for `file`, content that does not parse |
+//! | 3 | the RPC failed: an error status such as `NOT_FOUND` for an unknown name, or no answer within `--rpc-timeout`; for `file`, content that does not parse, not a regular file, or larger than 64 KiB |
 //! | 4 | not serving: `NOT_SERVING`, `UNKNOWN` or `SERVICE_UNKNOWN`; a `critical` or `unknown` report; a file that says it is not healthy |
 //!
 //! Timeouts follow `grpc_health_probe`: a connection not made in time is a connection failure

@@ -31,6 +31,16 @@ impl<F> ResponseFuture<F> {
     }
 }
 
+impl<F> ResponseFuture<F> {
+    /// The future of the wrapped service, for a request that is not counted.
+    pub(super) fn unrecorded(inner: F) -> Self {
+        ResponseFuture {
+            inner,
+            recorder: None,
+        }
+    }
+}
+
 impl<F> fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()

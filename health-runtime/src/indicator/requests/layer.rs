@@ -15,9 +15,12 @@ use super::stats::RequestStats;
 /// A tower [`Layer`](tower_layer::Layer) recording each request's latency and outcome into a
 /// [`RequestStats`]. From [`RequestStats::layer`].
 ///
-/// It works on any `http` service, so on tonic and axum servers alike. Put it on your own
-/// services only: the health services' probes and `Watch` streams are not the traffic it should
-/// measure.
+/// It works on any `http` service, so on tonic and axum servers alike. Health calls
+/// ([`exempt::is_health_path`](crate::exempt::is_health_path): the health services' probes,
+/// `Watch` streams and reports, the HTTP probe paths) pass through uncounted, so it can sit on a
+/// whole server (`Server::builder().layer(stats.layer())`); they are not the traffic it should
+/// measure. [`RequestStats::count_health_calls`](super::RequestStats::count_health_calls)
+/// counts them too.
 ///
 /// ```no_run
 /// use health_runtime::HealthRuntime;
@@ -117,6 +120,10 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let received = Arc::new(Received::new());
+        if !self.stats.count_health && crate::exempt::is_health_path(request.uri().path()) {
+            let request = request.map(|inner| StatsRequestBody::new(inner, received, false));
+            return ResponseFuture::unrecorded(self.inner.call(request));
+        }
         if request.body().is_end_stream() {
             received.mark();
         }

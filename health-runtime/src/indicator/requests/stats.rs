@@ -43,6 +43,8 @@ pub struct RequestStats {
     window: Arc<Window>,
     pub(super) grpc: Arc<GrpcOutcomes>,
     pub(super) server_timeout: Option<Duration>,
+    /// Whether the layer counts health calls too.
+    pub(super) count_health: bool,
 }
 
 impl fmt::Debug for RequestStats {
@@ -72,6 +74,7 @@ impl RequestStats {
             window: Arc::new(Window::new(seconds)),
             grpc: Arc::default(),
             server_timeout: None,
+            count_health: false,
         }
     }
 
@@ -80,6 +83,23 @@ impl RequestStats {
     /// failure, not a client that went away. Set it before making layers.
     pub fn server_timeout(mut self, timeout: Duration) -> Self {
         self.server_timeout = Some(timeout);
+        self
+    }
+
+    /// Whether the layer counts health calls
+    /// ([`exempt::is_health_path`](crate::exempt::is_health_path): `grpc.health.v1.Health`, the
+    /// `plugin.health.v1` report, the HTTP probe paths) as well; by default it leaves them out,
+    /// since probes and `Watch` streams are not the application's traffic. Set it before making
+    /// layers: a layer keeps the setting it was made with.
+    ///
+    /// ```
+    /// use health_runtime::indicator::RequestStats;
+    ///
+    /// let everything = RequestStats::new().count_health_calls(true);
+    /// # drop(everything);
+    /// ```
+    pub fn count_health_calls(mut self, count: bool) -> Self {
+        self.count_health = count;
         self
     }
 
