@@ -29,6 +29,7 @@ fn sane(config: &HealthConfig) -> Result<(), String> {
         ("cache_ttl", checks.cache_ttl),
         ("drain_delay", checks.drain_delay),
         ("sample_interval", config.resources.sample_interval),
+        ("shutdown_grace", config.surfaces.shutdown_grace),
     ] {
         if duration > day {
             return Err(format!("{what} = {duration:?}"));

@@ -255,3 +255,112 @@ async fn streams_beyond_the_cap_wait_until_one_ends() {
         tokio::time::timeout(Duration::from_secs(5), client.check(tests::request(""))).await;
     assert!(matches!(fifth, Ok(Ok(_))), "{fifth:?}");
 }
+
+/// One HTTP/2 frame: its header (length, type, flags, stream) and payload.
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut out = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    out.extend_from_slice(&(stream & 0x7fff_ffff).to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The HPACK block of a gRPC request's headers, without Huffman coding or indexing.
+fn grpc_headers(authority: &str, path: &str) -> Vec<u8> {
+    let literal = |out: &mut Vec<u8>, value: &str| {
+        out.push(value.len() as u8);
+        out.extend_from_slice(value.as_bytes());
+    };
+    // `:method: POST` (static 3), `:scheme: http` (static 6).
+    let mut block = vec![0x83, 0x86];
+    // `:path` and `:authority`: literals with indexed names (static 4 and 1).
+    block.push(0x04);
+    literal(&mut block, path);
+    block.push(0x01);
+    literal(&mut block, authority);
+    // `content-type` (static 31: 15 + 16 in the 4-bit prefix).
+    block.extend_from_slice(&[0x0f, 0x10]);
+    literal(&mut block, "application/grpc");
+    // `te: trailers`, a literal name.
+    block.push(0x00);
+    literal(&mut block, "te");
+    literal(&mut block, "trailers");
+    block
+}
+
+#[tokio::test]
+async fn a_client_opening_more_streams_than_the_cap_gets_them_refused() {
+    const CAP: u32 = 8;
+    const OPENED: u32 = 40;
+    let runtime = runtime(limits(|limits| limits.max_concurrent_streams = CAP));
+    let server = GrpcServer::start(&runtime).await;
+    let mut conn = TcpStream::connect(server.addr).await.unwrap();
+    conn.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    conn.write_all(&frame(0x4, 0, 0, &[])).await.unwrap();
+
+    let (mut reader, mut writer) = conn.into_split();
+    let counting = tokio::spawn(async move {
+        let (mut refused, mut max_streams) = (Vec::new(), None);
+        let mut header = [0u8; 9];
+        loop {
+            let read =
+                tokio::time::timeout(Duration::from_secs(3), reader.read_exact(&mut header)).await;
+            let Ok(Ok(_)) = read else { break };
+            let len = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+            let (kind, flags) = (header[3], header[4]);
+            let stream =
+                u32::from_be_bytes([header[5], header[6], header[7], header[8]]) & 0x7fff_ffff;
+            let mut payload = vec![0u8; len];
+            if reader.read_exact(&mut payload).await.is_err() {
+                break;
+            }
+            match kind {
+                // SETTINGS from the server: note its stream limit.
+                0x4 if flags & 0x1 == 0 => {
+                    for setting in payload.chunks_exact(6) {
+                        if u16::from_be_bytes([setting[0], setting[1]]) == 0x3 {
+                            max_streams = Some(u32::from_be_bytes([
+                                setting[2], setting[3], setting[4], setting[5],
+                            ]));
+                        }
+                    }
+                }
+                // RST_STREAM with REFUSED_STREAM (7).
+                0x3 if payload.len() == 4
+                    && u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]])
+                        == 7 =>
+                {
+                    refused.push(stream);
+                }
+                _ => {}
+            }
+        }
+        (refused, max_streams)
+    });
+    // Acknowledge the server's settings, then open streams whose request body never comes,
+    // ignoring the limit the server announced.
+    writer.write_all(&frame(0x4, 0x1, 0, &[])).await.unwrap();
+    let headers = grpc_headers(&server.addr.to_string(), "/grpc.health.v1.Health/Watch");
+    for index in 0..OPENED {
+        writer
+            .write_all(&frame(0x1, 0x4, 1 + 2 * index, &headers))
+            .await
+            .unwrap();
+    }
+    let (refused, max_streams) = counting.await.unwrap();
+    assert_eq!(max_streams, Some(CAP), "SETTINGS_MAX_CONCURRENT_STREAMS");
+    assert!(
+        refused.len() as u32 >= OPENED - CAP,
+        "{} of {OPENED} streams refused past a cap of {CAP}: {refused:?}",
+        refused.len()
+    );
+    // Probes on other connections are answered meanwhile.
+    let mut health = server.health().await;
+    assert_eq!(
+        check_status(&mut health, "").await,
+        Ok(ServingStatus::Serving)
+    );
+    drop(writer);
+}
