@@ -42,6 +42,14 @@ pub fn quiet_config() -> HealthConfig {
     config
 }
 
+/// [`quiet_config`] with details shown to everyone (`PLUGIN_HEALTH_SHOW_DETAILS=always`), for
+/// tests about what the report and the metrics say rather than about who may read them.
+pub fn details_config() -> HealthConfig {
+    let mut config = quiet_config();
+    config.details.level = health_runtime::config::DetailLevel::Always;
+    config
+}
+
 /// A health runtime served over gRPC on a loopback port, for as long as the test needs it.
 #[derive(Debug)]
 pub struct GrpcServer {

@@ -5,6 +5,8 @@
 pub(crate) mod aware;
 pub(crate) mod builder;
 pub mod config;
+#[cfg(any(feature = "http", feature = "grpc"))]
+pub(crate) mod details;
 mod error;
 mod extensions;
 
