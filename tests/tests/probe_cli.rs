@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use health_runtime::{Check, CheckOutcome, Group, HealthReport, Status};
-use tests::{GrpcServer, builder};
+use tests::{GrpcServer, builder, details_config};
 
 /// Generous: these bound waits for things that normally take milliseconds.
 const WAIT: Duration = Duration::from_secs(20);
@@ -475,6 +475,7 @@ async fn list_prints_a_sorted_table_or_json() {
 async fn report_prints_a_table_or_the_library_s_json() {
     let healthy = Arc::new(AtomicBool::new(true));
     let runtime = builder()
+        .config(details_config())
         .version("9.8.7")
         .with_check(
             Check::new("disk", || async {
