@@ -117,10 +117,10 @@ mod tests {
     use super::*;
 
     fn settings(level: DetailLevel, token: Option<&str>) -> DetailSettings {
-        let mut settings = DetailSettings::default();
-        settings.level = level;
-        settings.token = token.map(str::to_owned);
-        settings
+        DetailSettings {
+            level,
+            token: token.map(str::to_owned),
+        }
     }
 
     #[test]
