@@ -5,7 +5,7 @@
 pub(crate) mod aware;
 pub(crate) mod builder;
 pub mod config;
-#[cfg(any(feature = "http", feature = "grpc"))]
+#[cfg_attr(not(any(feature = "http", feature = "grpc")), allow(dead_code))]
 pub(crate) mod details;
 mod error;
 mod extensions;
