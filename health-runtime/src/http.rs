@@ -11,9 +11,12 @@
 //! | `/metrics` | Prometheus text exposition, when enabled |
 //!
 //! Probes run what is due first (cache and single-flight, as for gRPC `Check`). `?verbose`
-//! answers in Kubernetes' `[+]name ok` lines. Details (messages, values) show according to
-//! [`DetailLevel`]: to everyone, to requests with
-//! `Authorization: Bearer <PLUGIN_HEALTH_AUTH_TOKEN>`, or never; statuses never need a token.
+//! answers in Kubernetes' `[+]name ok` lines. Details (messages, values, thresholds) show
+//! according to [`DetailLevel`](crate::config::DetailLevel), by the same decision as the gRPC
+//! report: to everyone, to requests with `Authorization: Bearer <PLUGIN_HEALTH_AUTH_TOKEN>`, or
+//! never; statuses never need a token. Without details a probe answers with statuses only,
+//! `/health/report` answers 401 (403 at `never`), and `/metrics` leaves out the
+//! `health_check_value` and `health_check_threshold` gauges.
 //! Every response carries `Cache-Control: no-store`.
 
 use std::future::Future;
@@ -24,11 +27,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
-use subtle::ConstantTimeEq as _;
 use tokio::net::TcpListener;
 
+use crate::runtime::details::{self, Access, Withheld};
 use crate::state::resolve::{Verdict, selector};
-use crate::{DetailLevel, HealthMetric, HealthRuntime};
+use crate::{HealthMetric, HealthRuntime};
 
 /// The probe paths and the health service name each answers for.
 const PROBES: [(&str, &str); 7] = [
@@ -205,7 +208,8 @@ async fn probe(
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let details = mode == ProbeMode::Main && authorized(runtime, headers);
+    // The probe port never shows details: it is plaintext, and a token must not cross it.
+    let details = mode == ProbeMode::Main && access(runtime, headers, "http probe").shows_details();
     let members = snapshot
         .checks()
         .filter(|check| selector(name)(check.info()));
@@ -274,26 +278,22 @@ async fn probe(
 }
 
 async fn report(State(runtime): State<HealthRuntime>, headers: HeaderMap) -> Response {
-    match runtime.config().details.level {
-        DetailLevel::Never => error(
-            StatusCode::FORBIDDEN,
-            "details are turned off (PLUGIN_HEALTH_SHOW_DETAILS=never)",
-        ),
-        _ if !authorized(&runtime, &headers) => {
-            let mut response = error(
-                StatusCode::UNAUTHORIZED,
-                "the report needs `Authorization: Bearer <token>`",
-            );
+    match access(&runtime, &headers, "http report") {
+        Access::StatusesOnly(withheld @ Withheld::TurnedOff) => {
+            error(StatusCode::FORBIDDEN, withheld.hint())
+        }
+        Access::StatusesOnly(withheld) => {
+            let mut response = error(StatusCode::UNAUTHORIZED, withheld.hint());
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             response
         }
-        _ => axum::Json(runtime.report().await).into_response(),
+        Access::Details => axum::Json(runtime.report().await).into_response(),
     }
 }
 
-async fn metrics(State(runtime): State<HealthRuntime>) -> Response {
+async fn metrics(State(runtime): State<HealthRuntime>, headers: HeaderMap) -> Response {
     if !runtime.config().surfaces.prometheus {
         return error(
             StatusCode::NOT_FOUND,
@@ -302,7 +302,8 @@ async fn metrics(State(runtime): State<HealthRuntime>) -> Response {
     }
     #[cfg(feature = "prometheus")]
     {
-        match crate::prometheus::render(&runtime) {
+        let details = access(&runtime, &headers, "http metrics").shows_details();
+        match crate::prometheus::render_with(&runtime, details) {
             Ok(text) => (
                 [(header::CONTENT_TYPE, crate::prometheus::CONTENT_TYPE)],
                 text,
@@ -317,6 +318,8 @@ async fn metrics(State(runtime): State<HealthRuntime>) -> Response {
             }
         }
     }
+    #[cfg(not(feature = "prometheus"))]
+    let _ = headers;
     #[cfg(not(feature = "prometheus"))]
     error(
         StatusCode::NOT_FOUND,
@@ -366,25 +369,15 @@ fn error(code: StatusCode, message: &str) -> Response {
     (code, axum::Json(json!({ "error": message }))).into_response()
 }
 
-/// Whether the request may see details, comparing the token in constant time.
-fn authorized(runtime: &HealthRuntime, headers: &HeaderMap) -> bool {
-    let config = runtime.config();
-    match config.details.level {
-        DetailLevel::Always => true,
-        DetailLevel::Never => false,
-        DetailLevel::WhenAuthorized => {
-            let (Some(expected), Some(given)) = (
-                config.details.token.as_deref(),
-                headers
-                    .get(header::AUTHORIZATION)
-                    .and_then(|value| value.to_str().ok())
-                    .and_then(|value| value.strip_prefix("Bearer ")),
-            ) else {
-                return false;
-            };
-            bool::from(expected.as_bytes().ct_eq(given.trim().as_bytes()))
-        }
-    }
+/// What the request may see, by the policy every surface shares.
+fn access(runtime: &HealthRuntime, headers: &HeaderMap, surface: &'static str) -> Access {
+    details::access(
+        &runtime.config().details,
+        headers
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes),
+        surface,
+    )
 }
 
 fn query_has(uri: &Uri, key: &str) -> bool {

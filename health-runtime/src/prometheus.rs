@@ -159,9 +159,38 @@ pub(crate) fn attach(attach: &mut Attach) {
 ///
 /// A scrape reads the published state and the run counts; it never runs a check. The run counter
 /// and histogram come from the engine's [events](crate::HealthEvent), from the first run on.
+///
+/// This renders every family, details included. `/metrics` renders with [`render_with`] instead,
+/// leaving out `health_check_value` and `health_check_threshold` for a scrape the detail level
+/// does not authorize.
 pub fn render(runtime: &HealthRuntime) -> Result<String, std::fmt::Error> {
+    render_with(runtime, true)
+}
+
+/// The Prometheus text exposition of `runtime`'s health state, as [`render`], with the details
+/// (`health_check_value`, `health_check_threshold`: what checks measure and compare against)
+/// only when `details` is true. Statuses, run counts and durations, failures in a row and the
+/// process gauges are always there.
+///
+/// `/metrics` passes the detail level's decision for the scrape request: with
+/// `PLUGIN_HEALTH_SHOW_DETAILS=never`, or `when-authorized` and a scrape without
+/// `Authorization: Bearer <PLUGIN_HEALTH_AUTH_TOKEN>`, the two families are left out.
+///
+/// ```
+/// use health_runtime::HealthRuntime;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let health = HealthRuntime::builder().build()?;
+/// let text = health_runtime::prometheus::render_with(&health, false)?;
+/// assert!(text.contains("health_status") && !text.contains("health_check_value"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn render_with(runtime: &HealthRuntime, details: bool) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(HealthCollector::new(runtime)));
+    registry.register_collector(Box::new(
+        HealthCollector::new(runtime).with_details(details),
+    ));
     let mut text = String::with_capacity(64 * 1024);
     prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)?;
     Ok(text)
@@ -185,20 +214,31 @@ pub fn render(runtime: &HealthRuntime) -> Result<String, std::fmt::Error> {
 /// # }
 /// ```
 ///
-/// Each encode reads the state at that moment.
+/// Each encode reads the state at that moment. It shows details (`health_check_value`,
+/// `health_check_threshold`) unless told otherwise with [`with_details`](Self::with_details).
 #[derive(Debug, Clone)]
+#[must_use]
 pub struct HealthCollector {
     runtime: HealthRuntime,
     durations: Arc<RunDurations>,
+    details: bool,
 }
 
 impl HealthCollector {
-    /// The collector of `runtime`.
+    /// The collector of `runtime`, details included.
     pub fn new(runtime: &HealthRuntime) -> Self {
         HealthCollector {
             runtime: runtime.clone(),
             durations: runtime.extension::<RunDurations>(),
+            details: true,
         }
+    }
+
+    /// Whether to encode `health_check_value` and `health_check_threshold` (see
+    /// [`render_with`]).
+    pub fn with_details(mut self, details: bool) -> Self {
+        self.details = details;
+        self
     }
 }
 
@@ -210,6 +250,7 @@ impl Collector for HealthCollector {
             runs: self.durations.clone(),
             uptime: runtime.uptime(),
             version: runtime.version().to_owned(),
+            details: self.details,
             #[cfg(feature = "grpc")]
             watch_streams: crate::grpc::watch_streams(runtime),
         }
@@ -224,6 +265,8 @@ struct StateCollector {
     runs: Arc<RunDurations>,
     uptime: Duration,
     version: String,
+    /// Whether values and thresholds are shown.
+    details: bool,
     #[cfg(feature = "grpc")]
     watch_streams: usize,
 }
@@ -274,27 +317,33 @@ impl StateCollector {
         durations.encode(family)
     }
 
-    /// What checks report: value, threshold, failures in a row.
+    /// What checks report: value and threshold (details), failures in a row.
     fn encode_readings(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         type Reading = fn(&crate::CheckState) -> Option<f64>;
-        let readings: [(&str, &str, Reading); 3] = [
+        let readings: [(&str, &str, Reading, bool); 3] = [
             (
                 "health_check_value",
                 "The value the check last reported",
                 |state| state.value(),
+                true,
             ),
             (
                 "health_check_threshold",
                 "The threshold the check compares its value against",
                 |state| state.threshold(),
+                true,
             ),
             (
                 "health_check_consecutive_failures",
                 "Failed runs in a row",
                 |state| Some(f64::from(state.consecutive_failures())),
+                false,
             ),
         ];
-        for (name, help, reading) in readings {
+        for (name, help, reading, detail) in readings {
+            if detail && !self.details {
+                continue;
+            }
             let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
             for check in self.snapshot.checks() {
                 if let Some(value) = reading(check.state()).filter(|value| value.is_finite()) {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use health_runtime::{HealthConfig, HealthRuntime, HealthRuntimeBuilder};
 
+pub mod cli;
 pub mod plugin;
 
 /// Counts executions of a check.
@@ -39,6 +40,14 @@ pub fn quiet_config() -> HealthConfig {
     let mut config = HealthConfig::default();
     config.surfaces.http_addr = None;
     config.surfaces.health_file = None;
+    config
+}
+
+/// [`quiet_config`] with details shown to everyone (`PLUGIN_HEALTH_SHOW_DETAILS=always`), for
+/// tests about what the report and the metrics say rather than about who may read them.
+pub fn details_config() -> HealthConfig {
+    let mut config = quiet_config();
+    config.details.level = health_runtime::config::DetailLevel::Always;
     config
 }
 

@@ -125,6 +125,8 @@ fn start(exe: &Path, data: &Path) -> (Server, std::net::SocketAddr, std::net::So
         .env("PLUGIN_HEALTH_GRPC_ADDR", grpc.to_string())
         .env("PLUGIN_HEALTH_HTTP_ADDR", http.to_string())
         .env("PLUGIN_HEALTH_FILE_PATH", "")
+        // The test reads the request figures' values and messages from the report.
+        .env("PLUGIN_HEALTH_SHOW_DETAILS", "always")
         // The example's own disk check is declared and gates readiness: a full disk on the test
         // machine must not decide this test.
         .env("PLUGIN_RESOURCE_DISK_THRESHOLD", "100")

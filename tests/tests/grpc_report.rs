@@ -5,11 +5,12 @@ use std::time::Duration;
 use health_runtime::pb::report::v1::health_report_client::HealthReportClient;
 use health_runtime::pb::report::v1::{GetHealthReportRequest, HealthStatus};
 use health_runtime::{Check, CheckOutcome, Group};
-use tests::{GrpcServer, builder};
+use tests::{GrpcServer, builder, details_config};
 
 #[tokio::test]
 async fn the_report_carries_every_check_with_its_details() {
     let runtime = builder()
+        .config(details_config())
         .version("2.3.4")
         .with_check(
             Check::new("disk", || async {

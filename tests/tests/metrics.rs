@@ -9,7 +9,7 @@ use std::time::Duration;
 use health_runtime::{Check, CheckOutcome, HealthRuntime, Status};
 use serde_json::Value;
 use tests::process::{manifest_dir, python_env};
-use tests::{Runs, quiet_config};
+use tests::{Runs, details_config, quiet_config};
 
 /// Parses `text` with `prometheus_client.parser`, failing the test if it refuses it.
 fn parse(text: &str) -> Vec<Value> {
@@ -53,7 +53,8 @@ fn sample<'a>(families: &'a [Value], name: &str, labels: &[(&str, &str)]) -> Opt
 async fn metrics_parse_and_read_the_published_state() {
     let runs = Runs::default();
     let counter = runs.clone();
-    let mut config = quiet_config();
+    // The scrape reads values and thresholds, which `/metrics` shows only with details.
+    let mut config = details_config();
     config.surfaces.prometheus = true;
     let runtime = HealthRuntime::builder()
         .config(config)

@@ -63,6 +63,11 @@ use crate::HealthRuntime;
 use crate::pb::health::v1::health_server::HealthServer;
 use crate::pb::report::v1::health_report_server::HealthReportServer;
 
+/// The response metadata key of a `GetHealthReport` answered with statuses only: its value says
+/// why, and what to send for details (`authorization: Bearer <PLUGIN_HEALTH_AUTH_TOKEN>`). See
+/// [`HealthReportService`].
+pub const WITHHELD_METADATA: &str = "health-details-withheld";
+
 /// The `grpc.health.v1.Health` service of `runtime`, ready to add to a tonic server.
 pub fn health_server(runtime: &HealthRuntime) -> HealthServer<HealthService> {
     HealthServer::new(HealthService::new(runtime.clone()))

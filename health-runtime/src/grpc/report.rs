@@ -1,14 +1,27 @@
+use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status as GrpcStatus};
 
 use crate::pb::report::v1::health_report_server::HealthReport as HealthReportRpc;
 use crate::pb::report::v1::{
     GetHealthReportRequest, GetHealthReportResponse, HealthMetric as ProtoMetric, HealthStatus,
 };
+use crate::runtime::details::{self, Access};
 use crate::{AwareHandle, HealthMetric, HealthReport, HealthRuntime, Status};
 
 /// The `plugin.health.v1.HealthReport` service: the full report over gRPC.
 ///
 /// Mount it with [`routes`](super::routes), or with [`report_server`](super::report_server).
+///
+/// # Details
+///
+/// The report follows the detail level ([`DetailSettings`](crate::config::DetailSettings)), as
+/// every HTTP surface does: `always` shows every check's message, value and threshold;
+/// `when-authorized` shows them to requests with `authorization: Bearer <PLUGIN_HEALTH_AUTH_TOKEN>`
+/// metadata (compared in constant time); `never` to no one. A request without details is not
+/// refused: it gets the report with statuses only (every `message` empty, no `value` or
+/// `threshold`), so go-plugin hosts and dashboards that read statuses keep working without a
+/// token, and the response carries [`WITHHELD_METADATA`](super::WITHHELD_METADATA) saying what
+/// to send.
 #[derive(Debug, Clone)]
 pub struct HealthReportService {
     runtime: HealthRuntime,
@@ -39,16 +52,35 @@ impl HealthReportService {
 impl HealthReportRpc for HealthReportService {
     async fn get_health_report(
         &self,
-        _request: Request<GetHealthReportRequest>,
+        request: Request<GetHealthReportRequest>,
     ) -> Result<Response<GetHealthReportResponse>, GrpcStatus> {
+        let access = details::access(
+            &self.runtime.config().details,
+            request
+                .metadata()
+                .get("authorization")
+                .map(|value| value.as_bytes()),
+            "grpc report",
+        );
         let report = match &self.only {
             Some(names) => crate::runtime::aware::report_of(&self.runtime, names).await,
             None => self.runtime.report().await,
         };
-        to_proto(&report).map(Response::new).map_err(|problem| {
+        let report = match access {
+            Access::Details => report,
+            Access::StatusesOnly(_) => report.without_details(),
+        };
+        let mut response = to_proto(&report).map(Response::new).map_err(|problem| {
             tracing::error!(%problem, "health report not converted");
             GrpcStatus::internal(format!("the health report could not be encoded: {problem}"))
-        })
+        })?;
+        if let Access::StatusesOnly(withheld) = access {
+            response.metadata_mut().insert(
+                super::WITHHELD_METADATA,
+                MetadataValue::from_static(withheld.hint()),
+            );
+        }
+        Ok(response)
     }
 }
 

@@ -5,6 +5,8 @@
 pub(crate) mod aware;
 pub(crate) mod builder;
 pub mod config;
+#[cfg_attr(not(any(feature = "http", feature = "grpc")), allow(dead_code))]
+pub(crate) mod details;
 mod error;
 mod extensions;
 

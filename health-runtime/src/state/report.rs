@@ -120,6 +120,18 @@ impl HealthReport {
         }
     }
 
+    /// The report with statuses only: every check's message, value and threshold removed (what
+    /// a request not authorized for details sees).
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub(crate) fn without_details(mut self) -> Self {
+        for metric in self.metrics.values_mut() {
+            metric.message.clear();
+            metric.value = None;
+            metric.threshold = None;
+        }
+        self
+    }
+
     /// The report as pretty-printed JSON.
     pub fn to_json_pretty(&self) -> String {
         // A report holds only strings, numbers and maps with string keys: it always serialises.

@@ -6,6 +6,8 @@ use std::io::Write as _;
 use std::time::{Duration, Instant, SystemTime};
 
 use tonic::Code;
+use tonic::Extensions;
+use tonic::metadata::{Ascii, MetadataKey, MetadataMap, MetadataValue};
 
 use health_runtime::pb::health::v1::health_check_response::ServingStatus;
 use health_runtime::pb::health::v1::health_client::HealthClient;
@@ -14,28 +16,33 @@ use health_runtime::pb::report::v1::GetHealthReportRequest;
 use health_runtime::pb::report::v1::health_report_client::HealthReportClient;
 
 use crate::style::{ColorChoice, Style};
-use crate::{Command, ConnectArgs, Exit, Failure, connect, report};
+use crate::{Command, ConnectArgs, Exit, Failure, Secret, connect, report};
 
 /// Connects and runs one gRPC command.
 pub(crate) async fn run(args: &ConnectArgs, command: Command) -> Result<Exit, Failure> {
+    // Before connecting: a malformed header is a usage error whether or not the server is up.
+    let out = Outgoing {
+        timeout: args.rpc_timeout,
+        metadata: metadata(args)?,
+    };
     let channel = connect::connect(args).await?;
     let timeout = args.rpc_timeout;
     match command {
         Command::Check { service } => {
             let mut client = HealthClient::new(channel);
-            let response = rpc(timeout, client.check(request(timeout, &service))).await?;
+            let response = rpc(timeout, client.check(out.request(check_request(&service))))
+                .await?
+                .into_inner();
             let status = response.status();
             println!("status: {}", status.as_str_name());
             Ok(exit_for(status))
         }
-        Command::Watch { service } => watch(HealthClient::new(channel), timeout, service).await,
+        Command::Watch { service } => watch(HealthClient::new(channel), &out, service).await,
         Command::List { json, color } => {
             let mut client = HealthClient::new(channel);
-            let response = rpc(
-                timeout,
-                client.list(with_deadline(timeout, HealthListRequest {})),
-            )
-            .await?;
+            let response = rpc(timeout, client.list(out.request(HealthListRequest {})))
+                .await?
+                .into_inner();
             let statuses: BTreeMap<String, ServingStatus> = response
                 .statuses
                 .into_iter()
@@ -48,10 +55,17 @@ pub(crate) async fn run(args: &ConnectArgs, command: Command) -> Result<Exit, Fa
             let mut client = HealthReportClient::new(channel);
             let response = rpc(
                 timeout,
-                client.get_health_report(with_deadline(timeout, GetHealthReportRequest {})),
+                client.get_health_report(out.request(GetHealthReportRequest {})),
             )
             .await?;
-            let report = report::from_proto(response);
+            if let Some(hint) = response
+                .metadata()
+                .get(health_runtime::grpc::WITHHELD_METADATA)
+                .and_then(|value| value.to_str().ok())
+            {
+                eprintln!("health-probe: statuses only: {hint} (--token)");
+            }
+            let report = report::from_proto(response.into_inner());
             if json {
                 println!("{}", report.to_json_pretty());
             } else {
@@ -71,10 +85,10 @@ pub(crate) async fn run(args: &ConnectArgs, command: Command) -> Result<Exit, Fa
 async fn rpc<T>(
     timeout: Duration,
     call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-) -> Result<T, Failure> {
+) -> Result<tonic::Response<T>, Failure> {
     let started = Instant::now();
     match tokio::time::timeout(timeout, call).await {
-        Ok(Ok(response)) => Ok(response.into_inner()),
+        Ok(Ok(response)) => Ok(response),
         // The deadline sent in `grpc-timeout` may fire first, in tonic's channel (`CANCELLED`)
         // or at the server (`DEADLINE_EXCEEDED`): the same timeout either way.
         Ok(Err(status))
@@ -88,21 +102,86 @@ async fn rpc<T>(
     }
 }
 
-/// A request that tells the server the client's deadline (`grpc-timeout`).
-fn with_deadline<T>(timeout: Duration, message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.set_timeout(timeout);
-    request
+/// What every RPC carries: the deadline and the metadata of `--token` and `--rpc-header`.
+struct Outgoing {
+    timeout: Duration,
+    metadata: MetadataMap,
 }
 
-/// A `Check` request for `service` with the RPC deadline.
-fn request(timeout: Duration, service: &str) -> tonic::Request<HealthCheckRequest> {
-    with_deadline(
-        timeout,
-        HealthCheckRequest {
-            service: service.to_owned(),
-        },
-    )
+impl Outgoing {
+    /// A request with the metadata that tells the server the client's deadline (`grpc-timeout`).
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = self.stream_request(message);
+        request.set_timeout(self.timeout);
+        request
+    }
+
+    /// A request with the metadata and no deadline, for a stream that lives as long as its reader.
+    fn stream_request<T>(&self, message: T) -> tonic::Request<T> {
+        tonic::Request::from_parts(self.metadata.clone(), Extensions::default(), message)
+    }
+}
+
+/// The metadata of `--token` and every `--rpc-header`. A malformed one is a usage error naming
+/// the option (and the header's name), never its value, which may be a secret.
+pub(crate) fn metadata(args: &ConnectArgs) -> Result<MetadataMap, Failure> {
+    let mut metadata = MetadataMap::new();
+    let mut headers = Vec::with_capacity(args.rpc_headers.len());
+    for Secret(header) in &args.rpc_headers {
+        let Some((name, value)) = header.split_once(':') else {
+            return Err(Failure::Usage(
+                "--rpc-header takes `name:value`, e.g. `authorization:Bearer <token>`; \
+                 this one has no `:`"
+                    .to_owned(),
+            ));
+        };
+        let name = name.trim();
+        let key = MetadataKey::<Ascii>::from_bytes(name.as_bytes()).map_err(|_| {
+            Failure::Usage(format!(
+                "--rpc-header `{}`: not a metadata name; use ASCII letters, digits, `-`, `_` and \
+                 `.`, and no `-bin` suffix",
+                name.escape_debug()
+            ))
+        })?;
+        let value = MetadataValue::try_from(value.trim()).map_err(|_| {
+            Failure::Usage(format!(
+                "--rpc-header `{key}`: the value must be visible ASCII characters and spaces"
+            ))
+        })?;
+        headers.push((key, value));
+    }
+    if let Some(Secret(token)) = &args.token {
+        let mut value =
+            MetadataValue::try_from(format!("Bearer {}", token.trim())).map_err(|_| {
+                Failure::Usage(
+                    "--token (or PLUGIN_HEALTH_AUTH_TOKEN): the token must be visible ASCII \
+                 characters"
+                        .to_owned(),
+                )
+            })?;
+        value.set_sensitive(true);
+        metadata.insert("authorization", value);
+    }
+    let mut replaced = Vec::new();
+    for (key, mut value) in headers {
+        if key == "authorization" {
+            value.set_sensitive(true);
+        }
+        // A header named like the token's replaces it; repeated ones add values.
+        if metadata.contains_key(&key) && !replaced.contains(&key) {
+            metadata.remove(&key);
+        }
+        replaced.push(key.clone());
+        metadata.append(key, value);
+    }
+    Ok(metadata)
+}
+
+/// A `Check` request for `service`.
+fn check_request(service: &str) -> HealthCheckRequest {
+    HealthCheckRequest {
+        service: service.to_owned(),
+    }
 }
 
 /// `SERVING` is 0; every other status, `UNKNOWN` and `SERVICE_UNKNOWN` included, is 4.
@@ -118,9 +197,10 @@ fn exit_for(status: ServingStatus) -> Exit {
 /// fails, or Ctrl-C or SIGTERM.
 async fn watch(
     mut client: HealthClient<tonic::transport::Channel>,
-    timeout: Duration,
+    out: &Outgoing,
     service: String,
 ) -> Result<Exit, Failure> {
+    let timeout = out.timeout;
     let label = if service.is_empty() {
         "\"\"".to_owned()
     } else {
@@ -129,7 +209,7 @@ async fn watch(
     // No deadline on the request: the stream lives as long as the watcher.
     let open_and_first = async {
         let mut stream = client
-            .watch(HealthCheckRequest { service })
+            .watch(out.stream_request(HealthCheckRequest { service }))
             .await?
             .into_inner();
         let first = stream.message().await?;

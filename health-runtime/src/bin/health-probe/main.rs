@@ -6,7 +6,7 @@
 //! health-probe check --addr 127.0.0.1:50051 --service readiness
 //! health-probe watch --service kv.v1.KV
 //! health-probe list
-//! health-probe report [--json]
+//! health-probe report [--json] [--token TOKEN]
 //! health-probe file --path /tmp/health --max-age 90s
 //! ```
 //!
@@ -15,10 +15,16 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | serving (`check`, `watch`, `report`), listed (`list`), a fresh healthy file (`file`) |
-//! | 1 | bad arguments: unknown options, unreadable certificate files, a malformed address |
+//! | 1 | bad arguments: unknown options, unreadable certificate files, a malformed address or `--rpc-header` |
 //! | 2 | no connection: refused, TLS handshake failed, or not connected within `--connect-timeout`; for `file`, a missing or stale file |
 //! | 3 | the RPC failed: an error status such as `NOT_FOUND` for an unknown name, or no answer within `--rpc-timeout`; for `file`, content that does not parse, not a regular file, or larger than 64 KiB |
 //! | 4 | not serving: `NOT_SERVING`, `UNKNOWN` or `SERVICE_UNKNOWN`; a `critical` or `unknown` report; a file that says it is not healthy |
+//!
+//! Every RPC carries the metadata of `--rpc-header name:value` (as `grpc_health_probe`'s
+//! `-rpc-header`) and, with `--token` or `PLUGIN_HEALTH_AUTH_TOKEN` in the environment,
+//! `authorization: Bearer <token>`, which the server's detail level may ask for before the report
+//! shows messages and values. Without it the report has statuses only, and `report` says so on
+//! stderr.
 //!
 //! Timeouts follow `grpc_health_probe`: a connection not made in time is a connection failure
 //! (2), an RPC not answered in time is an RPC failure (3).
@@ -78,6 +84,38 @@ struct ConnectArgs {
     /// The name to verify the server's certificate against, instead of the address's host.
     #[arg(long, global = true, value_name = "NAME")]
     tls_server_name: Option<String>,
+    /// The server's `PLUGIN_HEALTH_AUTH_TOKEN`, sent as `authorization: Bearer <TOKEN>` on every
+    /// RPC, for the report's details (messages, values, thresholds). Never printed.
+    #[arg(
+        long,
+        global = true,
+        env = "PLUGIN_HEALTH_AUTH_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        value_parser = secret
+    )]
+    token: Option<Secret>,
+    /// Metadata to send on every RPC, `name:value` (repeatable), e.g.
+    /// `authorization:Bearer <TOKEN>`; one of the same name as `--token` replaces it.
+    #[arg(long = "rpc-header", global = true, value_name = "NAME:VALUE", value_parser = secret)]
+    rpc_headers: Vec<Secret>,
+}
+
+/// A command-line value that may hold a secret (`--token`, `--rpc-header`): its `Debug` shows
+/// no content, and no error message repeats it.
+#[derive(Clone)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Takes any string: a malformed value is reported later, without the value
+/// ([`grpc::metadata`]), where clap would echo it.
+fn secret(text: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret(text.to_owned()))
 }
 
 /// The commands.
@@ -291,6 +329,24 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let cli = Cli::try_parse_from([
+            "health-probe",
+            "--token",
+            "t0ps3cret",
+            "--rpc-header",
+            "authorization:Bearer h3ad3r",
+            "report",
+        ])
+        .unwrap();
+        let debug = format!("{cli:?}");
+        assert!(
+            !debug.contains("t0ps3cret") && !debug.contains("h3ad3r"),
+            "{debug}"
+        );
     }
 
     #[test]
