@@ -64,7 +64,7 @@ fn main() {
         .build()
         .expect("server runtime");
     let stop = Arc::new(AtomicBool::new(false));
-    let _serving = {
+    {
         let stop = stop.clone();
         server.block_on(async move {
             let mut config = HealthConfig::default();
@@ -79,7 +79,7 @@ fn main() {
                 .build()
                 .expect("runtime");
             let listener = tokio::net::TcpListener::bind(grpc).await.expect("bind");
-            let serving = tokio::spawn(async move {
+            tokio::spawn(async move {
                 health_runtime::server::serve_with_shutdown(
                     &health,
                     listener,
@@ -107,7 +107,6 @@ fn main() {
                     }
                 });
             }
-            serving
         })
     };
 

@@ -274,8 +274,9 @@ impl Default for ConnectionLimits {
     }
 }
 
-/// Who may see check details (messages, values). Probes never need a token.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// Who may see check details (messages, values). Probes never need a token. Its `Debug` shows
+/// whether a token is set, never the token.
+#[derive(Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct DetailSettings {
     /// Who may see details.
@@ -284,7 +285,8 @@ pub struct DetailSettings {
     pub token: Option<String>,
 }
 
-/// Who may see check details (messages, values) over HTTP. Probes never need a token.
+/// Who may see check details (messages, values, thresholds) on every surface: the HTTP probes
+/// and report, the gRPC report, `/metrics`. Probes never need a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum DetailLevel {
     /// Only statuses, to everyone.
@@ -294,6 +296,15 @@ pub enum DetailLevel {
     WhenAuthorized,
     /// Details to everyone.
     Always,
+}
+
+impl std::fmt::Debug for DetailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DetailSettings")
+            .field("level", &self.level)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl FromStr for DetailLevel {
@@ -788,6 +799,14 @@ mod tests {
             );
             assert!(text.contains(problem), "{text}");
         }
+    }
+
+    #[test]
+    fn the_token_never_shows_in_debug() {
+        let config = config(&[("PLUGIN_HEALTH_AUTH_TOKEN", "s3cret-token")]).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret-token"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 
     #[test]
