@@ -129,11 +129,12 @@ pub async fn serve(
     };
     #[cfg(feature = "tls")]
     let tls = match &runtime.config().surfaces.tls {
-        Some(files) => Some(
-            crate::listen::tls::load(files)
-                .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?
-                .http,
-        ),
+        Some(files) => {
+            let acceptors = crate::listen::tls::load(files)
+                .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
+            acceptors.reload_on_hangup();
+            Some(acceptors.http)
+        }
         None => None,
     };
     #[cfg(not(feature = "tls"))]
@@ -159,7 +160,7 @@ pub async fn serve(
 pub(crate) async fn serve_surface(
     runtime: &HealthRuntime,
     listener: TcpListener,
-    #[cfg(feature = "tls")] tls: Option<tokio_rustls::TlsAcceptor>,
+    #[cfg(feature = "tls")] tls: Option<crate::listen::tls::Reloadable>,
     stop: crate::listen::Drained,
     closed: crate::listen::Drained,
 ) {
@@ -172,14 +173,14 @@ pub(crate) async fn serve_surface(
     let limits = surfaces.limits.clone();
     let listen = Listen {
         surface: "HTTP",
-        cap: accept::cap(limits.http_connections, 4),
+        cap: accept::cap(limits.http_connections, 8),
         idle: Some(limits.idle_timeout),
         #[cfg(feature = "tls")]
         tls,
         #[cfg(feature = "tls")]
         handshake_timeout: limits.tls_handshake_timeout,
     };
-    let incoming = accept::incoming(listener, listen, stop.clone(), closed.clone());
+    let (incoming, _) = accept::incoming(listener, listen, stop.clone(), closed.clone());
     let app = crate::listen::hosts::allow(router(runtime), &surfaces.allowed_hosts, bound);
     crate::listen::http::serve(
         incoming,
@@ -202,7 +203,14 @@ async fn probe(
         ProbeMode::Main => runtime.resolved(name).await,
         ProbeMode::ProbePort => runtime.snapshot(),
     };
-    let serving = Verdict::of(&snapshot, name) == Some(Verdict::Serving);
+    // On the probe port, the published state counts only while the runtime that keeps it runs.
+    let stalled = match mode {
+        ProbeMode::Main => None,
+        ProbeMode::ProbePort => runtime
+            .extension::<crate::listen::Heartbeat>()
+            .stalled(runtime.config().surfaces.probe_stall_timeout),
+    };
+    let serving = Verdict::of(&snapshot, name) == Some(Verdict::Serving) && stalled.is_none();
     let code = if serving {
         StatusCode::OK
     } else {
@@ -246,6 +254,12 @@ async fn probe(
         if snapshot.is_draining() {
             body.push_str("[-]shutdown failed: draining\n");
         }
+        if let Some(stalled) = stalled {
+            body.push_str(&format!(
+                "[-]runtime failed: the application's runtime has run nothing for {:.0} s\n",
+                stalled.as_secs_f64()
+            ));
+        }
         let path = uri.path().trim_start_matches('/');
         body.push_str(&format!(
             "{path} check {}\n",
@@ -265,6 +279,9 @@ async fn probe(
         "serving": serving,
         "draining": snapshot.is_draining(),
     });
+    if let Some(stalled) = stalled {
+        body["stalled_seconds"] = json!(stalled.as_secs());
+    }
     if details {
         body["checks"] = members
             .map(|check| {

@@ -134,7 +134,17 @@ async fn serve_until(
 ) -> Result<(), ServeError> {
     crate::listen::fd::raise_limit();
     runtime.start();
-    let hurry = hurry.boxed().shared();
+    // However `serve` ends (an error, or its future dropped), everything it started stops: the
+    // guard's end cuts the drain and the grace short.
+    let (_stop_on_exit, stopped) = tokio::sync::oneshot::channel::<()>();
+    let hurry = async move {
+        tokio::select! {
+            () = hurry => {}
+            _ = stopped => {}
+        }
+    }
+    .boxed()
+    .shared();
     let drained: Drained = {
         let runtime = runtime.clone();
         let hurry = hurry.clone();
@@ -165,15 +175,16 @@ async fn serve_until(
     }
     let listen = Listen {
         surface: "gRPC",
-        cap: accept::cap(limits.grpc_connections, 2),
+        cap: accept::cap(limits.grpc_connections, 4),
         idle: None,
         #[cfg(feature = "tls")]
         tls: surfaces.tls.as_ref().map(|tls| tls.grpc.clone()),
         #[cfg(feature = "tls")]
         handshake_timeout: limits.tls_handshake_timeout,
     };
-    let incoming = accept::incoming(listener, listen, drained.clone(), closed.clone());
+    let (incoming, slots) = accept::incoming(listener, listen, drained.clone(), closed.clone());
     let server = limited_grpc_server(limits)
+        .layer(crate::listen::track::TrackLayer(slots))
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, drained.clone());
     let grpc = tokio::select! {
@@ -215,12 +226,45 @@ pub(crate) fn after_grace(
 struct Signals(tokio::sync::watch::Receiver<u32>);
 
 impl Signals {
+    /// Starts listening now: the listeners are made before this returns and kept, so that no
+    /// signal falls between two waits. The task ends once every receiver is gone.
     fn listen() -> Self {
         let (count, receiver) = tokio::sync::watch::channel(0);
+        #[cfg(unix)]
+        let listeners = {
+            use tokio::signal::unix::{SignalKind, signal};
+            (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            )
+        };
         tokio::spawn(async move {
-            while !count.is_closed() {
-                termination_signal().await;
+            #[cfg(unix)]
+            let (mut terminate, mut interrupt) = match listeners {
+                (Ok(terminate), Ok(interrupt)) => (terminate, interrupt),
+                (Err(error), _) | (_, Err(error)) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM and SIGINT");
+                    return count.closed().await;
+                }
+            };
+            loop {
+                #[cfg(unix)]
+                let received = tokio::select! {
+                    _ = terminate.recv() => "SIGTERM",
+                    _ = interrupt.recv() => "SIGINT",
+                    () = count.closed() => return,
+                };
+                #[cfg(not(unix))]
+                let received = tokio::select! {
+                    _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                    () = count.closed() => return,
+                };
                 count.send_modify(|count| *count += 1);
+                tracing::info!(
+                    signal = received,
+                    count = *count.borrow(),
+                    "termination signal received"
+                );
             }
         });
         Signals(receiver)
@@ -291,6 +335,10 @@ impl Surfaces {
             .as_ref()
             .map(crate::listen::tls::load)
             .transpose()?;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &tls {
+            tls.reload_on_hangup();
+        }
         #[cfg(not(feature = "tls"))]
         if let Some(files) = &surfaces.tls {
             return Err(ServeError::Tls(TlsError {

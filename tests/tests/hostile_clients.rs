@@ -364,3 +364,37 @@ async fn a_client_opening_more_streams_than_the_cap_gets_them_refused() {
     );
     drop(writer);
 }
+
+#[tokio::test]
+async fn a_connection_waiting_for_its_answer_is_not_evicted_for_idle_newcomers() {
+    let mut config = quiet_config();
+    config.surfaces.limits.http_connections = 4;
+    let runtime = builder()
+        .config(config)
+        .with_check(Check::new("slow", || async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            true
+        }))
+        .build()
+        .unwrap();
+    let addr = serve_http(&runtime).await;
+    let mut waiting = TcpStream::connect(addr).await.unwrap();
+    waiting
+        .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Newer connections than the waiting one, all idle, well past the limit.
+    let mut idle = Vec::new();
+    for _ in 0..12 {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), waiting.read(&mut answer))
+        .await
+        .expect("an answer")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+}

@@ -41,8 +41,20 @@ impl HealthService {
         }
     }
 
+    /// Whether this service answers from a published state that the application's runtime no
+    /// longer keeps (the probe port, when that runtime has run nothing for a while).
+    fn stalled(&self) -> bool {
+        !self.fresh
+            && self
+                .runtime
+                .extension::<crate::listen::Heartbeat>()
+                .stalled(self.runtime.config().surfaces.probe_stall_timeout)
+                .is_some()
+    }
+
     /// The service of `runtime` answering only from the published state, which the monitor
-    /// keeps: no call runs a check, so no call waits for one (the probe port).
+    /// keeps: no call runs a check, so no call waits for one (the probe port). `Check` and
+    /// `List` answer `NOT_SERVING` for every name once the runtime has stalled.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn published(runtime: HealthRuntime) -> Self {
         HealthService {
@@ -80,6 +92,7 @@ impl Health for HealthService {
             self.runtime.snapshot()
         };
         match serving_status(&snapshot, &name) {
+            Some(_) if self.stalled() => Ok(Response::new(response(ServingStatus::NotServing))),
             Some(status) => Ok(Response::new(response(status))),
             None => Err(GrpcStatus::not_found(format!(
                 "no health service named `{name}`"
@@ -92,6 +105,7 @@ impl Health for HealthService {
         _request: Request<HealthListRequest>,
     ) -> Result<Response<HealthListResponse>, GrpcStatus> {
         let snapshot = self.runtime.snapshot();
+        let stalled = self.stalled();
         let names = snapshot.statuses();
         if names.len() > LIST_LIMIT {
             return Err(GrpcStatus::resource_exhausted(format!(
@@ -103,6 +117,11 @@ impl Health for HealthService {
             .keys()
             .filter_map(|name| {
                 let status = serving_status(&snapshot, name)?;
+                let status = if stalled {
+                    ServingStatus::NotServing
+                } else {
+                    status
+                };
                 Some((name.to_string(), response(status)))
             })
             .collect();

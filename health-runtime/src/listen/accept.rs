@@ -1,7 +1,9 @@
 //! The accept loop: a connection limit kept by evicting the least recently active connection,
 //! a back-off when accepting fails (out of file descriptors), TLS handshakes in tasks of their own.
 
+use std::collections::HashMap;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
@@ -110,62 +112,82 @@ impl tonic::transport::server::Connected for ServerStream {
     }
 }
 
-/// The connections of one listener, at most `cap` at once. A connection beyond it is still
-/// accepted, and the connection that moved a byte longest ago is closed instead: an attacker
-/// holding idle connections cannot keep a probe out, and the process never holds more
-/// descriptors than the cap.
+/// The connections of one listener, at most `cap` at once, by peer address. A connection
+/// beyond the cap is still accepted, and the connection with no request under way that moved a
+/// byte longest ago is closed instead: an attacker holding idle connections cannot keep a probe
+/// out, and the process never holds more descriptors than the cap.
 #[derive(Debug)]
 pub(crate) struct Slots {
     cap: usize,
-    open: Mutex<Vec<Weak<Activity>>>,
+    open: Mutex<HashMap<SocketAddr, Weak<Activity>>>,
 }
 
 impl Slots {
     pub(crate) fn new(cap: usize) -> Self {
         Slots {
             cap: cap.max(1),
-            open: Mutex::new(Vec::new()),
+            open: Mutex::new(HashMap::new()),
         }
     }
 
-    /// A slot for a new connection, evicting the least recently active one when all are taken.
-    pub(crate) fn admit(&self) -> Arc<Activity> {
-        let mut open = self
-            .open
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Weak<Activity>>> {
+        self.open
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        open.retain(|slot| {
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A slot for a new connection from `peer`, evicting one when all are taken.
+    pub(crate) fn admit(&self, peer: SocketAddr) -> Arc<Activity> {
+        let mut open = self.lock();
+        open.retain(|_, slot| {
             slot.upgrade()
                 .is_some_and(|activity| !activity.is_evicted())
         });
         if open.len() >= self.cap {
-            let oldest = open
-                .iter()
-                .enumerate()
-                .filter_map(|(at, slot)| Some((at, slot.upgrade()?)))
-                .min_by_key(|(_, activity)| activity.last_active());
-            if let Some((at, activity)) = oldest {
-                tracing::debug!(
-                    cap = self.cap,
-                    "connection limit reached; closing the least recently active connection"
-                );
-                activity.evict();
-                open.swap_remove(at);
-            }
+            Self::evict_from(&mut open, self.cap);
         }
         let activity = Activity::new();
-        open.push(Arc::downgrade(&activity));
+        open.insert(peer, Arc::downgrade(&activity));
         activity
+    }
+
+    /// The connection from `peer`, while it is open.
+    #[cfg(feature = "grpc")]
+    pub(crate) fn of(&self, peer: SocketAddr) -> Option<Arc<Activity>> {
+        self.lock().get(&peer).and_then(Weak::upgrade)
+    }
+
+    /// Closes one connection to free its descriptor, as when the limit is reached: when
+    /// accepting fails for want of descriptors.
+    pub(crate) fn evict_one(&self) -> bool {
+        Self::evict_from(&mut self.lock(), self.cap)
+    }
+
+    /// Evicts the connection with no request under way that moved a byte longest ago, or, when
+    /// every one has a request under way, the least recently active of all.
+    fn evict_from(open: &mut HashMap<SocketAddr, Weak<Activity>>, cap: usize) -> bool {
+        let victim = open
+            .iter()
+            .filter_map(|(peer, slot)| Some((*peer, slot.upgrade()?)))
+            .min_by_key(|(_, activity)| (activity.is_busy(), activity.last_active()));
+        let Some((peer, activity)) = victim else {
+            return false;
+        };
+        tracing::debug!(
+            cap,
+            busy = activity.is_busy(),
+            "connection limit reached; closing the least recently active connection"
+        );
+        activity.evict();
+        open.remove(&peer);
+        true
     }
 
     /// How many connections are open.
     #[cfg(test)]
     pub(crate) fn open(&self) -> usize {
-        let open = self
-            .open
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        open.iter()
+        self.lock()
+            .values()
             .filter(|slot| {
                 slot.upgrade()
                     .is_some_and(|activity| !activity.is_evicted())
@@ -184,7 +206,7 @@ pub(crate) struct Listen {
     pub(crate) idle: Option<Duration>,
     /// TLS, when the listener has it.
     #[cfg(feature = "tls")]
-    pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
+    pub(crate) tls: Option<super::tls::Reloadable>,
     /// How long a TLS handshake may take.
     #[cfg(feature = "tls")]
     pub(crate) handshake_timeout: Duration,
@@ -209,25 +231,37 @@ pub(crate) fn incoming(
     listen: Listen,
     stop: Drained,
     closed: Drained,
-) -> impl Stream<Item = io::Result<Conn<ServerStream>>> + Send + 'static {
+) -> (
+    impl Stream<Item = io::Result<Conn<ServerStream>>> + Send + 'static,
+    Arc<Slots>,
+) {
     let (ready, receiver) = mpsc::channel::<Conn<ServerStream>>(64);
-    tokio::spawn(accept_loop(listener, listen, stop, closed, ready));
-    futures::stream::unfold(receiver, |mut receiver| async move {
+    let slots = Arc::new(Slots::new(listen.cap));
+    tokio::spawn(accept_loop(
+        listener,
+        listen,
+        slots.clone(),
+        stop,
+        closed,
+        ready,
+    ));
+    let incoming = futures::stream::unfold(receiver, |mut receiver| async move {
         let conn = receiver.recv().await?;
         Some((Ok(conn), receiver))
     })
-    .chain(futures::stream::pending())
+    .chain(futures::stream::pending());
+    (incoming, slots)
 }
 
 async fn accept_loop(
     listener: TcpListener,
     listen: Listen,
+    slots: Arc<Slots>,
     stop: Drained,
     closed: Drained,
     ready: mpsc::Sender<Conn<ServerStream>>,
 ) {
     let listen = Arc::new(listen);
-    let slots = Slots::new(listen.cap);
     let mut backoff = None::<Duration>;
     loop {
         let accepted = tokio::select! {
@@ -235,10 +269,10 @@ async fn accept_loop(
             () = ready.closed() => break,
             accepted = listener.accept() => accepted,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => {
+        let (stream, peer) = match accepted {
+            Ok(accepted) => {
                 backoff = None;
-                stream
+                accepted
             }
             // The peer gave up before the accept: nothing is wrong here.
             Err(error)
@@ -252,8 +286,10 @@ async fn accept_loop(
                 continue;
             }
             // Out of descriptors or memory: retrying at once would spin a core and starve the
-            // other listeners; wait, longer each time, for connections to close.
+            // other listeners. Close this listener's least useful connection, and wait, longer
+            // each time, for descriptors to come back.
             Err(error) => {
+                slots.evict_one();
                 let pause = backoff.map_or(FIRST_BACKOFF, |last| (last * 2).min(MAX_BACKOFF));
                 if backoff.is_none() {
                     tracing::warn!(surface = listen.surface, %error, "accepting connections failed; backing off");
@@ -271,15 +307,18 @@ async fn accept_loop(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
-        let activity = slots.admit();
+        let activity = slots.admit(peer);
         #[cfg(feature = "tls")]
-        if let Some(acceptor) = listen.tls.clone() {
+        if let Some(acceptor) = listen.tls.as_ref().map(super::tls::Reloadable::acceptor) {
             let (listen, ready, closed) = (listen.clone(), ready.clone(), closed.clone());
             tokio::spawn(async move {
                 let handshake =
                     tokio::time::timeout(listen.handshake_timeout, acceptor.accept(stream));
+                // An evicted handshake lets its descriptor go at once, so that handshakes count
+                // against the limit like every other connection.
                 let secured = tokio::select! {
                     () = closed.clone() => return,
+                    () = activity.evicted() => return,
                     secured = handshake => secured,
                 };
                 match secured {
@@ -336,17 +375,35 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_full_listener_evicts_its_least_recently_active_connection() {
+        let peer = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
         let slots = Slots::new(2);
-        let first = slots.admit();
+        let first = slots.admit(peer(1));
         tokio::time::advance(Duration::from_secs(1)).await;
-        let second = slots.admit();
+        let second = slots.admit(peer(2));
         assert_eq!(slots.open(), 2);
-        let third = slots.admit();
+        let third = slots.admit(peer(3));
         assert!(first.is_evicted());
         assert!(!second.is_evicted() && !third.is_evicted());
         assert_eq!(slots.open(), 2);
         drop(second);
-        let _fourth = slots.admit();
+        let _fourth = slots.admit(peer(4));
         assert!(!third.is_evicted());
+        assert!(slots.of(peer(3)).is_some() && slots.of(peer(1)).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_with_a_request_under_way_is_evicted_last() {
+        let peer = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+        let slots = Slots::new(2);
+        let busy = slots.admit(peer(1));
+        let _request = busy.begin();
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let idle = slots.admit(peer(2));
+        let _newcomer = slots.admit(peer(3));
+        assert!(
+            idle.is_evicted(),
+            "the idle connection goes first, though newer"
+        );
+        assert!(!busy.is_evicted());
     }
 }

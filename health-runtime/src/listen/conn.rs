@@ -5,7 +5,7 @@ use std::future::Future as _;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -23,6 +23,9 @@ pub(crate) struct Activity {
     opened: Instant,
     /// Milliseconds after `opened` of the last byte read or written.
     last: AtomicU64,
+    /// Requests (HTTP) or calls (gRPC) under way on it: a connection with some is not idle,
+    /// however quiet.
+    in_flight: AtomicUsize,
     evicted: AtomicBool,
     waker: AtomicWaker,
 }
@@ -32,12 +35,13 @@ impl Activity {
         Arc::new(Activity {
             opened: Instant::now(),
             last: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
             evicted: AtomicBool::new(false),
             waker: AtomicWaker::new(),
         })
     }
 
-    fn touch(&self) {
+    pub(crate) fn touch(&self) {
         let elapsed = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last.store(elapsed, Ordering::Relaxed);
     }
@@ -45,6 +49,32 @@ impl Activity {
     /// When the connection last moved a byte.
     pub(crate) fn last_active(&self) -> Instant {
         self.opened + Duration::from_millis(self.last.load(Ordering::Relaxed))
+    }
+
+    /// Counts one request under way until the guard is dropped.
+    pub(crate) fn begin(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+
+    /// Whether a request is under way.
+    pub(crate) fn is_busy(&self) -> bool {
+        self.in_flight.load(Ordering::Relaxed) > 0
+    }
+
+    /// Resolves once the connection is evicted (for a task that holds it outside a [`Conn`],
+    /// such as a TLS handshake).
+    #[cfg(feature = "tls")]
+    pub(crate) async fn evicted(&self) {
+        std::future::poll_fn(|cx| {
+            self.waker.register(cx.waker());
+            if self.is_evicted() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
     }
 
     /// Closes the connection: its next read or write fails.
@@ -55,6 +85,17 @@ impl Activity {
 
     pub(crate) fn is_evicted(&self) -> bool {
         self.evicted.load(Ordering::Acquire)
+    }
+}
+
+/// One request under way on a connection, until dropped.
+#[derive(Debug)]
+pub(crate) struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.0.touch();
     }
 }
 
@@ -102,6 +143,12 @@ impl<S> Conn<S> {
                 timer: Box::pin(tokio::time::sleep(limit)),
             }),
         }
+    }
+
+    /// What the connection shares with its listener.
+    #[cfg(feature = "http")]
+    pub(crate) fn activity(&self) -> &Arc<Activity> {
+        &self.activity
     }
 
     /// The stream to do I/O on, or the error every I/O gets once closed.

@@ -77,13 +77,15 @@ pub(crate) async fn serve<S, B>(
     let mut connections = tokio::task::JoinSet::new();
     loop {
         let conn = tokio::select! {
+            biased;
             () = stop.clone() => break,
             conn = incoming.next() => conn,
             // Reap finished connections as they go, so the set stays small.
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
         let Some(Ok(conn)) = conn else { break };
-        let (builder, service, stop) = (builder.clone(), service.clone(), stop.clone());
+        let service = super::track::Tracked::on(service.clone(), conn.activity().clone());
+        let (builder, stop) = (builder.clone(), stop.clone());
         connections.spawn(async move {
             let connection =
                 builder.serve_connection(TokioIo::new(conn), TowerToHyperService::new(service));

@@ -16,6 +16,9 @@ use super::accept::{self, Listen};
 use super::http::{Protocols, builder};
 use crate::HealthRuntime;
 
+/// How often the application's runtime shows the probe port that it still runs tasks.
+const BEAT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The probe port's thread, which ends once shutdown's grace has passed.
 #[derive(Debug)]
 pub(crate) struct ProbePort {
@@ -37,6 +40,19 @@ impl ProbePort {
         // The moments of shutdown are futures of the main runtime; the probe thread learns of
         // them through a channel, so that no timer crosses runtimes.
         let (phase, phases) = watch::channel(0u8);
+        let heartbeat = runtime.extension::<super::Heartbeat>();
+        {
+            let closed = closed.clone();
+            tokio::spawn(async move {
+                loop {
+                    heartbeat.beat();
+                    tokio::select! {
+                        () = tokio::time::sleep(BEAT) => {}
+                        () = closed.clone() => return,
+                    }
+                }
+            });
+        }
         tokio::spawn(async move {
             stop.await;
             phase.send_replace(1);
@@ -97,14 +113,14 @@ async fn serve(
     let limits = runtime.config().surfaces.limits.clone();
     let listen = Listen {
         surface: "probe",
-        cap: accept::cap(limits.http_connections, 4),
+        cap: accept::cap(limits.http_connections, 8),
         idle: Some(limits.idle_timeout),
         #[cfg(feature = "tls")]
         tls: None,
         #[cfg(feature = "tls")]
         handshake_timeout: limits.tls_handshake_timeout,
     };
-    let incoming = accept::incoming(listener, listen, stop.clone(), closed.clone());
+    let (incoming, _) = accept::incoming(listener, listen, stop.clone(), closed.clone());
     let service = ProbeService {
         grpc: tonic::service::Routes::new(crate::grpc::deadline(
             crate::pb::health::v1::health_server::HealthServer::new(

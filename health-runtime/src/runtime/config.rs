@@ -165,6 +165,10 @@ pub struct SurfaceSettings {
     pub shutdown_grace: Duration,
     /// What one client may hold of the servers: connections, streams, time.
     pub limits: ConnectionLimits,
+    /// How long the application's runtime may run no task before the probe port answers
+    /// `NOT_SERVING` to `Check`, `List` and the HTTP probes: its published state would no
+    /// longer be the process's.
+    pub probe_stall_timeout: Duration,
 }
 
 impl Default for SurfaceSettings {
@@ -178,6 +182,7 @@ impl Default for SurfaceSettings {
             tls: None,
             shutdown_grace: Duration::from_secs(5),
             limits: ConnectionLimits::default(),
+            probe_stall_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -234,12 +239,13 @@ impl TlsFiles {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConnectionLimits {
-    /// The most connections the HTTP surface (and, separately, the probe port) holds at once;
-    /// at the limit it stops accepting until one closes. Never more than a quarter of the file
-    /// descriptor limit.
+    /// The most connections the HTTP surface (and, separately, the probe port) holds at once.
+    /// One more is still accepted, and the connection with no request under way that moved a
+    /// byte longest ago is closed for it. Never more than an eighth of the file descriptor
+    /// limit, so that the three listeners together hold at most half of it.
     pub http_connections: usize,
-    /// The most connections the gRPC server holds at once. Never more than half of the file
-    /// descriptor limit.
+    /// The most connections the gRPC server holds at once, kept the same way. Never more than a
+    /// quarter of the file descriptor limit.
     pub grpc_connections: usize,
     /// How long an HTTP/1 client may take to send a request's headers, counted from when the
     /// server starts waiting for them (so it also bounds an idle keep-alive connection).
