@@ -489,3 +489,56 @@ async fn withheld_requests_are_logged_without_the_token_or_the_details() {
     assert!(text.contains("details are turned off"), "{text}");
     assert_no_secret(&text, "the log");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_probe_sends_the_token_with_report_only() {
+    use health_runtime::pb::health::v1::health_server::HealthServer;
+    // A health service that records the authorization metadata of every call.
+    let seen: Arc<Mutex<Vec<bool>>> = Arc::default();
+    let runtime = runtime(DetailLevel::WhenAuthorized).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let recorder = seen.clone();
+    let service = tonic::service::interceptor::InterceptedService::new(
+        HealthServer::new(health_runtime::grpc::HealthService::new(runtime.clone())),
+        move |request: tonic::Request<()>| {
+            recorder
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(request.metadata().contains_key("authorization"));
+            Ok(request)
+        },
+    );
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream_of(listener)),
+    );
+    for command in [vec!["check"], vec!["list"]] {
+        let mut args = vec!["--addr".to_owned(), addr.to_string()];
+        args.extend(command.iter().map(|arg| (*arg).to_owned()));
+        let mut run = Command::new(tests::cli::health_probe_built().await);
+        run.args(&args).env("PLUGIN_HEALTH_AUTH_TOKEN", TOKEN);
+        let output = tokio::task::spawn_blocking(move || run.output().unwrap())
+            .await
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&output.stdout).contains(TOKEN));
+    }
+    let seen = seen.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    assert!(seen.len() >= 2, "{seen:?}");
+    assert!(
+        seen.iter().all(|sent| !sent),
+        "a probe sent the token: {seen:?}"
+    );
+    server.abort();
+}
+
+/// The connections of `listener`, for a tonic server of the test's own.
+fn tokio_stream_of(
+    listener: tokio::net::TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    futures::stream::unfold(listener, |listener| async move {
+        let accepted = listener.accept().await.map(|(stream, _)| stream);
+        Some((accepted, listener))
+    })
+}

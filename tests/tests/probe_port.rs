@@ -92,7 +92,10 @@ fn a_stuck_runtime_turns_the_probe_port_not_serving() {
     // Once the worker is free, the probe port answers from the published state again.
     let started = Instant::now();
     while status(&mut client) != Some(Ok(ServingStatus::Serving)) {
-        assert!(started.elapsed() < Duration::from_secs(15), "never SERVING again");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "never SERVING again"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     drop(health);

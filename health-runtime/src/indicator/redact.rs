@@ -12,31 +12,42 @@ const HIDDEN: &str = "***";
 /// query (only an `@` within the authority marks user info), percent-encoded or not (nothing is
 /// decoded). Text with nothing to hide comes back unchanged.
 pub(crate) fn url(url: &str) -> String {
-    let (head, fragment) = match url.split_once('#') {
+    let authority_start = scheme_end(url).unwrap_or(0);
+    // The user info is found before the query and the fragment are: a sloppy password may hold
+    // `?` or `#` (`http://u:pa#ss@host/`), and must not be taken for a fragment and leak. The
+    // authority runs to the first `/`; within it, the host follows the last `@`. When a `?` or
+    // `#` comes before that `@` and what precedes the mark has a `:` (`host:80?to=a@b`, or a
+    // password), everything up to the `@` is hidden: more than needed, never less.
+    let authority_end = url[authority_start..]
+        .find('/')
+        .map_or(url.len(), |at| authority_start + at);
+    let authority = &url[authority_start..authority_end];
+    // Before a `?` or `#`, a bare name with no `:` cannot be user info with a password: there
+    // the mark starts the query or fragment (`http://host?to=a@b`).
+    let before_mark = authority.split(['?', '#']).next().unwrap_or_default();
+    let user_info = match authority.rfind('@') {
+        Some(at) if before_mark.contains('@') || before_mark.contains(':') => Some(at),
+        Some(at) if before_mark.len() == authority.len() => Some(at),
+        _ => None,
+    };
+    let mut out = String::with_capacity(url.len());
+    out.push_str(&url[..authority_start]);
+    let rest = match user_info {
+        Some(at) => {
+            out.push_str(HIDDEN);
+            &url[authority_start + at..]
+        }
+        None => &url[authority_start..],
+    };
+    let (head, fragment) = match rest.split_once('#') {
         Some((head, fragment)) => (head, Some(fragment)),
-        None => (url, None),
+        None => (rest, None),
     };
     let (head, query) = match head.split_once('?') {
         Some((head, query)) => (head, Some(query)),
         None => (head, None),
     };
-    let authority_start = scheme_end(head).unwrap_or(0);
-    let authority_end = head[authority_start..]
-        .find('/')
-        .map_or(head.len(), |at| authority_start + at);
-    let authority = &head[authority_start..authority_end];
-
-    let mut out = String::with_capacity(url.len());
-    out.push_str(&head[..authority_start]);
-    // User info holds no raw `@` (RFC 3986), but a sloppy one might: the host follows the last.
-    match authority.rfind('@') {
-        Some(at) => {
-            out.push_str(HIDDEN);
-            out.push_str(&authority[at..]);
-        }
-        None => out.push_str(authority),
-    }
-    out.push_str(&head[authority_end..]);
+    out.push_str(head);
     if let Some(query) = query {
         out.push('?');
         for (index, item) in query.split('&').enumerate() {
@@ -67,16 +78,31 @@ pub(crate) fn url(url: &str) -> String {
     out
 }
 
-/// Where the authority starts in `head` when it begins with `scheme://`. A malformed scheme
-/// still counts (what follows `://` is hidden the same way); `://` after a `/` is in the path.
-fn scheme_end(head: &str) -> Option<usize> {
-    let (scheme, _) = head.split_once("://")?;
-    (!scheme.contains('/')).then_some(scheme.len() + 3)
+/// Where the authority starts in `url` when it begins with `scheme://`. A malformed scheme
+/// still counts (what follows `://` is hidden the same way); `://` after a `/`, `?`, `#` or `@`
+/// is in the path, the query or the user info.
+fn scheme_end(url: &str) -> Option<usize> {
+    let (scheme, _) = url.split_once("://")?;
+    (!scheme.contains(['/', '?', '#', '@'])).then_some(scheme.len() + 3)
 }
 
 #[cfg(test)]
 mod tests {
     use super::url;
+
+    #[test]
+    fn a_password_holding_a_fragment_or_query_mark_is_hidden_whole() {
+        assert_eq!(url("http://u:pa#ss@host/x"), "http://***@host/x");
+        assert_eq!(url("http://u:p?w@host"), "http://***@host");
+        assert_eq!(
+            url("https://u:p?w@host:8443/h?k=v#f"),
+            "https://***@host:8443/h?k=***#***"
+        );
+        assert_eq!(url("u:pa#ss@db:5432"), "***@db:5432");
+        // A query holding `@` without a path.
+        assert_eq!(url("http://host?to=secret@b"), "http://host?to=***");
+        assert!(!url("http://host:80?to=secret@b").contains("secret"));
+    }
 
     #[test]
     fn user_info_and_query_values_are_hidden() {

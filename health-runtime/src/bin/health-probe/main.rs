@@ -21,10 +21,12 @@
 //! | 4 | not serving: `NOT_SERVING`, `UNKNOWN` or `SERVICE_UNKNOWN`; a `critical` or `unknown` report; a file that says it is not healthy |
 //!
 //! Every RPC carries the metadata of `--rpc-header name:value` (as `grpc_health_probe`'s
-//! `-rpc-header`) and, with `--token` or `PLUGIN_HEALTH_AUTH_TOKEN` in the environment,
-//! `authorization: Bearer <token>`, which the server's detail level may ask for before the report
-//! shows messages and values. Without it the report has statuses only, and `report` says so on
-//! stderr.
+//! `-rpc-header`). `report` also sends, with `--token` or `PLUGIN_HEALTH_AUTH_TOKEN` in the
+//! environment, `authorization: Bearer <token>`, which the server's detail level may ask for
+//! before the report shows messages and values; without it the report has statuses only, and
+//! `report` says so on stderr. The other commands never send the token: their answers do not
+//! depend on it, and an exec probe inheriting the server's environment must not send it on every
+//! probe.
 //!
 //! Timeouts follow `grpc_health_probe`: a connection not made in time is a connection failure
 //! (2), an RPC not answered in time is an RPC failure (3).
@@ -84,8 +86,9 @@ struct ConnectArgs {
     /// The name to verify the server's certificate against, instead of the address's host.
     #[arg(long, global = true, value_name = "NAME")]
     tls_server_name: Option<String>,
-    /// The server's `PLUGIN_HEALTH_AUTH_TOKEN`, sent as `authorization: Bearer <TOKEN>` on every
-    /// RPC, for the report's details (messages, values, thresholds). Never printed.
+    /// The server's `PLUGIN_HEALTH_AUTH_TOKEN`, sent as `authorization: Bearer <TOKEN>` with
+    /// `report`, for its details (messages, values, thresholds); the other commands never send
+    /// it. Never printed.
     #[arg(
         long,
         global = true,
@@ -312,7 +315,14 @@ fn main() -> ExitCode {
             return Exit::Usage.into();
         }
     };
-    match runtime.block_on(grpc::run(&cli.conn, cli.command)) {
+    let mut conn = cli.conn;
+    // The token changes only what the report shows: the probes never send it, so that an exec
+    // probe that inherits the server's environment does not send it on every probe, to a
+    // plaintext probe port included.
+    if !matches!(cli.command, Command::Report { .. }) {
+        conn.token = None;
+    }
+    match runtime.block_on(grpc::run(&conn, cli.command)) {
         Ok(exit) => exit.into(),
         Err(failure) => {
             eprintln!("health-probe: {failure}");
