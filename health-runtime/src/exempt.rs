@@ -6,6 +6,10 @@
 //! carries no application credentials, and a rate limit that is exhausted by clients must not
 //! turn the process "not serving" and get it restarted.
 //!
+//! The decision is by path, so apply the exemption where requests still carry their full path:
+//! on the server, or on the outermost router. Inside an axum `Router::nest("/api", ...)` the
+//! prefix is already stripped, and an application route `/api/ready` would look like a probe.
+//!
 //! ```no_run
 //! # #[derive(Clone)]
 //! # struct Auth;

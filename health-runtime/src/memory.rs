@@ -7,9 +7,23 @@
 /// How many streams must have been open at once before their end is worth a trim.
 pub(crate) const BURST: usize = 1_000;
 
+/// The shortest time between two trims: a client that opens and closes bursts on purpose must
+/// not make the allocator walk its arenas over and over.
+const MIN_GAP: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Returns the allocator's free pages to the system, off the async workers (a trim walks every
-/// arena); whether anything was given back is logged.
+/// arena), at most once per [`MIN_GAP`]; whether anything was given back is logged.
 pub(crate) fn release_after_burst() {
+    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    {
+        let mut last = LAST
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_some_and(|last| last.elapsed() < MIN_GAP) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+    }
     if let Ok(handle) = tokio::runtime::Handle::try_current() {
         handle.spawn_blocking(|| {
             let released = release();

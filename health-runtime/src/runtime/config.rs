@@ -260,8 +260,10 @@ pub struct ConnectionLimits {
     pub request_timeout: Duration,
     /// How long a TLS handshake may take.
     pub tls_handshake_timeout: Duration,
-    /// The interval of HTTP/2 keepalive pings on gRPC connections; a peer that does not answer
-    /// one within the same time is disconnected.
+    /// The interval of HTTP/2 keepalive pings on gRPC connections (and h2c ones on the probe
+    /// port); a peer that does not answer one within the same time is disconnected. Keep it
+    /// below `idle_timeout`: the pings are what keeps a quiet probe-port `Watch` from counting
+    /// as idle.
     pub keepalive: Duration,
 }
 
