@@ -8,28 +8,44 @@
 pub(crate) const BURST: usize = 1_000;
 
 /// The shortest time between two trims: a client that opens and closes bursts on purpose must
-/// not make the allocator walk its arenas over and over.
-const MIN_GAP: std::time::Duration = std::time::Duration::from_secs(10);
+/// not make the allocator walk its arenas over and over. A burst that ends sooner is trimmed
+/// when the gap has passed.
+const MIN_GAP: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// When the last trim ran, and whether one is waiting for the gap to pass.
+static TRIMS: std::sync::Mutex<(Option<std::time::Instant>, bool)> =
+    std::sync::Mutex::new((None, false));
 
 /// Returns the allocator's free pages to the system, off the async workers (a trim walks every
 /// arena), at most once per [`MIN_GAP`]; whether anything was given back is logged.
 pub(crate) fn release_after_burst() {
-    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
-    {
-        let mut last = LAST
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let wait = {
+        let mut trims = TRIMS
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if last.is_some_and(|last| last.elapsed() < MIN_GAP) {
+        if trims.1 {
             return;
         }
-        *last = Some(std::time::Instant::now());
-    }
-    if let Ok(handle) = tokio::runtime::Handle::try_current() {
-        handle.spawn_blocking(|| {
+        trims.1 = true;
+        trims.0.map_or(std::time::Duration::ZERO, |last| {
+            MIN_GAP.saturating_sub(last.elapsed())
+        })
+    };
+    handle.spawn(async move {
+        tokio::time::sleep(wait).await;
+        *TRIMS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            (Some(std::time::Instant::now()), false);
+        let _ = tokio::task::spawn_blocking(|| {
             let released = release();
             tracing::debug!(released, "returned free memory to the system after a burst");
-        });
-    }
+        })
+        .await;
+    });
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use health_runtime::{Check, HealthRuntime};
 use tests::process::free_port;
-use tests::{HealthClient, ServingStatus, builder, check_status, quiet_config};
+use tests::{GrpcServer, HealthClient, ServingStatus, builder, check_status, quiet_config};
 
 #[test]
 fn a_stuck_runtime_turns_the_probe_port_not_serving() {
@@ -27,19 +27,7 @@ fn a_stuck_runtime_turns_the_probe_port_not_serving() {
             .build()
             .unwrap()
     });
-    {
-        let health = health.clone();
-        app.spawn(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            health_runtime::server::serve_with_shutdown(
-                &health,
-                listener,
-                tonic::service::Routes::default(),
-                std::future::pending(),
-            )
-            .await
-        });
-    }
+    let server = app.block_on(GrpcServer::start(&health));
 
     // The prober: a runtime of its own, as the kubelet is a process of its own.
     let prober = tokio::runtime::Builder::new_current_thread()
@@ -98,6 +86,6 @@ fn a_stuck_runtime_turns_the_probe_port_not_serving() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    drop(health);
+    drop((server, health));
     app.shutdown_timeout(Duration::from_millis(100));
 }

@@ -326,20 +326,26 @@ async fn two_watch_storms_in_a_row_leave_memory_where_the_first_left_it() {
     let mut after = Vec::new();
     for _ in 0..2 {
         watch_storm(server.grpc, 10_000, 20).await;
-        // The streams' ends reach the server, and the trim after the last one runs.
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let metrics = reqwest::get(format!("http://{}/metrics", server.http))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(
-            metrics
+        // The streams' ends reach the server, and the trim after the last one runs (at most
+        // one per 2 s: the second storm's may wait for the first's gap).
+        let mut closed = false;
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let metrics = reqwest::get(format!("http://{}/metrics", server.http))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            closed = metrics
                 .lines()
-                .any(|line| line == "health_watch_streams 0" || line == "health_watch_streams 0.0"),
-            "every stream closed"
-        );
+                .any(|line| line == "health_watch_streams 0" || line == "health_watch_streams 0.0");
+            if closed {
+                break;
+            }
+        }
+        assert!(closed, "every stream closed");
+        tokio::time::sleep(Duration::from_secs(3)).await;
         after.push(server.rss_kib());
     }
     eprintln!("RSS: {baseline} KiB before, {after:?} KiB after each storm of 10,000 Watch streams");

@@ -12,7 +12,7 @@ use health_runtime::pb::report::v1::health_report_client::HealthReportClient;
 use health_runtime::server::ServeError;
 use health_runtime::{Check, HealthConfig, HealthRuntime};
 use tests::process::free_port;
-use tests::{HealthClient, ServingStatus, builder, check_status, quiet_config};
+use tests::{GrpcServer, HealthClient, ServingStatus, builder, check_status, quiet_config};
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
 fn tls_file(name: &str) -> PathBuf {
@@ -31,15 +31,7 @@ struct Served {
     grpc: SocketAddr,
     http: SocketAddr,
     probe: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), ServeError>>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        self.stop.take().map(|stop| stop.send(()));
-        self.task.abort();
-    }
+    _server: GrpcServer,
 }
 
 fn config(mutual: bool) -> HealthConfig {
@@ -71,20 +63,8 @@ async fn serve(config: HealthConfig) -> Served {
         )
         .build()
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let grpc = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        health_runtime::server::serve_with_shutdown(
-            &runtime,
-            listener,
-            tonic::service::Routes::default(),
-            async {
-                let _ = stopped.await;
-            },
-        )
-        .await
-    });
+    let server = GrpcServer::start(&runtime).await;
+    let grpc = server.addr;
     for addr in [grpc, http, probe] {
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(addr).await.is_ok() {
@@ -97,8 +77,7 @@ async fn serve(config: HealthConfig) -> Served {
         grpc,
         http,
         probe,
-        stop: Some(stop),
-        task,
+        _server: server,
     }
 }
 
@@ -330,19 +309,11 @@ async fn unusable_tls_files_are_startup_errors_naming_them() {
         let mut config = quiet_config();
         config.surfaces.tls = Some(files);
         let runtime = builder().config(config).build().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let error = tokio::time::timeout(
-            Duration::from_secs(5),
-            health_runtime::server::serve_with_shutdown(
-                &runtime,
-                listener,
-                tonic::service::Routes::default(),
-                std::future::pending(),
-            ),
-        )
-        .await
-        .expect("serve fails at once")
-        .unwrap_err();
+        let server = GrpcServer::start(&runtime).await;
+        let error = tokio::time::timeout(Duration::from_secs(5), server.stop())
+            .await
+            .expect("serve fails at once")
+            .unwrap_err();
         let text = error.to_string();
         assert!(matches!(error, ServeError::Tls(_)), "{text}");
         assert!(text.contains(variable), "{text}");

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use health_runtime::config::TlsFiles;
-use tests::{HealthClient, ServingStatus, builder, check_status, quiet_config};
+use tests::{GrpcServer, HealthClient, ServingStatus, builder, check_status, quiet_config};
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
 fn data(name: &str) -> PathBuf {
@@ -54,17 +54,8 @@ async fn sighup_reads_the_tls_files_again() {
     let mut config = quiet_config();
     config.surfaces.tls = Some(TlsFiles::new(&cert, &key));
     let runtime = builder().config(config).build().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        health_runtime::server::serve_with_shutdown(
-            &runtime,
-            listener,
-            tonic::service::Routes::default(),
-            std::future::pending(),
-        )
-        .await
-    });
+    let server = GrpcServer::start(&runtime).await;
+    let addr = server.addr;
     let test_ca = std::fs::read(data("ca.pem")).unwrap();
     let mut up = false;
     for _ in 0..50 {
