@@ -96,9 +96,24 @@ fn decide(settings: &DetailSettings, authorization: Option<&[u8]>) -> Access {
         return Access::StatusesOnly(Withheld::NoCredentials);
     };
     match bearer(authorization) {
-        Some(given) if bool::from(expected.as_bytes().ct_eq(given)) => Access::Details,
+        Some(given) if same_token(expected.as_bytes(), given) => Access::Details,
         _ => Access::StatusesOnly(Withheld::WrongCredentials),
     }
+}
+
+/// Whether `given` is `expected`, in time that depends on neither's content nor on the
+/// expected token's length (`ct_eq` on slices of different lengths returns at once): both are
+/// compared over the longer length, padded with zeros, and the lengths are compared too.
+fn same_token(expected: &[u8], given: &[u8]) -> bool {
+    let len = expected.len().max(given.len());
+    let padded = |bytes: &[u8]| {
+        let mut padded = vec![0u8; len];
+        padded[..bytes.len()].copy_from_slice(bytes);
+        padded
+    };
+    let same_bytes = padded(expected).ct_eq(&padded(given));
+    let same_len = (expected.len() as u64).ct_eq(&(given.len() as u64));
+    bool::from(same_bytes & same_len)
 }
 
 /// The token of `Bearer <token>`, without surrounding blanks.
@@ -115,6 +130,14 @@ fn bearer(authorization: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_match_only_whole() {
+        assert!(same_token(b"s3cret", b"s3cret"));
+        for given in [&b""[..], b"s3cre", b"s3cret0", b"s3cret\0", b"S3cret"] {
+            assert!(!same_token(b"s3cret", given), "{given:?}");
+        }
+    }
 
     fn settings(level: DetailLevel, token: Option<&str>) -> DetailSettings {
         DetailSettings {
