@@ -123,6 +123,9 @@ mod listen;
 // Health calls around the application's own layers.
 pub mod exempt;
 
+// What happened: each check's transitions and uptime.
+pub mod history;
+
 // The indicators: checks of the machine, of the requests served, of dependencies.
 pub mod indicator;
 
@@ -130,6 +133,7 @@ pub mod indicator;
 /// that names both the core and the surfaces.
 pub(crate) fn attach_surfaces(attach: &mut runtime::builder::Attach, config: &HealthConfig) {
     health_file::attach(attach, config);
+    history::attach(attach, config);
     #[cfg(feature = "prometheus")]
     prometheus::attach(attach);
 }

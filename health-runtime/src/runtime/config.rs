@@ -68,6 +68,30 @@ pub struct HealthConfig {
     pub surfaces: SurfaceSettings,
     /// Who may see check details.
     pub details: DetailSettings,
+    /// How much per-check history is kept ([`history`](crate::history)).
+    pub history: HistorySettings,
+}
+
+/// How much per-check history ([`history`](crate::history)) is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HistorySettings {
+    /// The most transitions kept per check.
+    pub per_check: usize,
+    /// The most transitions kept over every check.
+    pub total: usize,
+    /// Whether a removed check's history is kept for a check registered again under its name.
+    pub keep_removed: bool,
+}
+
+impl Default for HistorySettings {
+    fn default() -> Self {
+        HistorySettings {
+            per_check: 128,
+            total: 16_384,
+            keep_removed: false,
+        }
+    }
 }
 
 /// How checks run.
@@ -382,6 +406,7 @@ impl HealthConfig {
             requests: RequestSettings::read(&vars)?,
             surfaces: SurfaceSettings::read(&vars)?,
             details: DetailSettings::read(&vars)?,
+            history: HistorySettings::default(),
         })
     }
 }
