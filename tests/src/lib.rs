@@ -51,6 +51,17 @@ pub fn details_config() -> HealthConfig {
     config
 }
 
+/// Serves `runtime`'s HTTP surface on a loopback port until the test ends; its address.
+pub async fn serve_http(runtime: &HealthRuntime) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let runtime = runtime.clone();
+    tokio::spawn(async move {
+        health_runtime::http::serve(&runtime, listener, std::future::pending()).await
+    });
+    addr
+}
+
 /// A health runtime served over gRPC on a loopback port, for as long as the test needs it.
 #[derive(Debug)]
 pub struct GrpcServer {
@@ -151,4 +162,5 @@ pub async fn next_status(
         _ => None,
     }
 }
+pub mod history;
 pub mod process;

@@ -154,13 +154,7 @@ async fn the_grpc_report_shows_details_only_as_the_level_allows() {
 }
 
 async fn serve_http(runtime: &HealthRuntime) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let runtime = runtime.clone();
-    tokio::spawn(async move {
-        health_runtime::http::serve(&runtime, listener, std::future::pending()).await
-    });
-    base
+    format!("http://{}", tests::serve_http(runtime).await)
 }
 
 async fn http_get(base: &str, path: &str, presented: Presented) -> (StatusCode, String) {

@@ -3,41 +3,10 @@
 //! allocations blur it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use health_runtime::config::HistorySettings;
-use health_runtime::{Check, HealthRuntime};
-use tests::{builder, quiet_config};
-
-/// A check that is healthy while `up` holds, and otherwise fails with a numbered message.
-fn switch(name: &str, up: &Arc<AtomicBool>) -> Check {
-    let (up, failures) = (up.clone(), Arc::new(AtomicU64::new(0)));
-    Check::new(name.to_owned(), move || {
-        let (up, failures) = (up.clone(), failures.clone());
-        async move {
-            if up.load(Ordering::SeqCst) {
-                Ok(())
-            } else {
-                Err(format!(
-                    "down #{}",
-                    failures.fetch_add(1, Ordering::SeqCst) + 1
-                ))
-            }
-        }
-    })
-}
-
-fn runtime(settings: HistorySettings, checks: Vec<Check>) -> HealthRuntime {
-    let mut config = quiet_config();
-    config.history = settings;
-    builder()
-        .config(config)
-        .cache_ttl(Duration::ZERO)
-        .with_checks(checks)
-        .build()
-        .unwrap()
-}
+use tests::history::{runtime, switch};
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")

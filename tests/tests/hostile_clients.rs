@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use health_runtime::config::{AllowedHosts, ConnectionLimits};
 use health_runtime::pb::health::v1::{HealthCheckRequest, HealthCheckResponse};
 use health_runtime::{Check, HealthConfig, HealthRuntime};
-use tests::{GrpcServer, ServingStatus, builder, check_status, quiet_config};
+use tests::{GrpcServer, ServingStatus, builder, check_status, quiet_config, serve_http};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -24,17 +24,6 @@ fn runtime(config: HealthConfig) -> HealthRuntime {
         .with_check(Check::new("db", || async { true }))
         .build()
         .unwrap()
-}
-
-/// Serves `runtime`'s HTTP surface on a loopback port until the test ends.
-async fn serve_http(runtime: &HealthRuntime) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let runtime = runtime.clone();
-    tokio::spawn(async move {
-        health_runtime::http::serve(&runtime, listener, std::future::pending()).await
-    });
-    addr
 }
 
 /// Waits until the server closes `stream` (end of stream or reset), discarding what it sends;

@@ -13,13 +13,7 @@ use tests::{Runs, builder, quiet_config};
 
 /// Serves `runtime`'s HTTP probes on a loopback port until the test ends.
 async fn serve(runtime: &HealthRuntime) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let runtime = runtime.clone();
-    tokio::spawn(async move {
-        health_runtime::http::serve(&runtime, listener, std::future::pending()).await
-    });
-    base
+    format!("http://{}", tests::serve_http(runtime).await)
 }
 
 async fn get(client: &reqwest::Client, url: &str) -> (StatusCode, String) {
