@@ -28,19 +28,26 @@
 //! # }
 //! ```
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
+use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::runtime::builder::Attach;
-use crate::{HealthConfig, HealthEvent, HealthObserver, HealthRuntime, Status};
+use crate::{CheckSnapshot, HealthConfig, HealthEvent, HealthObserver, HealthRuntime, Status};
 
 /// The longest message kept with a transition, in bytes (cut at a character boundary).
 pub const MAX_MESSAGE: usize = 256;
 
 pub use crate::config::HistorySettings;
+
+/// The windows the surfaces show uptime over: the last hour and the last day.
+pub const UPTIME_WINDOWS: [(&str, Duration); 2] = [
+    ("1h", Duration::from_secs(3600)),
+    ("24h", Duration::from_secs(24 * 3600)),
+];
 
 /// One status transition of a check.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +67,34 @@ pub struct Transition {
     pub value: Option<f64>,
     /// How long that run took.
     pub duration: Duration,
+}
+
+impl Transition {
+    /// The transition `from` → `to` that a run taking `duration` caused, leaving `check`'s
+    /// state, now.
+    pub(crate) fn of_run(
+        check: &CheckSnapshot,
+        from: Status,
+        to: Status,
+        duration: Duration,
+    ) -> Self {
+        let message = check.state().message().map(|message| {
+            let mut end = message.len().min(MAX_MESSAGE);
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message[..end].to_owned()
+        });
+        Transition {
+            at: SystemTime::now(),
+            instant: Instant::now(),
+            from,
+            to,
+            message,
+            value: check.state().value(),
+            duration,
+        }
+    }
 }
 
 /// The history of every check of one runtime: [`of`] hands it out.
@@ -196,6 +231,141 @@ impl History {
     }
 }
 
+/// The history of checks as the surfaces show it (`GET /health/history`, gRPC
+/// `GetHealthHistory`, the status page): each check's uptime over [`UPTIME_WINDOWS`] and its
+/// transitions, with or without details.
+///
+/// Serialises to JSON as:
+///
+/// ```json
+/// {
+///   "timestamp": "2026-11-25T16:03:26.123Z",
+///   "details": true,
+///   "checks": {
+///     "db": {
+///       "uptime": { "1h": 0.9972, "24h": 0.9998 },
+///       "transitions": [
+///         { "at": "2026-11-25T15:40:02.001Z", "from": "healthy", "to": "critical",
+///           "duration_ms": 5001.2, "message": "timed out after 5s", "value": null }
+///       ]
+///     }
+///   }
+/// }
+/// ```
+///
+/// Without details a transition has no `message` and no `value`: statuses and times only.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct HistoryReport {
+    /// When it was taken.
+    #[serde(with = "crate::state::timefmt")]
+    pub timestamp: SystemTime,
+    /// Whether messages and values are shown.
+    pub details: bool,
+    /// Each check's history, by name.
+    pub checks: BTreeMap<String, CheckHistory>,
+}
+
+/// One check's entry in a [`HistoryReport`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct CheckHistory {
+    /// The share of each of [`UPTIME_WINDOWS`] spent serving (see [`History::uptime`]), by the
+    /// window's name; `None` where the check had no known status.
+    pub uptime: BTreeMap<&'static str, Option<f64>>,
+    /// Its transitions, oldest first.
+    pub transitions: Vec<TransitionEntry>,
+}
+
+/// One transition as the surfaces show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct TransitionEntry {
+    /// When it happened.
+    #[serde(with = "crate::state::timefmt")]
+    pub at: SystemTime,
+    /// The status before.
+    pub from: Status,
+    /// The status after.
+    pub to: Status,
+    /// How long the run that caused it took, in milliseconds.
+    pub duration_ms: f64,
+    /// The run's message and value, when details are shown.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub details: Option<TransitionDetails>,
+}
+
+/// What a transition shows with details.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct TransitionDetails {
+    /// The message of the run that caused it, at most [`MAX_MESSAGE`] bytes.
+    pub message: Option<String>,
+    /// The value of that run.
+    pub value: Option<f64>,
+}
+
+impl TransitionEntry {
+    /// `transition` as shown, with its message and value only when `details`.
+    pub fn new(transition: &Transition, details: bool) -> Self {
+        TransitionEntry {
+            at: transition.at,
+            from: transition.from,
+            to: transition.to,
+            duration_ms: transition.duration.as_secs_f64() * 1000.0,
+            details: details.then(|| TransitionDetails {
+                message: transition.message.clone(),
+                value: transition.value,
+            }),
+        }
+    }
+}
+
+impl History {
+    /// The history of the checks named, as shown with or without `details`. A name without a
+    /// history gets an empty entry.
+    pub fn report<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a str>,
+        details: bool,
+    ) -> HistoryReport {
+        let checks = names
+            .into_iter()
+            .map(|name| (name.to_owned(), self.of_check(name, details)))
+            .collect();
+        HistoryReport {
+            timestamp: SystemTime::now(),
+            details,
+            checks,
+        }
+    }
+
+    /// Check `name`'s uptime over each of [`UPTIME_WINDOWS`], by the window's name.
+    pub fn uptimes(&self, name: &str) -> BTreeMap<&'static str, Option<f64>> {
+        UPTIME_WINDOWS
+            .iter()
+            .map(|(window, span)| (*window, self.uptime(name, *span)))
+            .collect()
+    }
+
+    fn of_check(&self, name: &str, details: bool) -> CheckHistory {
+        CheckHistory {
+            uptime: self.uptimes(name),
+            transitions: self
+                .lock()
+                .checks
+                .get(name)
+                .map(|ring| {
+                    ring.transitions
+                        .iter()
+                        .map(|transition| TransitionEntry::new(transition, details))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
 impl Ring {
     fn drop_oldest(&mut self) -> bool {
         match self.transitions.pop_front() {
@@ -216,27 +386,10 @@ impl HealthObserver for History {
                 from,
                 to,
                 duration,
-            } => {
-                let message = check.state().message().map(|message| {
-                    let mut end = message.len().min(MAX_MESSAGE);
-                    while !message.is_char_boundary(end) {
-                        end -= 1;
-                    }
-                    message[..end].to_owned()
-                });
-                self.record(
-                    check.info().name(),
-                    Transition {
-                        at: SystemTime::now(),
-                        instant: Instant::now(),
-                        from: *from,
-                        to: *to,
-                        message,
-                        value: check.state().value(),
-                        duration: *duration,
-                    },
-                );
-            }
+            } => self.record(
+                check.info().name(),
+                Transition::of_run(check, *from, *to, *duration),
+            ),
             HealthEvent::Deregistered { check } => self.forget(check.name()),
             _ => {}
         }

@@ -33,6 +33,44 @@ use crate::runtime::details::{self, Access, Withheld};
 use crate::state::resolve::{Verdict, selector};
 use crate::{HealthMetric, HealthRuntime};
 
+mod live;
+
+/// A probe group as the status page shows it: the health service name it answers for, and the
+/// gRPC names and HTTP paths that ask for it.
+struct ProbeGroup {
+    group: &'static str,
+    service: &'static str,
+    grpc: &'static [&'static str],
+    http: &'static [&'static str],
+}
+
+const PROBE_GROUPS: [ProbeGroup; 4] = [
+    ProbeGroup {
+        group: "overall",
+        service: "",
+        grpc: &["", crate::state::snapshot::PLUGIN_SERVICE],
+        http: &["/health"],
+    },
+    ProbeGroup {
+        group: "liveness",
+        service: "liveness",
+        grpc: &["liveness"],
+        http: &["/live", "/livez"],
+    },
+    ProbeGroup {
+        group: "readiness",
+        service: "readiness",
+        grpc: &["readiness"],
+        http: &["/ready", "/readyz"],
+    },
+    ProbeGroup {
+        group: "startup",
+        service: "startup",
+        grpc: &["startup"],
+        http: &["/startup", "/startupz"],
+    },
+];
+
 /// The probe paths and the health service name each answers for.
 const PROBES: [(&str, &str); 7] = [
     ("/health", ""),
@@ -61,6 +99,26 @@ const PROBES: [(&str, &str); 7] = [
 pub fn router(runtime: &HealthRuntime) -> Router {
     probes(ProbeMode::Main)
         .route("/health/report", get(report))
+        .route("/health/history", get(live::history))
+        .route("/health/events", get(live::events))
+        .route(
+            "/health/ui",
+            get(|State(runtime): State<HealthRuntime>| async move {
+                live::page(&runtime, live::Asset::Page)
+            }),
+        )
+        .route(
+            "/health/ui/app.js",
+            get(|State(runtime): State<HealthRuntime>| async move {
+                live::page(&runtime, live::Asset::Script)
+            }),
+        )
+        .route(
+            "/health/ui/style.css",
+            get(|State(runtime): State<HealthRuntime>| async move {
+                live::page(&runtime, live::Asset::Style)
+            }),
+        )
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -348,7 +406,10 @@ async fn not_found(uri: Uri) -> Response {
     let body = json!({
         "error": "no such endpoint",
         "path": uri.path(),
-        "endpoints": ["/health", "/ready", "/live", "/startup", "/health/report", "/metrics"],
+        "endpoints": [
+            "/health", "/ready", "/live", "/startup", "/health/report", "/health/history",
+            "/health/events", "/health/ui", "/metrics",
+        ],
     });
     (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
 }

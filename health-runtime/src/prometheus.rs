@@ -34,6 +34,12 @@ struct ResultLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct WindowLabels {
+    service: String,
+    window: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct VersionLabel {
     version: String,
 }
@@ -155,6 +161,7 @@ pub(crate) fn attach(attach: &mut Attach) {
 /// | `health_check_duration_seconds` | histogram | `service` |
 /// | `health_check_value`, `health_check_threshold` | gauge: what checks report (resource and request figures among them) | `service` |
 /// | `health_check_consecutive_failures` | gauge | `service` |
+/// | `health_check_uptime_ratio` | gauge: the share of the window spent serving, 0 to 1 ([`History::uptime`](crate::history::History::uptime)); absent while a check has no known status | `service`, `window` (`1h`, `24h`) |
 /// | `health_uptime_seconds`, `health_draining`, `health_watch_streams`, `health_info` | gauge | `version` on `health_info` |
 ///
 /// A scrape reads the published state and the run counts; it never runs a check. The run counter
@@ -245,8 +252,10 @@ impl HealthCollector {
 impl Collector for HealthCollector {
     fn encode(&self, encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let runtime = &self.runtime;
+        let snapshot = runtime.snapshot();
         StateCollector {
-            snapshot: runtime.snapshot(),
+            uptimes: uptimes(runtime, &snapshot),
+            snapshot,
             runs: self.durations.clone(),
             uptime: runtime.uptime(),
             version: runtime.version().to_owned(),
@@ -264,6 +273,8 @@ struct StateCollector {
     snapshot: Arc<HealthSnapshot>,
     runs: Arc<RunDurations>,
     uptime: Duration,
+    /// Each check's uptime ratio over each window.
+    uptimes: Vec<(WindowLabels, f64)>,
     version: String,
     /// Whether values and thresholds are shown.
     details: bool,
@@ -276,7 +287,22 @@ impl StateCollector {
         self.encode_statuses(&mut encoder)?;
         self.encode_runs(&mut encoder)?;
         self.encode_readings(&mut encoder)?;
+        self.encode_uptimes(&mut encoder)?;
         self.encode_process(&mut encoder)
+    }
+
+    /// `health_check_uptime_ratio`: each check's share of the last hour and day spent serving.
+    fn encode_uptimes(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "health_check_uptime_ratio",
+            "The share of the window the check spent serving (healthy or warning) rather than critical",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (labels, ratio) in &self.uptimes {
+            family.encode_family(labels)?.encode_gauge(ratio)?;
+        }
+        Ok(())
     }
 
     /// `health_status`: whether each name serves.
@@ -395,6 +421,27 @@ impl StateCollector {
             .encode_gauge(&1i64)?;
         Ok(())
     }
+}
+
+/// Every check's uptime over each of the history's windows, where it has a known status.
+fn uptimes(runtime: &HealthRuntime, snapshot: &HealthSnapshot) -> Vec<(WindowLabels, f64)> {
+    let history = crate::history::of(runtime);
+    let mut uptimes = Vec::new();
+    for check in snapshot.checks() {
+        let name = check.info().name();
+        for (window, span) in crate::history::UPTIME_WINDOWS {
+            if let Some(ratio) = history.uptime(name, span) {
+                uptimes.push((
+                    WindowLabels {
+                        service: name.to_owned(),
+                        window,
+                    },
+                    ratio,
+                ));
+            }
+        }
+    }
+    uptimes
 }
 
 fn label(name: &str) -> ServiceLabel {

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use health_runtime::config::HistorySettings;
-use health_runtime::{Check, HealthRuntime};
+use health_runtime::{Check, CheckOutcome, HealthRuntime, Status};
 
 use crate::{builder, quiet_config};
 
@@ -37,4 +37,37 @@ pub fn runtime(settings: HistorySettings, checks: Vec<Check>) -> HealthRuntime {
         .with_checks(checks)
         .build()
         .unwrap()
+}
+
+/// A check whose outcome the test sets: a status, a message and a value.
+#[derive(Debug, Clone, Default)]
+pub struct Dial(Arc<std::sync::Mutex<(Status, String, f64)>>);
+
+impl Dial {
+    /// A dial at healthy, `"ok"`, 1.
+    pub fn new() -> Self {
+        Dial(Arc::new(std::sync::Mutex::new((
+            Status::Healthy,
+            "ok".to_owned(),
+            1.0,
+        ))))
+    }
+
+    /// Sets what the next runs report.
+    pub fn set(&self, status: Status, message: &str, value: f64) {
+        *self.0.lock().unwrap() = (status, message.to_owned(), value);
+    }
+
+    /// The check named `name` that reports what the dial is set to.
+    pub fn check(&self, name: &str) -> Check {
+        let dial = self.0.clone();
+        Check::new(name.to_owned(), move || {
+            let (status, message, value) = dial.lock().unwrap().clone();
+            async move {
+                CheckOutcome::new(status)
+                    .with_message(message)
+                    .with_value(value)
+            }
+        })
+    }
 }

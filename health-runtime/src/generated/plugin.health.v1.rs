@@ -61,6 +61,92 @@ pub struct HealthMetric {
     #[prost(bool, tag = "12")]
     pub informational: bool,
 }
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetHealthHistoryRequest {
+    /// Only this check; empty: every check.
+    #[prost(string, tag = "1")]
+    pub check: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct GetHealthHistoryResponse {
+    /// When the history was taken.
+    #[prost(message, optional, tag = "1")]
+    pub timestamp: ::core::option::Option<::prost_types::Timestamp>,
+    /// Each check's history, by name.
+    #[prost(map = "string, message", tag = "2")]
+    pub checks: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        CheckHistory,
+    >,
+    /// Whether messages and values are shown (see the detail level).
+    #[prost(bool, tag = "3")]
+    pub details: bool,
+}
+/// One check's kept transitions and its uptime.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct CheckHistory {
+    /// Its transitions, oldest first.
+    #[prost(message, repeated, tag = "1")]
+    pub transitions: ::prost::alloc::vec::Vec<HealthTransition>,
+    /// The share of the last hour spent serving (healthy or warning) rather than critical, 0 to 1;
+    /// time unknown counts for neither. Unset when the check had no known status.
+    #[prost(double, optional, tag = "2")]
+    pub uptime_1h: ::core::option::Option<f64>,
+    /// The same over the last 24 hours.
+    #[prost(double, optional, tag = "3")]
+    pub uptime_24h: ::core::option::Option<f64>,
+}
+/// A change of the status a check shows.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct HealthTransition {
+    /// When it happened.
+    #[prost(message, optional, tag = "1")]
+    pub at: ::core::option::Option<::prost_types::Timestamp>,
+    /// The status before.
+    #[prost(enumeration = "HealthStatus", tag = "2")]
+    pub from: i32,
+    /// The status after.
+    #[prost(enumeration = "HealthStatus", tag = "3")]
+    pub to: i32,
+    /// The message of the run that caused it (at most 256 bytes); empty without details.
+    #[prost(string, tag = "4")]
+    pub message: ::prost::alloc::string::String,
+    /// The value of that run; unset without details.
+    #[prost(double, optional, tag = "5")]
+    pub value: ::core::option::Option<f64>,
+    /// How long that run took.
+    #[prost(message, optional, tag = "6")]
+    pub duration: ::core::option::Option<::prost_types::Duration>,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct WatchHealthReportRequest {}
+/// One message of a WatchHealthReport stream.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct WatchHealthReportResponse {
+    /// The worst status over every check, after this update.
+    #[prost(enumeration = "HealthStatus", tag = "4")]
+    pub overall_status: i32,
+    /// Whether shutdown has begun: every name answers NOT_SERVING until the stream ends.
+    #[prost(bool, tag = "5")]
+    pub draining: bool,
+    #[prost(oneof = "watch_health_report_response::Update", tags = "1, 2, 3")]
+    pub update: ::core::option::Option<watch_health_report_response::Update>,
+}
+/// Nested message and enum types in `WatchHealthReportResponse`.
+pub mod watch_health_report_response {
+    #[derive(Clone, PartialEq, ::prost::Oneof)]
+    pub enum Update {
+        /// The full report: the first message of the stream.
+        #[prost(message, tag = "1")]
+        Report(super::GetHealthReportResponse),
+        /// A check whose status, message or value changed since the last message about it.
+        #[prost(message, tag = "2")]
+        Changed(super::HealthMetric),
+        /// The name of a check that was removed.
+        #[prost(string, tag = "3")]
+        Removed(::prost::alloc::string::String),
+    }
+}
 /// The health of one check or of the whole server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
@@ -216,6 +302,61 @@ pub mod health_report_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// The kept transitions of every check (or one), with uptime over the last hour and day.
+        pub async fn get_health_history(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetHealthHistoryRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetHealthHistoryResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/plugin.health.v1.HealthReport/GetHealthHistory",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("plugin.health.v1.HealthReport", "GetHealthHistory"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// The full report, then every change of a check's status (healthy, warning, critical),
+        /// message or value as it is published. Ends when the drain delay ends on shutdown.
+        pub async fn watch_health_report(
+            &mut self,
+            request: impl tonic::IntoRequest<super::WatchHealthReportRequest>,
+        ) -> std::result::Result<
+            tonic::Response<tonic::codec::Streaming<super::WatchHealthReportResponse>>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/plugin.health.v1.HealthReport/WatchHealthReport",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("plugin.health.v1.HealthReport", "WatchHealthReport"),
+                );
+            self.inner.server_streaming(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -237,6 +378,32 @@ pub mod health_report_server {
             request: tonic::Request<super::GetHealthReportRequest>,
         ) -> std::result::Result<
             tonic::Response<super::GetHealthReportResponse>,
+            tonic::Status,
+        >;
+        /// The kept transitions of every check (or one), with uptime over the last hour and day.
+        async fn get_health_history(
+            &self,
+            request: tonic::Request<super::GetHealthHistoryRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetHealthHistoryResponse>,
+            tonic::Status,
+        >;
+        /// Server streaming response type for the WatchHealthReport method.
+        type WatchHealthReportStream: tonic::codegen::tokio_stream::Stream<
+                Item = std::result::Result<
+                    super::WatchHealthReportResponse,
+                    tonic::Status,
+                >,
+            >
+            + std::marker::Send
+            + 'static;
+        /// The full report, then every change of a check's status (healthy, warning, critical),
+        /// message or value as it is published. Ends when the drain delay ends on shutdown.
+        async fn watch_health_report(
+            &self,
+            request: tonic::Request<super::WatchHealthReportRequest>,
+        ) -> std::result::Result<
+            tonic::Response<Self::WatchHealthReportStream>,
             tonic::Status,
         >;
     }
@@ -358,6 +525,100 @@ pub mod health_report_server {
                                 max_encoding_message_size,
                             );
                         let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/plugin.health.v1.HealthReport/GetHealthHistory" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetHealthHistorySvc<T: HealthReport>(pub Arc<T>);
+                    impl<
+                        T: HealthReport,
+                    > tonic::server::UnaryService<super::GetHealthHistoryRequest>
+                    for GetHealthHistorySvc<T> {
+                        type Response = super::GetHealthHistoryResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetHealthHistoryRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as HealthReport>::get_health_history(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetHealthHistorySvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/plugin.health.v1.HealthReport/WatchHealthReport" => {
+                    #[allow(non_camel_case_types)]
+                    struct WatchHealthReportSvc<T: HealthReport>(pub Arc<T>);
+                    impl<
+                        T: HealthReport,
+                    > tonic::server::ServerStreamingService<
+                        super::WatchHealthReportRequest,
+                    > for WatchHealthReportSvc<T> {
+                        type Response = super::WatchHealthReportResponse;
+                        type ResponseStream = T::WatchHealthReportStream;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::ResponseStream>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::WatchHealthReportRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as HealthReport>::watch_health_report(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = WatchHealthReportSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.server_streaming(method, req).await;
                         Ok(res)
                     };
                     Box::pin(fut)

@@ -50,6 +50,7 @@
 mod deadline;
 mod health;
 mod report;
+mod watch_report;
 
 use tonic::service::Routes;
 
@@ -57,7 +58,7 @@ pub use deadline::RequestDeadline;
 pub(crate) use deadline::deadline;
 pub(crate) use health::WatchStreams;
 pub use health::{HealthService, WatchStream};
-pub use report::HealthReportService;
+pub use report::{HealthReportService, ReportStream};
 
 use crate::HealthRuntime;
 use crate::pb::health::v1::health_server::HealthServer;

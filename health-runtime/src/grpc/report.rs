@@ -3,7 +3,9 @@ use tonic::{Request, Response, Status as GrpcStatus};
 
 use crate::pb::report::v1::health_report_server::HealthReport as HealthReportRpc;
 use crate::pb::report::v1::{
+    CheckHistory as ProtoHistory, GetHealthHistoryRequest, GetHealthHistoryResponse,
     GetHealthReportRequest, GetHealthReportResponse, HealthMetric as ProtoMetric, HealthStatus,
+    HealthTransition, WatchHealthReportRequest,
 };
 use crate::runtime::details::{self, Access};
 use crate::{AwareHandle, HealthMetric, HealthReport, HealthRuntime, Status};
@@ -22,6 +24,11 @@ use crate::{AwareHandle, HealthMetric, HealthReport, HealthRuntime, Status};
 /// `threshold`), so go-plugin hosts and dashboards that read statuses keep working without a
 /// token, and the response carries [`WITHHELD_METADATA`](super::WITHHELD_METADATA) saying what
 /// to send.
+///
+/// `GetHealthHistory` answers each check's kept transitions ([`history`](crate::history)) and
+/// its uptime over the last hour and day, with messages and values only with details.
+/// `WatchHealthReport` streams the full report, then every change of a check's status, message
+/// or value as the runtime publishes it ([`ReportStream`]).
 #[derive(Debug, Clone)]
 pub struct HealthReportService {
     runtime: HealthRuntime,
@@ -48,20 +55,42 @@ impl HealthReportService {
     }
 }
 
+impl HealthReportService {
+    fn access<T>(&self, request: &Request<T>, surface: &'static str) -> Access {
+        details::access(
+            &self.runtime.config().details,
+            request
+                .metadata()
+                .get("authorization")
+                .map(|value| value.as_bytes()),
+            surface,
+        )
+    }
+
+    fn shows(&self, name: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|wanted| wanted == name))
+    }
+}
+
+/// Marks `response` as answered without details, saying why.
+fn mark_withheld<T>(response: &mut Response<T>, access: Access) {
+    if let Access::StatusesOnly(withheld) = access {
+        response.metadata_mut().insert(
+            super::WITHHELD_METADATA,
+            MetadataValue::from_static(withheld.hint()),
+        );
+    }
+}
+
 #[tonic::async_trait]
 impl HealthReportRpc for HealthReportService {
     async fn get_health_report(
         &self,
         request: Request<GetHealthReportRequest>,
     ) -> Result<Response<GetHealthReportResponse>, GrpcStatus> {
-        let access = details::access(
-            &self.runtime.config().details,
-            request
-                .metadata()
-                .get("authorization")
-                .map(|value| value.as_bytes()),
-            "grpc report",
-        );
+        let access = self.access(&request, "grpc report");
         let report = match &self.only {
             Some(names) => crate::runtime::aware::report_of(&self.runtime, names).await,
             None => self.runtime.report().await,
@@ -74,17 +103,117 @@ impl HealthReportRpc for HealthReportService {
             tracing::error!(%problem, "health report not converted");
             GrpcStatus::internal(format!("the health report could not be encoded: {problem}"))
         })?;
-        if let Access::StatusesOnly(withheld) = access {
-            response.metadata_mut().insert(
-                super::WITHHELD_METADATA,
-                MetadataValue::from_static(withheld.hint()),
-            );
+        mark_withheld(&mut response, access);
+        Ok(response)
+    }
+
+    async fn get_health_history(
+        &self,
+        request: Request<GetHealthHistoryRequest>,
+    ) -> Result<Response<GetHealthHistoryResponse>, GrpcStatus> {
+        let access = self.access(&request, "grpc history");
+        let check = &request.get_ref().check;
+        let snapshot = self.runtime.snapshot();
+        let names: Vec<&str> = snapshot
+            .checks()
+            .map(|check| check.info().name())
+            .filter(|name| self.shows(name))
+            .filter(|name| check.is_empty() || name == check)
+            .collect();
+        if !check.is_empty() && names.is_empty() {
+            return Err(GrpcStatus::not_found(format!(
+                "no check named `{}`",
+                check.escape_debug()
+            )));
         }
+        let history = crate::history::of(&self.runtime).report(names, access.shows_details());
+        let mut response = Response::new(history_to_proto(&history));
+        mark_withheld(&mut response, access);
+        Ok(response)
+    }
+
+    type WatchHealthReportStream = ReportStream;
+
+    async fn watch_health_report(
+        &self,
+        request: Request<WatchHealthReportRequest>,
+    ) -> Result<Response<ReportStream>, GrpcStatus> {
+        let access = self.access(&request, "grpc report watch");
+        let (updates, events) = (self.runtime.subscribe(), self.runtime.events());
+        let report = match &self.only {
+            Some(names) => crate::runtime::aware::report_of(&self.runtime, names).await,
+            None => self.runtime.report().await,
+        };
+        let stream = super::watch_report::stream(
+            updates,
+            events,
+            report,
+            access.shows_details(),
+            self.only.clone(),
+        )
+        .map_err(|problem| {
+            tracing::error!(%problem, "health report not converted");
+            GrpcStatus::internal(format!("the health report could not be encoded: {problem}"))
+        })?;
+        let mut response = Response::new(stream);
+        mark_withheld(&mut response, access);
         Ok(response)
     }
 }
 
-fn to_proto(report: &HealthReport) -> Result<GetHealthReportResponse, String> {
+/// The stream of a `WatchHealthReport` call.
+pub type ReportStream = std::pin::Pin<
+    Box<
+        dyn futures::Stream<
+                Item = Result<crate::pb::report::v1::WatchHealthReportResponse, GrpcStatus>,
+            > + Send,
+    >,
+>;
+
+fn history_to_proto(history: &crate::history::HistoryReport) -> GetHealthHistoryResponse {
+    GetHealthHistoryResponse {
+        timestamp: Some(history.timestamp.into()),
+        details: history.details,
+        checks: history
+            .checks
+            .iter()
+            .map(|(name, check)| {
+                let uptime = |window: &str| check.uptime.get(window).copied().flatten();
+                let transitions = check
+                    .transitions
+                    .iter()
+                    .map(|transition| {
+                        let details = transition.details.as_ref();
+                        HealthTransition {
+                            at: Some(transition.at.into()),
+                            from: status(transition.from).into(),
+                            to: status(transition.to).into(),
+                            message: details
+                                .and_then(|details| details.message.clone())
+                                .unwrap_or_default(),
+                            value: details.and_then(|details| details.value),
+                            duration: std::time::Duration::try_from_secs_f64(
+                                transition.duration_ms / 1000.0,
+                            )
+                            .ok()
+                            .and_then(|duration| prost_types::Duration::try_from(duration).ok()),
+                        }
+                    })
+                    .collect();
+                (
+                    name.clone(),
+                    ProtoHistory {
+                        transitions,
+                        uptime_1h: uptime("1h"),
+                        uptime_24h: uptime("24h"),
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn to_proto(report: &HealthReport) -> Result<GetHealthReportResponse, String> {
     Ok(GetHealthReportResponse {
         overall_status: status(report.overall_status).into(),
         uptime_seconds: report.uptime_seconds,
@@ -98,7 +227,7 @@ fn to_proto(report: &HealthReport) -> Result<GetHealthReportResponse, String> {
     })
 }
 
-fn metric_to_proto(metric: &HealthMetric) -> Result<ProtoMetric, String> {
+pub(super) fn metric_to_proto(metric: &HealthMetric) -> Result<ProtoMetric, String> {
     let duration = metric
         .duration_ms
         .map(|ms| {
@@ -126,7 +255,7 @@ fn metric_to_proto(metric: &HealthMetric) -> Result<ProtoMetric, String> {
     })
 }
 
-fn status(status: Status) -> HealthStatus {
+pub(super) fn status(status: Status) -> HealthStatus {
     match status {
         Status::Unknown => HealthStatus::Unknown,
         Status::Healthy => HealthStatus::Healthy,

@@ -32,6 +32,7 @@ use health_rules::defaults;
 /// | `PLUGIN_HEALTH_SHUTDOWN_GRACE` | [`surfaces.shutdown_grace`](SurfaceSettings::shutdown_grace) | `5s` (after the drain, how long open requests may finish before connections are cut) |
 /// | `PLUGIN_HEALTH_FILE_PATH` | [`surfaces.health_file`](SurfaceSettings::health_file) | `/tmp/health` (empty: no file) |
 /// | `PLUGIN_ENABLE_PROMETHEUS` | [`surfaces.prometheus`](SurfaceSettings::prometheus) | `false` |
+/// | `PLUGIN_HEALTH_UI` | [`surfaces.status_page`](SurfaceSettings::status_page) | `true` (`false`: no status page at `/health/ui`) |
 /// | `PLUGIN_HEALTH_SHOW_DETAILS` | [`details.level`](DetailSettings::level) | `when-authorized` |
 /// | `PLUGIN_HEALTH_AUTH_TOKEN` | [`details.token`](DetailSettings::token) | unset |
 ///
@@ -176,6 +177,9 @@ pub struct SurfaceSettings {
     pub health_file: Option<PathBuf>,
     /// Whether `/metrics` serves Prometheus metrics.
     pub prometheus: bool,
+    /// Whether the HTTP surface serves the status page at `/health/ui`. The JSON and event
+    /// endpoints it reads (`/health/history`, `/health/events`) stay either way.
+    pub status_page: bool,
     /// Which `Host` header values the HTTP surface answers, against DNS rebinding.
     pub allowed_hosts: AllowedHosts,
     /// Where a plaintext listener serves `grpc.health.v1` (`Check`, `Watch`, `List`) and the
@@ -201,6 +205,7 @@ impl Default for SurfaceSettings {
             http_addr: Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
             health_file: Some(PathBuf::from("/tmp/health")),
             prometheus: false,
+            status_page: true,
             allowed_hosts: AllowedHosts::default(),
             probe_addr: None,
             tls: None,
@@ -486,6 +491,7 @@ impl SurfaceSettings {
             &mut surfaces.prometheus,
             parse_bool,
         )?;
+        vars.parse("PLUGIN_HEALTH_UI", &mut surfaces.status_page, parse_bool)?;
         vars.parse(
             "PLUGIN_HEALTH_HTTP_ALLOWED_HOSTS",
             &mut surfaces.allowed_hosts,
@@ -574,7 +580,7 @@ const MIN_PERCENT: f64 = 0.01;
 
 /// Every variable [`HealthConfig::from_env`] reads, in the order of the table on
 /// [`HealthConfig`].
-pub const VARIABLES: [&str; 22] = [
+pub const VARIABLES: [&str; 23] = [
     "PLUGIN_HEALTH_CHECK_INTERVAL",
     "PLUGIN_HEALTH_CACHE_TTL",
     "PLUGIN_HEALTH_DEFAULT_TIMEOUT",
@@ -595,6 +601,7 @@ pub const VARIABLES: [&str; 22] = [
     "PLUGIN_HEALTH_SHUTDOWN_GRACE",
     "PLUGIN_HEALTH_FILE_PATH",
     "PLUGIN_ENABLE_PROMETHEUS",
+    "PLUGIN_HEALTH_UI",
     "PLUGIN_HEALTH_SHOW_DETAILS",
     "PLUGIN_HEALTH_AUTH_TOKEN",
 ];
@@ -736,6 +743,7 @@ mod tests {
             ("PLUGIN_RESOURCE_DISK_THRESHOLD", "95%"),
             ("PLUGIN_HEALTH_FILE_PATH", ""),
             ("PLUGIN_ENABLE_PROMETHEUS", "true"),
+            ("PLUGIN_HEALTH_UI", "false"),
             ("PLUGIN_HEALTH_HTTP_ADDR", "127.0.0.1:9090"),
             ("PLUGIN_HEALTH_SHOW_DETAILS", "always"),
             ("PLUGIN_HEALTH_AUTH_TOKEN", "s3cret"),
@@ -751,6 +759,7 @@ mod tests {
         assert_eq!(config.resources.disk_threshold, 95.0);
         assert_eq!(config.surfaces.health_file, None);
         assert!(config.surfaces.prometheus);
+        assert!(!config.surfaces.status_page);
         assert_eq!(
             config.surfaces.http_addr,
             Some("127.0.0.1:9090".parse().unwrap())
