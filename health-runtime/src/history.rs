@@ -130,7 +130,10 @@ pub(crate) fn attach(attach: &mut Attach, config: &HealthConfig) {
         inner: Mutex::default(),
     });
     attach.extensions.insert(history.clone());
-    attach.observers.push(history);
+    // A cap of 0 keeps nothing: the engine's events are not even followed.
+    if config.history.per_check > 0 && config.history.total > 0 {
+        attach.observers.push(history);
+    }
 }
 
 impl History {

@@ -8,6 +8,9 @@
 //! | `/live`, `/livez` | the liveness group |
 //! | `/startup` | the startup group, 200 for good once it has passed |
 //! | `/health/report` | the full report as JSON, subject to the detail level |
+//! | `/health/history` | each check's transitions and uptime ([`history`](crate::history)); `?check=name` for one |
+//! | `/health/events` | Server-Sent Events: `state` on connect and on every change, `transition` per transition |
+//! | `/health/ui` | the status page, reading the two above (off with `PLUGIN_HEALTH_UI=false`) |
 //! | `/metrics` | Prometheus text exposition, when enabled |
 //!
 //! Probes run what is due first (cache and single-flight, as for gRPC `Check`). `?verbose`

@@ -122,3 +122,17 @@ async fn each_check_keeps_at_most_its_share() {
     let uptime = history.uptime("db", Duration::from_secs(60)).unwrap();
     assert!((uptime - 0.6).abs() < 0.001, "{uptime}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_cap_of_zero_keeps_no_history() {
+    let up = Arc::new(AtomicBool::new(true));
+    let mut settings = HistorySettings::default();
+    settings.per_check = 0;
+    let runtime = runtime(settings, vec![switch("db", &up)]);
+    runtime.check("db").await.unwrap();
+    up.store(false, Ordering::SeqCst);
+    runtime.check("db").await.unwrap();
+    let history = health_runtime::history::of(&runtime);
+    assert!(history.is_empty());
+    assert_eq!(history.uptime("db", Duration::from_secs(3600)), None);
+}

@@ -618,3 +618,64 @@ async fn the_status_page_is_served_with_a_strict_policy_and_can_be_turned_off() 
         .unwrap();
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn a_new_value_sends_a_state_frame_and_a_removed_check_leaves_the_report_stream() {
+    let (dial, other) = (Dial::new(), Dial::new());
+    let runtime = runtime(&dial, DetailLevel::Always);
+    runtime.register(other.check("cache")).unwrap();
+    runtime.check("db").await.unwrap();
+    runtime.check("cache").await.unwrap();
+    let addr = serve_http(&runtime).await;
+    let mut frames = Frames::open(addr, None).await;
+    let (_, first) = frames.next(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(first["report"]["metrics"]["db"]["value"], 1.0);
+    let server = GrpcServer::start(&runtime).await;
+    let mut client = HealthReportClient::new(server.channel().await);
+    let mut stream = client
+        .watch_health_report(WatchHealthReportRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    next_update(&mut stream, Duration::from_secs(5))
+        .await
+        .unwrap();
+
+    // The status stays healthy: the published state does not wake its receivers, the run's
+    // event does.
+    dial.set(Status::Healthy, "ok", 42.0);
+    runtime.check("db").await.unwrap();
+    // (The gRPC server's monitor may have run the checks meanwhile: their frames come first.)
+    let mut values = Vec::new();
+    while let Some((event, state)) = frames.next(Duration::from_secs(5)).await {
+        assert_eq!(event, "state");
+        values.push(state["report"]["metrics"]["db"]["value"].clone());
+        if values.last() == Some(&Value::from(42.0)) {
+            break;
+        }
+    }
+    assert_eq!(values.last(), Some(&Value::from(42.0)), "{values:?}");
+    assert_eq!(
+        changed(
+            &next_update(&mut stream, Duration::from_secs(5))
+                .await
+                .unwrap()
+        )
+        .3,
+        Some(42.0)
+    );
+
+    assert!(runtime.deregister("cache"));
+    let update = next_update(&mut stream, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(update.update, Some(Update::Removed("cache".into())));
+    let mut gone = false;
+    while let Some((_, state)) = frames.next(Duration::from_secs(5)).await {
+        if state["report"]["metrics"].get("cache").is_none() {
+            gone = true;
+            break;
+        }
+    }
+    assert!(gone, "`cache` stayed in the state frames");
+}

@@ -77,9 +77,9 @@ pub struct HealthConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HistorySettings {
-    /// The most transitions kept per check.
+    /// The most transitions kept per check; `0` keeps no history at all (no uptime either).
     pub per_check: usize,
-    /// The most transitions kept over every check.
+    /// The most transitions kept over every check; `0` keeps no history at all.
     pub total: usize,
     /// Whether a removed check's history is kept for a check registered again under its name.
     pub keep_removed: bool,
