@@ -9,6 +9,10 @@
 //!    frame (median over the flips of the slowest stream, and of the median stream), and the
 //!    memory each open stream costs (resident set growth over the streams, server and clients
 //!    together in this process, divided by their number).
+//! 3. **`WatchHealthReport` against `Watch`**: one client on each stream over loopback, the
+//!    check flipping between healthy and critical (a change both can show); the time from the
+//!    flip to each stream's message, medians and the ratio, and the same for a flip to
+//!    `warning`, which only `WatchHealthReport` sends.
 //!
 //! `cargo bench -p health-runtime --bench live`
 
@@ -246,7 +250,131 @@ fn fan_out() {
     });
 }
 
+/// A check at the status `dial` holds: 0 healthy, 1 warning, 2 critical.
+fn dialed(dial: &Arc<std::sync::atomic::AtomicU8>) -> Check {
+    let dial = dial.clone();
+    Check::new("db", move || {
+        let status = match dial.load(Ordering::Relaxed) {
+            0 => health_runtime::Status::Healthy,
+            1 => health_runtime::Status::Warning,
+            _ => health_runtime::Status::Critical,
+        };
+        async move { health_runtime::CheckOutcome::new(status).with_message("dialed") }
+    })
+}
+
+fn report_stream_latency() {
+    use health_runtime::pb::health::v1::HealthCheckRequest;
+    use health_runtime::pb::health::v1::health_client::HealthClient;
+    use health_runtime::pb::report::v1::WatchHealthReportRequest;
+    use health_runtime::pb::report::v1::health_report_client::HealthReportClient;
+
+    let flips: usize = env_or("LIVE_BENCH_REPORT_FLIPS", 101);
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    println!("== WatchHealthReport against grpc.health.v1.Watch: {flips} flips of each kind");
+    tokio.block_on(async move {
+        let dial = Arc::new(std::sync::atomic::AtomicU8::new(0));
+        let mut config = quiet_config(HistorySettings::default());
+        config.details.level = health_runtime::config::DetailLevel::Always;
+        let runtime = HealthRuntime::builder()
+            .without_declared_checks()
+            .config(config)
+            .cache_ttl(Duration::ZERO)
+            .with_check(dialed(&dial))
+            .build()
+            .expect("a runtime");
+        runtime.check("db").await.expect("registered");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let addr = listener.local_addr().expect("an address");
+        let served = runtime.clone();
+        tokio::spawn(async move {
+            health_runtime::server::serve_with_shutdown(
+                &served,
+                listener,
+                tonic::service::Routes::default(),
+                std::future::pending(),
+            )
+            .await
+        });
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .expect("a URI")
+            .connect()
+            .await
+            .expect("connects");
+        let mut report = HealthReportClient::new(channel.clone())
+            .watch_health_report(WatchHealthReportRequest {})
+            .await
+            .expect("WatchHealthReport")
+            .into_inner();
+        let mut watch = HealthClient::new(channel)
+            .watch(HealthCheckRequest {
+                service: "db".into(),
+            })
+            .await
+            .expect("Watch")
+            .into_inner();
+        report
+            .message()
+            .await
+            .expect("the report")
+            .expect("a report");
+        watch.message().await.expect("a status").expect("a status");
+        let (report_tx, mut report_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (watch_tx, mut watch_rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(_)) = report.message().await {
+                let _ = report_tx.send(Instant::now());
+            }
+        });
+        tokio::spawn(async move {
+            while let Ok(Some(_)) = watch.message().await {
+                let _ = watch_tx.send(Instant::now());
+            }
+        });
+        let (mut on_report, mut on_watch, mut warnings) = (Vec::new(), Vec::new(), Vec::new());
+        for flip in 0..flips * 2 {
+            // Alternately critical and back to healthy, then a warning and back.
+            let critical = flip % 2 == 0;
+            let started = Instant::now();
+            dial.store(if critical { 2 } else { 0 }, Ordering::Relaxed);
+            runtime.check("db").await.expect("registered");
+            let reported = report_rx.recv().await.expect("a report message");
+            let watched = watch_rx.recv().await.expect("a Watch message");
+            on_report.push((reported - started).as_secs_f64() * 1e6);
+            on_watch.push((watched - started).as_secs_f64() * 1e6);
+        }
+        for step in 0..flips * 2 {
+            let started = Instant::now();
+            dial.store(if step % 2 == 0 { 1 } else { 0 }, Ordering::Relaxed);
+            runtime.check("db").await.expect("registered");
+            let reported = report_rx.recv().await.expect("a report message");
+            warnings.push((reported - started).as_secs_f64() * 1e6);
+        }
+        let unseen = watch_rx.try_recv().is_err();
+        let (report, watch) = (median(&mut on_report), median(&mut on_watch));
+        println!(
+            "healthy <-> critical: WatchHealthReport {report:.0} µs, Watch {watch:.0} µs, \
+             ratio {:.2}",
+            report / watch
+        );
+        println!(
+            "healthy <-> warning: WatchHealthReport {:.0} µs (median), max {:.0} µs; \
+             Watch sent {}",
+            median(&mut warnings),
+            warnings.iter().copied().fold(0.0, f64::max),
+            if unseen { "nothing" } else { "something" }
+        );
+    });
+}
+
 fn main() {
     history_cost();
     fan_out();
+    report_stream_latency();
 }

@@ -227,10 +227,18 @@ pub(crate) async fn serve_surface(
 ) {
     use crate::listen::accept::{self, Listen};
     let bound = listener.local_addr().ok();
+    let surfaces = &runtime.config().surfaces;
     if let Some(addr) = bound {
         tracing::info!(%addr, "serving HTTP health probes");
+        if surfaces.status_page {
+            let scheme = if surfaces.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            tracing::info!("status page at {scheme}://{addr}/health/ui");
+        }
     }
-    let surfaces = &runtime.config().surfaces;
     let limits = surfaces.limits.clone();
     let listen = Listen {
         surface: "HTTP",
