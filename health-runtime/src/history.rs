@@ -44,7 +44,7 @@ pub const MAX_MESSAGE: usize = 256;
 pub use crate::config::HistorySettings;
 
 /// The windows the surfaces show uptime over: the last hour and the last day.
-pub const UPTIME_WINDOWS: [(&str, Duration); 2] = [
+pub const UPTIME_WINDOWS: &[(&str, Duration)] = &[
     ("1h", Duration::from_secs(3600)),
     ("24h", Duration::from_secs(24 * 3600)),
 ];
@@ -86,7 +86,8 @@ impl Transition {
             message[..end].to_owned()
         });
         Transition {
-            at: SystemTime::now(),
+            // The run's own time, so that every surface shows the same instant.
+            at: check.state().last_run().unwrap_or_else(SystemTime::now),
             instant: Instant::now(),
             from,
             to,

@@ -250,7 +250,8 @@ pub(crate) async fn serve_surface(
         handshake_timeout: limits.tls_handshake_timeout,
     };
     let (incoming, _) = accept::incoming(listener, listen, stop.clone(), closed.clone());
-    let app = crate::listen::hosts::allow(router(runtime), &surfaces.allowed_hosts, bound);
+    let app = router(runtime).layer(axum::Extension(live::StopStreams(stop.clone())));
+    let app = crate::listen::hosts::allow(app, &surfaces.allowed_hosts, bound);
     crate::listen::http::serve(
         incoming,
         app,

@@ -429,7 +429,7 @@ fn uptimes(runtime: &HealthRuntime, snapshot: &HealthSnapshot) -> Vec<(WindowLab
     let mut uptimes = Vec::new();
     for check in snapshot.checks() {
         let name = check.info().name();
-        for (window, span) in crate::history::UPTIME_WINDOWS {
+        for &(window, span) in crate::history::UPTIME_WINDOWS {
             if let Some(ratio) = history.uptime(name, span) {
                 uptimes.push((
                     WindowLabels {

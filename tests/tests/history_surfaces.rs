@@ -173,7 +173,7 @@ async fn grpc_history_follows_the_detail_level() {
     let steps: Vec<(HealthStatus, HealthStatus, &str, Option<f64>)> = db
         .transitions
         .iter()
-        .map(|t| (t.from(), t.to(), t.message.as_str(), t.value))
+        .map(|t| (t.from_status(), t.to_status(), t.message.as_str(), t.value))
         .collect();
     assert_eq!(
         steps,
@@ -198,7 +198,11 @@ async fn grpc_history_follows_the_detail_level() {
             ),
         ]
     );
-    assert!(db.uptime_1h.is_some_and(|ratio| ratio > 0.0 && ratio < 1.0));
+    assert!(
+        db.uptime
+            .get("1h")
+            .is_some_and(|ratio| *ratio > 0.0 && *ratio < 1.0)
+    );
     assert!(
         db.transitions
             .iter()
@@ -678,4 +682,135 @@ async fn a_new_value_sends_a_state_frame_and_a_removed_check_leaves_the_report_s
         }
     }
     assert!(gone, "`cache` stayed in the state frames");
+}
+
+#[tokio::test]
+async fn watch_health_report_sends_every_change_however_fast() {
+    let dial = Dial::new();
+    let runtime = runtime(&dial, DetailLevel::Always);
+    runtime.check("db").await.unwrap();
+    let server = GrpcServer::start(&runtime).await;
+    let mut client = HealthReportClient::new(server.channel().await);
+    let mut stream = client
+        .watch_health_report(WatchHealthReportRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    next_update(&mut stream, Duration::from_secs(5))
+        .await
+        .unwrap();
+    // Twenty runs back to back, each a change: twenty messages in order, none folded.
+    for flip in 0..20 {
+        let status = if flip % 2 == 0 {
+            Status::Critical
+        } else {
+            Status::Healthy
+        };
+        dial.set(status, &format!("run {flip}"), f64::from(flip));
+        runtime.check("db").await.unwrap();
+    }
+    let mut seen = Vec::new();
+    while let Some(update) = next_update(&mut stream, Duration::from_millis(500)).await {
+        let (_, status, message, _) = changed(&update);
+        seen.push((status, message));
+    }
+    let expected: Vec<(HealthStatus, String)> = (0..20)
+        .map(|flip| {
+            let status = if flip % 2 == 0 {
+                HealthStatus::Critical
+            } else {
+                HealthStatus::Healthy
+            };
+            (status, format!("run {flip}"))
+        })
+        .collect();
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn event_streams_end_when_the_server_stops_and_keep_alive_within_the_idle_timeout() {
+    let dial = Dial::new();
+    let mut config = quiet_config();
+    config.details.level = DetailLevel::Always;
+    config.surfaces.limits.idle_timeout = Duration::from_secs(1);
+    config.surfaces.shutdown_grace = Duration::from_secs(30);
+    let runtime = builder()
+        .config(config)
+        .cache_ttl(Duration::ZERO)
+        .with_check(dial.check("db"))
+        .build()
+        .unwrap();
+    runtime.check("db").await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = runtime.clone();
+    let server = tokio::spawn(async move {
+        health_runtime::http::serve(&served, listener, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let mut frames = Frames::open(addr, None).await;
+    assert_eq!(
+        frames.next(Duration::from_secs(5)).await.unwrap().0,
+        "state"
+    );
+    // Nothing happens for 2.5 idle timeouts: the keep-alive comments hold the stream open.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    dial.set(Status::Critical, "down", 0.0);
+    runtime.check("db").await.unwrap();
+    let mut events = Vec::new();
+    while let Some((event, _)) = frames.next(Duration::from_millis(600)).await {
+        events.push(event);
+    }
+    assert!(
+        events.iter().any(|event| event == "transition"),
+        "{events:?}"
+    );
+
+    // No drain (the runtime is not shut down): the stream still ends with the server, which
+    // then returns long before its 30 s grace would cut it.
+    stop.send(()).unwrap();
+    assert!(frames.next(Duration::from_secs(10)).await.is_none());
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the server stopped without waiting out its grace")
+        .unwrap()
+        .unwrap();
+}
+
+#[test]
+fn the_event_feed_starts_again_on_another_tokio_runtime() {
+    let dial = Dial::new();
+    let runtime = runtime(&dial, DetailLevel::Always);
+    for round in 0..2 {
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        tokio.block_on(async {
+            let addr = serve_http(&runtime).await;
+            let mut frames = Frames::open(addr, None).await;
+            assert_eq!(
+                frames.next(Duration::from_secs(5)).await.unwrap().0,
+                "state"
+            );
+            let status = if round == 0 {
+                Status::Critical
+            } else {
+                Status::Healthy
+            };
+            dial.set(status, "flipped", 0.0);
+            runtime.check("db").await.unwrap();
+            let mut transitions = 0;
+            while let Some((event, _)) = frames.next(Duration::from_millis(800)).await {
+                transitions += usize::from(event == "transition");
+            }
+            assert_eq!(transitions, 1, "round {round}");
+        });
+        // The first tokio runtime, and the feed's task on it, are gone.
+        drop(tokio);
+    }
 }

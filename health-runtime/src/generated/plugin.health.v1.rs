@@ -61,9 +61,10 @@ pub struct HealthMetric {
     #[prost(bool, tag = "12")]
     pub informational: bool,
 }
+/// Asks for the kept transitions of every check, or of one.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetHealthHistoryRequest {
-    /// Only this check; empty: every check.
+    /// Only this check (NOT_FOUND when there is none by that name); empty: every check.
     #[prost(string, tag = "1")]
     pub check: ::prost::alloc::string::String,
 }
@@ -88,13 +89,11 @@ pub struct CheckHistory {
     /// Its transitions, oldest first.
     #[prost(message, repeated, tag = "1")]
     pub transitions: ::prost::alloc::vec::Vec<HealthTransition>,
-    /// The share of the last hour spent serving (healthy or warning) rather than critical, 0 to 1;
-    /// time unknown counts for neither. Unset when the check had no known status.
-    #[prost(double, optional, tag = "2")]
-    pub uptime_1h: ::core::option::Option<f64>,
-    /// The same over the last 24 hours.
-    #[prost(double, optional, tag = "3")]
-    pub uptime_24h: ::core::option::Option<f64>,
+    /// The share of each window spent serving (healthy or warning) rather than critical, 0 to 1,
+    /// by the window's name ("1h", "24h"); time unknown counts for neither. A window in which the
+    /// check had no known status is absent.
+    #[prost(map = "string, double", tag = "2")]
+    pub uptime: ::std::collections::HashMap<::prost::alloc::string::String, f64>,
 }
 /// A change of the status a check shows.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -104,10 +103,10 @@ pub struct HealthTransition {
     pub at: ::core::option::Option<::prost_types::Timestamp>,
     /// The status before.
     #[prost(enumeration = "HealthStatus", tag = "2")]
-    pub from: i32,
+    pub from_status: i32,
     /// The status after.
     #[prost(enumeration = "HealthStatus", tag = "3")]
-    pub to: i32,
+    pub to_status: i32,
     /// The message of the run that caused it (at most 256 bytes); empty without details.
     #[prost(string, tag = "4")]
     pub message: ::prost::alloc::string::String,
@@ -118,6 +117,7 @@ pub struct HealthTransition {
     #[prost(message, optional, tag = "6")]
     pub duration: ::core::option::Option<::prost_types::Duration>,
 }
+/// Asks for the report and then its changes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct WatchHealthReportRequest {}
 /// One message of a WatchHealthReport stream.
@@ -129,17 +129,22 @@ pub struct WatchHealthReportResponse {
     /// Whether shutdown has begun: every name answers NOT_SERVING until the stream ends.
     #[prost(bool, tag = "5")]
     pub draining: bool,
+    /// What changed. Unset on the message that says a drain began (draining true) or was undone
+    /// (draining false) while no check changed.
     #[prost(oneof = "watch_health_report_response::Update", tags = "1, 2, 3")]
     pub update: ::core::option::Option<watch_health_report_response::Update>,
 }
 /// Nested message and enum types in `WatchHealthReportResponse`.
 pub mod watch_health_report_response {
+    /// What changed. Unset on the message that says a drain began (draining true) or was undone
+    /// (draining false) while no check changed.
     #[derive(Clone, PartialEq, ::prost::Oneof)]
     pub enum Update {
         /// The full report: the first message of the stream.
         #[prost(message, tag = "1")]
         Report(super::GetHealthReportResponse),
-        /// A check whose status, message or value changed since the last message about it.
+        /// A check whose status, message or value changed since the last message about it, one
+        /// message per run that changed one (runs while draining are not sent).
         #[prost(message, tag = "2")]
         Changed(super::HealthMetric),
         /// The name of a check that was removed.

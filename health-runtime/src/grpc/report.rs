@@ -139,18 +139,25 @@ impl HealthReportRpc for HealthReportService {
         request: Request<WatchHealthReportRequest>,
     ) -> Result<Response<ReportStream>, GrpcStatus> {
         let access = self.access(&request, "grpc report watch");
+        // Subscribed before the report is taken: nothing published after it is missed.
         let (updates, events) = (self.runtime.subscribe(), self.runtime.events());
-        let report = match &self.only {
-            Some(names) => crate::runtime::aware::report_of(&self.runtime, names).await,
-            None => self.runtime.report().await,
-        };
-        let stream = super::watch_report::stream(
+        match &self.only {
+            Some(names) => {
+                self.runtime
+                    .refresh(|info| names.iter().any(|name| name == info.name()))
+                    .await;
+            }
+            None => self.runtime.refresh(|_| true).await,
+        }
+        let stream = super::watch_report::stream(super::watch_report::Start {
             updates,
             events,
-            report,
-            access.shows_details(),
-            self.only.clone(),
-        )
+            snapshot: self.runtime.snapshot(),
+            uptime: self.runtime.uptime(),
+            version: self.runtime.version().to_owned(),
+            details: access.shows_details(),
+            only: self.only.clone(),
+        })
         .map_err(|problem| {
             tracing::error!(%problem, "health report not converted");
             GrpcStatus::internal(format!("the health report could not be encoded: {problem}"))
@@ -178,7 +185,6 @@ fn history_to_proto(history: &crate::history::HistoryReport) -> GetHealthHistory
             .checks
             .iter()
             .map(|(name, check)| {
-                let uptime = |window: &str| check.uptime.get(window).copied().flatten();
                 let transitions = check
                     .transitions
                     .iter()
@@ -186,8 +192,8 @@ fn history_to_proto(history: &crate::history::HistoryReport) -> GetHealthHistory
                         let details = transition.details.as_ref();
                         HealthTransition {
                             at: Some(transition.at.into()),
-                            from: status(transition.from).into(),
-                            to: status(transition.to).into(),
+                            from_status: status(transition.from).into(),
+                            to_status: status(transition.to).into(),
                             message: details
                                 .and_then(|details| details.message.clone())
                                 .unwrap_or_default(),
@@ -204,8 +210,11 @@ fn history_to_proto(history: &crate::history::HistoryReport) -> GetHealthHistory
                     name.clone(),
                     ProtoHistory {
                         transitions,
-                        uptime_1h: uptime("1h"),
-                        uptime_24h: uptime("24h"),
+                        uptime: check
+                            .uptime
+                            .iter()
+                            .filter_map(|(window, ratio)| Some(((*window).to_owned(), (*ratio)?)))
+                            .collect(),
                     },
                 )
             })

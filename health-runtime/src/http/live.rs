@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -64,9 +64,13 @@ pub(super) async fn history(
     let names: Vec<&str> = snapshot
         .checks()
         .map(|check| check.info().name())
-        .filter(|name| check.as_deref().is_none_or(|wanted| wanted == *name))
+        .filter(|name| {
+            check
+                .as_deref()
+                .is_none_or(|wanted| wanted.is_empty() || wanted == *name)
+        })
         .collect();
-    if let (Some(check), true) = (&check, names.is_empty()) {
+    if let (Some(check), true) = (check.as_ref().filter(|c| !c.is_empty()), names.is_empty()) {
         return error(
             StatusCode::NOT_FOUND,
             &format!("no check named `{}`", check.escape_debug()),
@@ -120,16 +124,24 @@ pub(super) enum Asset {
 
 /// `GET /health/events`: Server-Sent Events of the published state (`event: state`, first on
 /// connect, then on every change) and of every transition (`event: transition`), until the
-/// drain delay ends on shutdown.
-pub(super) async fn events(State(runtime): State<HealthRuntime>, headers: HeaderMap) -> Response {
+/// drain delay ends on shutdown or the server stops.
+pub(super) async fn events(
+    State(runtime): State<HealthRuntime>,
+    stop: Option<axum::Extension<StopStreams>>,
+    headers: HeaderMap,
+) -> Response {
     let details = access(&runtime, &headers, "http events").shows_details();
     let feed = runtime.extension::<Feed>();
-    let channels = feed.channels(&runtime);
+    let (state, transitions) = feed.subscribe(&runtime);
+    // Quiet streams send a comment well within the connection's idle timeout.
+    let idle = runtime.config().surfaces.limits.idle_timeout;
     let stream = EventStream {
-        state: channels.state.clone(),
-        transitions: channels.transitions.subscribe(),
+        state,
+        transitions,
         details,
         first: true,
+        keep_alive: KEEP_ALIVE.min(idle / 2).max(Duration::from_millis(100)),
+        stop: stop.map(|axum::Extension(StopStreams(stop))| stop),
     };
     let body = Body::from_stream(futures::stream::unfold(stream, EventStream::next));
     (
@@ -148,6 +160,10 @@ pub(super) async fn events(State(runtime): State<HealthRuntime>, headers: Header
     )
         .into_response()
 }
+
+/// When the server serving the event streams stops: they end then, drained or not.
+#[derive(Clone)]
+pub(crate) struct StopStreams(pub(crate) crate::listen::Drained);
 
 /// One serialised frame in both forms.
 #[derive(Debug)]
@@ -173,37 +189,78 @@ struct StateFrame {
     drain_deadline: Option<Instant>,
 }
 
-/// The feed every event stream of one runtime reads, started by the first stream.
+/// The fewest time between two state frames: a burst of runs makes one frame, not one per run.
+/// Transitions are sent at once.
+const STATE_GAP: Duration = Duration::from_millis(250);
+
+/// The feed every event stream of one runtime reads. Its task starts with the first stream and
+/// ends when the last one has closed (or the runtime is gone, or the tokio runtime it ran on
+/// shut down); the next stream starts another.
 #[derive(Debug, Default)]
 pub(crate) struct Feed {
-    channels: OnceLock<Channels>,
+    running: Mutex<Option<Channels>>,
 }
 
 #[derive(Debug)]
 struct Channels {
     state: watch::Receiver<Option<Arc<StateFrame>>>,
     transitions: broadcast::Sender<Arc<Frame>>,
+    task: tokio::task::AbortHandle,
 }
 
+type Subscription = (
+    watch::Receiver<Option<Arc<StateFrame>>>,
+    broadcast::Receiver<Arc<Frame>>,
+);
+
 impl Feed {
-    fn channels(&self, runtime: &HealthRuntime) -> &Channels {
-        self.channels.get_or_init(|| {
-            let (state_tx, state) = watch::channel(None);
-            let (transitions, _) = broadcast::channel(TRANSITION_BACKLOG);
-            let source = Source {
-                snapshots: runtime.subscribe(),
-                events: runtime.events(),
-                history: crate::history::of(runtime),
-                version: runtime.version().to_owned(),
-                started: Instant::now() - runtime.uptime(),
-                hint: match runtime.config().details.level {
-                    DetailLevel::Never => Withheld::TurnedOff.hint(),
-                    _ => Withheld::NoCredentials.hint(),
-                },
-            };
-            tokio::spawn(source.publish(state_tx, transitions.clone()));
-            Channels { state, transitions }
-        })
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Channels>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The feed's receivers, starting its task if none runs.
+    fn subscribe(self: &Arc<Self>, runtime: &HealthRuntime) -> Subscription {
+        let mut running = self.lock();
+        if let Some(channels) = running
+            .as_ref()
+            .filter(|channels| !channels.task.is_finished())
+        {
+            return (channels.state.clone(), channels.transitions.subscribe());
+        }
+        let (state_tx, state) = watch::channel(None);
+        let (transitions, subscription) = broadcast::channel(TRANSITION_BACKLOG);
+        let source = Source {
+            snapshots: runtime.subscribe(),
+            events: runtime.events(),
+            history: crate::history::of(runtime),
+            version: runtime.version().to_owned(),
+            started: Instant::now() - runtime.uptime(),
+            hint: match runtime.config().details.level {
+                DetailLevel::Never => Withheld::TurnedOff.hint(),
+                _ => Withheld::NoCredentials.hint(),
+            },
+        };
+        let task = tokio::spawn(source.publish(self.clone(), state_tx, transitions.clone()));
+        *running = Some(Channels {
+            state: state.clone(),
+            transitions,
+            task: task.abort_handle(),
+        });
+        (state, subscription)
+    }
+
+    /// Whether no stream is open: if so, the feed stops, under the lock that streams subscribe
+    /// under, so that none subscribes to a feed about to stop.
+    fn stop_if_unused(&self, state: &watch::Sender<Option<Arc<StateFrame>>>) -> bool {
+        let mut running = self.lock();
+        let unused = running.as_ref().is_none_or(|channels| {
+            // The one receiver left is the feed's own.
+            state.receiver_count() <= 1 && channels.transitions.receiver_count() == 0
+        });
+        if unused {
+            *running = None;
+        }
+        unused
     }
 }
 
@@ -221,23 +278,29 @@ struct Source {
 impl Source {
     async fn publish(
         mut self,
+        feed: Arc<Feed>,
         state: watch::Sender<Option<Arc<StateFrame>>>,
         transitions: broadcast::Sender<Arc<Frame>>,
     ) {
+        // Every publication of the state is followed by an event (a run, a registration, a
+        // drain): the events say when to build a frame, at most one per `STATE_GAP`.
+        let mut built = self.build(&state);
+        let mut dirty = false;
         loop {
-            let snapshot = self.snapshots.borrow_and_update().clone();
-            state.send_replace(Some(Arc::new(self.state_frame(&snapshot))));
-            // The published state wakes its receivers only when a status changes; a run that
-            // changes a message, a value or the last run's time is seen through its event.
-            let first = tokio::select! {
-                changed = self.snapshots.changed() => match changed {
-                    Ok(()) => continue,
-                    Err(_) => return,
-                },
-                event = self.events.recv() => event,
+            let event = if dirty {
+                tokio::select! {
+                    () = tokio::time::sleep_until(built + STATE_GAP) => {
+                        built = self.build(&state);
+                        dirty = false;
+                        continue;
+                    }
+                    event = self.events.recv() => event,
+                }
+            } else {
+                self.events.recv().await
             };
-            // One rebuild for every event already queued.
-            let mut event = first;
+            // This event and every one already queued.
+            let mut event = event;
             loop {
                 match event {
                     Ok(HealthEvent::Transition {
@@ -262,7 +325,22 @@ impl Source {
                     Err(broadcast::error::TryRecvError::Closed) => return,
                 };
             }
+            if feed.stop_if_unused(&state) {
+                return;
+            }
+            dirty = true;
+            if built.elapsed() >= STATE_GAP {
+                built = self.build(&state);
+                dirty = false;
+            }
         }
+    }
+
+    /// Sends the frame of the published state now; returns when.
+    fn build(&self, state: &watch::Sender<Option<Arc<StateFrame>>>) -> Instant {
+        let snapshot = self.snapshots.borrow().clone();
+        state.send_replace(Some(Arc::new(self.state_frame(&snapshot))));
+        Instant::now()
     }
 
     fn state_frame(&self, snapshot: &HealthSnapshot) -> StateFrame {
@@ -361,6 +439,8 @@ struct EventStream {
     transitions: broadcast::Receiver<Arc<Frame>>,
     details: bool,
     first: bool,
+    keep_alive: Duration,
+    stop: Option<crate::listen::Drained>,
 }
 
 impl EventStream {
@@ -381,8 +461,18 @@ impl EventStream {
                 None => std::future::pending().await,
             }
         };
+        let stopped = {
+            let stop = self.stop.clone();
+            async move {
+                match stop {
+                    Some(stop) => stop.await,
+                    None => std::future::pending().await,
+                }
+            }
+        };
         let bytes = tokio::select! {
             () = drained => return None,
+            () = stopped => return None,
             changed = self.state.changed() => {
                 changed.ok()?;
                 let frame = self.state.borrow_and_update().clone()?;
@@ -394,7 +484,7 @@ impl EventStream {
                 Err(broadcast::error::RecvError::Lagged(_)) => Bytes::from_static(b": lagged\n\n"),
                 Err(broadcast::error::RecvError::Closed) => return None,
             },
-            () = tokio::time::sleep(KEEP_ALIVE) => Bytes::from_static(b": keep-alive\n\n"),
+            () = tokio::time::sleep(self.keep_alive) => Bytes::from_static(b": keep-alive\n\n"),
         };
         Some((Ok(bytes), self))
     }

@@ -580,7 +580,7 @@ const MIN_PERCENT: f64 = 0.01;
 
 /// Every variable [`HealthConfig::from_env`] reads, in the order of the table on
 /// [`HealthConfig`].
-pub const VARIABLES: [&str; 23] = [
+pub const VARIABLES: &[&str] = &[
     "PLUGIN_HEALTH_CHECK_INTERVAL",
     "PLUGIN_HEALTH_CACHE_TTL",
     "PLUGIN_HEALTH_DEFAULT_TIMEOUT",
@@ -882,7 +882,7 @@ mod tests {
         });
         let mut read = read.into_inner();
         read.sort();
-        let mut listed = VARIABLES.map(str::to_owned).to_vec();
+        let mut listed: Vec<String> = VARIABLES.iter().map(|v| (*v).to_owned()).collect();
         listed.sort();
         assert_eq!(read, listed);
     }
