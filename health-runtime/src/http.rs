@@ -21,6 +21,43 @@
 //! `/health/report` answers 401 (403 at `never`), and `/metrics` leaves out the
 //! `health_check_value` and `health_check_threshold` gauges.
 //! Every response carries `Cache-Control: no-store`.
+//!
+//! # `application/health+json`
+//!
+//! The probes and `/health/report` answer in `application/health+json`
+//! ([draft-inadarei-api-health-check-06][draft]) to a request whose `Accept` weighs it above
+//! `application/json`: `application/health+json`, or
+//! `application/health+json;q=0.9, application/json;q=0.1`. Each type weighs what the most
+//! specific range matching it says (RFC 9110), so `*/*`, `application/*`, a tie and no `Accept`
+//! keep the JSON above, and `?verbose` keeps its lines. Both formats carry `Vary: Accept`.
+//!
+//! | field | holds |
+//! |---|---|
+//! | `status` | `fail`, with 503, when the answer does not serve; else, with 200, `pass` when every check shown is healthy and `warn` otherwise (a warning, or a check that only informs and does not pass) |
+//! | `version`, `releaseId` | the major part of the version given to the builder (`1` of `1.4.2`), and that version |
+//! | `serviceId`, `description` | the program's name, and `health of <name>` |
+//! | `output` | for `warn` and `fail`: what holds the answer back (`db is critical; shutting down`), never a check's message |
+//! | `checks` | for each check, an array of one object under `<name>:status`, or `cpu:utilization`, `memory:utilization` and `disk:utilization` for `cpu_usage`, `memory_usage` and `disk_usage` |
+//!
+//! A check's object holds `componentId` (its name), `componentType` (`system` for the three
+//! system indicators, `component` otherwise), `status` (`pass` for healthy, `warn` for warning,
+//! `fail` for critical and unknown) and `time` (its last run), and with details `observedValue`
+//! (its value) with `observedUnit` where the unit is known (`percent` for the system indicators
+//! and `request_success_rate`, `ms` for `avg_response_time` and `p99_response_time`; a value of
+//! a check's own has none) and `output` (its message, unless it passes). With details, a check
+//! other than the built-in system and request indicators (whose runs only read a sample) also
+//! shows its last run's duration as `<name>:responseTime`, in `ms`, with the run's status; the
+//! report adds `uptime`, in `s`. Without details, and always on the probe port, a check shows
+//! its status and time only.
+//!
+//! The report in health+json answers 503 when it says `fail`, as the draft requires 4xx–5xx for
+//! it (the JSON report answers 200 whatever it says). A report refused for want of details is
+//! `{"status":"fail","output":"<what to send>"}` with its 401 or 403: the draft has no error
+//! form, and `fail` is the one status it allows with a 4xx.
+//!
+//! [draft]: https://datatracker.ietf.org/doc/html/draft-inadarei-api-health-check-06
+
+mod media;
 
 use std::future::Future;
 
@@ -33,6 +70,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::runtime::details::{self, Access, Withheld};
+use crate::state::health_json::{HealthJson, Hold};
 use crate::state::resolve::{Verdict, selector};
 use crate::{HealthMetric, HealthRuntime};
 
@@ -343,6 +381,16 @@ async fn probe(
             .into_response();
     }
 
+    if media::Format::of(headers) == media::Format::HealthJson {
+        let hold = Hold {
+            draining: snapshot.is_draining(),
+            stalled,
+        };
+        let metrics = members.map(HealthMetric::from_check);
+        let document = HealthJson::new(media::subject(runtime), serving, hold, metrics, details);
+        return media::vary(media::health_json(code, &document));
+    }
+
     let status = snapshot.status_of(name).unwrap_or_default();
     let mut body = json!({
         "status": status,
@@ -361,23 +409,35 @@ async fn probe(
             .collect::<serde_json::Map<_, _>>()
             .into();
     }
-    (code, axum::Json(body)).into_response()
+    media::vary((code, axum::Json(body)).into_response())
 }
 
 async fn report(State(runtime): State<HealthRuntime>, headers: HeaderMap) -> Response {
-    match access(&runtime, &headers, "http report") {
+    let format = media::Format::of(&headers);
+    let refuse = |code, hint| match format {
+        media::Format::Json => error(code, hint),
+        media::Format::HealthJson => media::health_json(code, &HealthJson::refused(hint)),
+    };
+    let response = match access(&runtime, &headers, "http report") {
         Access::StatusesOnly(withheld @ Withheld::TurnedOff) => {
-            error(StatusCode::FORBIDDEN, withheld.hint())
+            refuse(StatusCode::FORBIDDEN, withheld.hint())
         }
         Access::StatusesOnly(withheld) => {
-            let mut response = error(StatusCode::UNAUTHORIZED, withheld.hint());
+            let mut response = refuse(StatusCode::UNAUTHORIZED, withheld.hint());
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             response
         }
+        Access::Details if format == media::Format::HealthJson => {
+            let report = runtime.report().await;
+            let draining = runtime.snapshot().is_draining();
+            let document = HealthJson::from_report(&report, media::subject(&runtime), draining);
+            media::health_json(media::code(&document), &document)
+        }
         Access::Details => axum::Json(runtime.report().await).into_response(),
-    }
+    };
+    media::vary(response)
 }
 
 async fn metrics(State(runtime): State<HealthRuntime>, headers: HeaderMap) -> Response {
