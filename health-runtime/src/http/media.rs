@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::HealthRuntime;
-use crate::state::health_json::{HealthJson, HealthStatus, MEDIA_TYPE, Subject};
+use crate::state::health_json::{HealthJson, MEDIA_TYPE, Subject};
 
 /// The body a request gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,15 +129,6 @@ pub(super) fn health_json(code: StatusCode, document: &HealthJson) -> Response {
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
     }
     response
-}
-
-/// The status code a document's status requires: 503 for `fail` (the draft asks for 4xx–5xx),
-/// 200 for `pass` and `warn`.
-pub(super) fn code(document: &HealthJson) -> StatusCode {
-    match document.status() {
-        HealthStatus::Fail => StatusCode::SERVICE_UNAVAILABLE,
-        HealthStatus::Pass | HealthStatus::Warn => StatusCode::OK,
-    }
 }
 
 /// `response` marked as chosen by `Accept`.

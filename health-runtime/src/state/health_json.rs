@@ -222,6 +222,7 @@ impl HealthJson {
     }
 
     /// The document's status.
+    #[cfg(test)]
     pub(crate) fn status(&self) -> HealthStatus {
         self.status
     }
