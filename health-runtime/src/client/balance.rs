@@ -1,0 +1,380 @@
+//! [`HealthAwareChannel`]: round robin over the endpoints in rotation, each with its own
+//! connection and its own `Watch` on it.
+//!
+//! Why a balancer of our own rather than tonic's `Channel::balance_channel`: tonic connects the
+//! endpoints it is given itself, so a `Watch` could not share an endpoint's connection with its
+//! calls, as A17 requires (a `Watch` on a second connection can say `SERVING` while the calls'
+//! connection is broken); and it balances by power of two choices, where the service config
+//! asks for `round_robin`. Here each endpoint is one tonic `Channel`, shared by its `Watch` and
+//! its calls, and the rotation is a list read without a lock on the call path.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+
+use tokio::sync::{broadcast, watch};
+use tonic::transport::{Channel, Endpoint};
+use tower::discover::Change;
+use tower_service::Service;
+
+use super::backoff::Backoff;
+use super::config::ServiceConfig;
+use super::endpoint::{EndpointHealth, follow};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A tonic channel over many endpoints that sends calls, round robin, only to those whose
+/// health says `SERVING` ([gRFC A17](super)). Clone it freely: clones share the endpoints.
+/// Use it wherever a `Channel` goes (`KvClient::new(channel)`).
+///
+/// Build it inside a tokio runtime: each endpoint's `Watch` runs on a task of its own, which
+/// ends when the endpoint is removed or the last clone of the channel is dropped.
+#[derive(Debug, Clone)]
+pub struct HealthAwareChannel {
+    shared: Arc<Shared>,
+}
+
+/// A change of one endpoint's health, as [`HealthAwareChannel::subscribe`] tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EndpointChange {
+    /// The endpoint's URI.
+    pub endpoint: String,
+    /// Its health before; `None` when it was just added.
+    pub from: Option<EndpointHealth>,
+    /// Its health now; `None` when it was removed.
+    pub to: Option<EndpointHealth>,
+}
+
+/// The error of a call made while no endpoint is in rotation and none is still connecting:
+/// `UNAVAILABLE`, naming each endpoint's state, as gRPC's round robin fails fast.
+fn no_endpoint_ready(endpoints: &str) -> tonic::Status {
+    tonic::Status::unavailable(format!("no endpoint is in rotation ({endpoints})"))
+}
+
+/// Settings of a [`HealthAwareChannel`]: which health service name to watch, whether to watch
+/// at all, how to back off.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Builder {
+    service: Option<String>,
+    disabled: bool,
+    backoff: Backoff,
+}
+
+impl Builder {
+    /// Watches health service `name` on every endpoint (`""` for the server as a whole), as
+    /// `healthCheckConfig.serviceName` does. Without it (and without a service config that
+    /// names one), health checking is off and every endpoint is in rotation.
+    pub fn health_check_service(mut self, name: impl Into<String>) -> Self {
+        self.service = Some(name.into());
+        self
+    }
+
+    /// Takes the health-check service name from a parsed service config.
+    pub fn service_config(mut self, config: &ServiceConfig) -> Self {
+        self.service = config.health_check_service().map(str::to_owned);
+        self
+    }
+
+    /// Turns health checking off on this client, whatever the service config asks (gRPC's
+    /// `disable_health_check` channel option): every endpoint is in rotation.
+    pub fn disable_health_checking(mut self) -> Self {
+        self.disabled = true;
+        self
+    }
+
+    /// How failed `Watch`es are retried (gRPC's connection backoff by default: 1 s, × 1.6,
+    /// ± 20 %, at most 120 s).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The channel over `endpoints` (more can be added later). Must be called inside a tokio
+    /// runtime; connections are made lazily.
+    pub fn build(self, endpoints: impl IntoIterator<Item = Endpoint>) -> HealthAwareChannel {
+        let service = if self.disabled { None } else { self.service };
+        let (rotation, _) = watch::channel(Rotation::default());
+        let (changes, _) = broadcast::channel(1024);
+        let channel = HealthAwareChannel {
+            shared: Arc::new(Shared {
+                service,
+                backoff: self.backoff,
+                members: Mutex::default(),
+                rotation,
+                changes,
+                next: AtomicUsize::new(0),
+            }),
+        };
+        for endpoint in endpoints {
+            channel.add(endpoint);
+        }
+        channel
+    }
+}
+
+impl HealthAwareChannel {
+    /// The settings to build one with.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Adds `endpoint` (keyed by its URI; an endpoint already there is replaced), with its own
+    /// connection and `Watch`.
+    pub fn add(&self, endpoint: Endpoint) {
+        let key = endpoint.uri().to_string();
+        let channel = endpoint.connect_lazy();
+        let health = match self.shared.service {
+            Some(_) => EndpointHealth::Connecting,
+            None => EndpointHealth::NotChecked,
+        };
+        let task = self.shared.service.clone().map(|service| {
+            tokio::spawn(follow(
+                Arc::downgrade(&self.shared),
+                key.clone(),
+                channel.clone(),
+                service,
+                self.shared.backoff.clone(),
+            ))
+            .abort_handle()
+        });
+        let mut members = self.shared.lock();
+        let previous = members.insert(
+            key.clone(),
+            Member {
+                channel,
+                health: health.clone(),
+                task,
+            },
+        );
+        let from = previous.map(|previous| {
+            previous.stop();
+            previous.health
+        });
+        self.shared.publish(&members);
+        drop(members);
+        self.shared.announce(key, from, Some(health));
+    }
+
+    /// Removes the endpoint with URI `uri`; whether there was one.
+    pub fn remove(&self, uri: &str) -> bool {
+        let mut members = self.shared.lock();
+        let Some(member) = members.remove(uri) else {
+            return false;
+        };
+        member.stop();
+        self.shared.publish(&members);
+        drop(members);
+        self.shared
+            .announce(uri.to_owned(), Some(member.health), None);
+        true
+    }
+
+    /// Applies every change of `changes` (a `tower::discover` stream: `Insert(key, endpoint)`,
+    /// `Remove(key)`, the key being anything; endpoints are known by their URI) until it ends.
+    /// Spawns a task; dropping the returned handle does not stop it, aborting it does.
+    pub fn discover<K, S>(&self, changes: S) -> tokio::task::JoinHandle<()>
+    where
+        K: Eq + std::hash::Hash + Send + 'static,
+        S: futures::Stream<Item = Change<K, Endpoint>> + Send + 'static,
+    {
+        use futures::StreamExt as _;
+        let channel = self.clone();
+        tokio::spawn(async move {
+            let mut uris = std::collections::HashMap::new();
+            let mut changes = std::pin::pin!(changes);
+            while let Some(change) = changes.next().await {
+                match change {
+                    Change::Insert(key, endpoint) => {
+                        let uri = endpoint.uri().to_string();
+                        if let Some(old) = uris.insert(key, uri.clone())
+                            && old != uri
+                        {
+                            channel.remove(&old);
+                        }
+                        channel.add(endpoint);
+                    }
+                    Change::Remove(key) => {
+                        if let Some(uri) = uris.remove(&key) {
+                            channel.remove(&uri);
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// Every endpoint and its health, by URI.
+    pub fn endpoints(&self) -> Vec<(String, EndpointHealth)> {
+        self.shared
+            .lock()
+            .iter()
+            .map(|(key, member)| (key.clone(), member.health.clone()))
+            .collect()
+    }
+
+    /// How many endpoints are in rotation now.
+    pub fn in_rotation(&self) -> usize {
+        self.shared.rotation.borrow().ready.len()
+    }
+
+    /// Every change of an endpoint's health from now on (additions and removals included). A
+    /// receiver more than 1,024 changes behind is told how many it missed.
+    pub fn subscribe(&self) -> broadcast::Receiver<EndpointChange> {
+        self.shared.changes.subscribe()
+    }
+
+    /// Whether calls are health checked: a service name is watched.
+    pub fn is_health_checked(&self) -> bool {
+        self.shared.service.is_some()
+    }
+}
+
+/// One endpoint: its connection, its health, the task following it.
+#[derive(Debug)]
+struct Member {
+    channel: Channel,
+    health: EndpointHealth,
+    task: Option<tokio::task::AbortHandle>,
+}
+
+impl Member {
+    fn stop(&self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// The endpoints in rotation, and how many are still connecting.
+#[derive(Debug, Default)]
+struct Rotation {
+    ready: Arc<[Channel]>,
+    connecting: usize,
+}
+
+#[derive(Debug)]
+pub(super) struct Shared {
+    /// The health service name watched; `None` when health checking is off.
+    service: Option<String>,
+    backoff: Backoff,
+    members: Mutex<BTreeMap<String, Member>>,
+    rotation: watch::Sender<Rotation>,
+    changes: broadcast::Sender<EndpointChange>,
+    next: AtomicUsize,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Member>> {
+        self.members.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records `key`'s new health; whether the endpoint is still there (its task ends if not).
+    pub(super) fn set_health(&self, key: &str, health: EndpointHealth) -> bool {
+        let mut members = self.lock();
+        let Some(member) = members.get_mut(key) else {
+            return false;
+        };
+        if member.health == health {
+            return true;
+        }
+        let from = std::mem::replace(&mut member.health, health.clone());
+        if from.in_rotation() != health.in_rotation() || from == EndpointHealth::Connecting {
+            self.publish(&members);
+        }
+        drop(members);
+        if health.in_rotation() {
+            tracing::info!(endpoint = %key, %from, to = %health, "endpoint health changed");
+        } else {
+            tracing::warn!(endpoint = %key, %from, to = %health, "endpoint health changed");
+        }
+        self.announce(key.to_owned(), Some(from), Some(health));
+        true
+    }
+
+    fn publish(&self, members: &BTreeMap<String, Member>) {
+        let ready: Arc<[Channel]> = members
+            .values()
+            .filter(|member| member.health.in_rotation())
+            .map(|member| member.channel.clone())
+            .collect();
+        let connecting = members
+            .values()
+            .filter(|member| member.health == EndpointHealth::Connecting)
+            .count();
+        self.rotation.send_replace(Rotation { ready, connecting });
+    }
+
+    fn announce(&self, endpoint: String, from: Option<EndpointHealth>, to: Option<EndpointHealth>) {
+        // Nobody subscribed: nothing to do.
+        let _ = self.changes.send(EndpointChange { endpoint, from, to });
+    }
+
+    /// The next endpoint in rotation, if any.
+    fn pick(&self) -> Option<Channel> {
+        let rotation = self.rotation.borrow();
+        let ready = &rotation.ready;
+        if ready.is_empty() {
+            return None;
+        }
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % ready.len();
+        Some(ready[index].clone())
+    }
+
+    /// The next endpoint in rotation, waiting while none is but some are still connecting.
+    async fn pick_or_wait(&self) -> Result<Channel, tonic::Status> {
+        let mut rotation = self.rotation.subscribe();
+        loop {
+            if let Some(channel) = self.pick() {
+                return Ok(channel);
+            }
+            if rotation.borrow_and_update().connecting == 0 {
+                let states: Vec<String> = self
+                    .lock()
+                    .iter()
+                    .map(|(key, member)| format!("{key}: {}", member.health))
+                    .collect();
+                return Err(no_endpoint_ready(&states.join(", ")));
+            }
+            if rotation.changed().await.is_err() {
+                return Err(no_endpoint_ready("the channel is gone"));
+            }
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        for member in self.lock().values() {
+            member.stop();
+        }
+    }
+}
+
+impl Service<http::Request<tonic::body::Body>> for HealthAwareChannel {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = BoxError;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Readiness is the chosen endpoint's, awaited in the call.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let picked = self.shared.pick().ok_or_else(|| self.shared.clone());
+        Box::pin(async move {
+            let mut channel = match picked {
+                Ok(channel) => channel,
+                Err(shared) => shared.pick_or_wait().await?,
+            };
+            std::future::poll_fn(|cx| channel.poll_ready(cx)).await?;
+            Ok(channel.call(request).await?)
+        })
+    }
+}
