@@ -162,5 +162,6 @@ pub async fn next_status(
         _ => None,
     }
 }
+pub mod backend;
 pub mod history;
 pub mod process;

@@ -108,6 +108,7 @@ impl Builder {
                 rotation,
                 changes,
                 next: AtomicUsize::new(0),
+                generations: std::sync::atomic::AtomicU64::new(0),
             }),
         };
         for endpoint in endpoints {
@@ -132,23 +133,27 @@ impl HealthAwareChannel {
             Some(_) => EndpointHealth::Connecting,
             None => EndpointHealth::NotChecked,
         };
+        let generation = self.shared.generations.fetch_add(1, Ordering::Relaxed);
+        // The task is spawned under the lock, after its member is in: its first report finds
+        // the member (and a replaced member's task, by its generation, cannot touch the new).
+        let mut members = self.shared.lock();
         let task = self.shared.service.clone().map(|service| {
             tokio::spawn(follow(
                 Arc::downgrade(&self.shared),
-                key.clone(),
+                (key.clone(), generation),
                 channel.clone(),
                 service,
                 self.shared.backoff.clone(),
             ))
             .abort_handle()
         });
-        let mut members = self.shared.lock();
         let previous = members.insert(
             key.clone(),
             Member {
                 channel,
                 health: health.clone(),
                 task,
+                generation,
             },
         );
         let from = previous.map(|previous| {
@@ -234,12 +239,17 @@ impl HealthAwareChannel {
     }
 }
 
+/// Which endpoint a task follows: its URI and the `add` that made it.
+pub(super) type MemberId = (String, u64);
+
 /// One endpoint: its connection, its health, the task following it.
 #[derive(Debug)]
 struct Member {
     channel: Channel,
     health: EndpointHealth,
     task: Option<tokio::task::AbortHandle>,
+    /// Which `add` made it.
+    generation: u64,
 }
 
 impl Member {
@@ -266,6 +276,7 @@ pub(super) struct Shared {
     rotation: watch::Sender<Rotation>,
     changes: broadcast::Sender<EndpointChange>,
     next: AtomicUsize,
+    generations: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -273,10 +284,14 @@ impl Shared {
         self.members.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records `key`'s new health; whether the endpoint is still there (its task ends if not).
-    pub(super) fn set_health(&self, key: &str, health: EndpointHealth) -> bool {
+    /// Records the new health of the endpoint `key` of `generation`; whether it is still there
+    /// (its task ends if not).
+    pub(super) fn set_health(&self, (key, generation): &MemberId, health: EndpointHealth) -> bool {
         let mut members = self.lock();
-        let Some(member) = members.get_mut(key) else {
+        let Some(member) = members
+            .get_mut(key)
+            .filter(|member| member.generation == *generation)
+        else {
             return false;
         };
         if member.health == health {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tonic::transport::Channel;
 
 use super::backoff::Backoff;
-use super::balance::Shared;
+use super::balance::{MemberId, Shared};
 use crate::pb::health::v1::HealthCheckRequest;
 use crate::pb::health::v1::health_check_response::ServingStatus;
 use crate::pb::health::v1::health_client::HealthClient;
@@ -80,17 +80,17 @@ impl fmt::Display for EndpointHealth {
     }
 }
 
-/// Follows `key`'s health on `channel` for as long as the channel's shared state lives and the
-/// endpoint is in it, telling the shared state each change.
+/// Follows endpoint `id`'s health on `channel` for as long as the channel's shared state lives
+/// and the endpoint is in it, telling the shared state each change.
 pub(super) async fn follow(
     shared: Weak<Shared>,
-    key: String,
+    id: MemberId,
     channel: Channel,
     service: String,
     backoff: Backoff,
 ) {
     let set = |health: EndpointHealth| match shared.upgrade() {
-        Some(shared) => shared.set_health(&key, health),
+        Some(shared) => shared.set_health(&id, health),
         None => false,
     };
     let mut attempt = 0u32;
@@ -122,7 +122,7 @@ pub(super) async fn follow(
             }
             Err(status) if status.code() == tonic::Code::Unimplemented => {
                 tracing::warn!(
-                    endpoint = %key,
+                    endpoint = %id.0,
                     "the endpoint has no grpc.health.v1.Health service (UNIMPLEMENTED): \
                      health checking is off for it, and it stays in rotation"
                 );
