@@ -34,8 +34,8 @@ impl Observed {
 /// Follows `grpc.health.v1.Health` of one server under one name (`plugin` for a go-plugin
 /// plugin, `""` for the whole server) and calls back on every change: `Watch` pushes them as
 /// they happen; against a server whose `Watch` is `UNIMPLEMENTED` it polls `Check` instead. A
-/// `Watch` that fails or ends is reported as [`Observed::Unreachable`] and retried with backoff
-/// (reset by any answer). Stops when dropped.
+/// `Watch` that fails or ends is reported as [`Observed::Unreachable`] (once, however many
+/// retries fail) and retried with backoff (reset by any answer). Stops when dropped.
 ///
 /// ```no_run
 /// use health_runtime::client::{Observed, Supervisor};
@@ -152,7 +152,12 @@ impl Follower {
     }
 
     fn see(&mut self, observed: Observed) {
-        if self.state.borrow().as_ref() == Some(&observed) {
+        let unchanged = match (self.state.borrow().as_ref(), &observed) {
+            // Still down, for whatever reason now: not a change.
+            (Some(Observed::Unreachable(_)), Observed::Unreachable(_)) => true,
+            (last, observed) => last == Some(observed),
+        };
+        if unchanged {
             return;
         }
         if observed.is_serving() {
@@ -160,8 +165,8 @@ impl Follower {
         } else {
             tracing::warn!(service = %self.service, ?observed, "supervised server health changed");
         }
+        self.state.send_replace(Some(observed.clone()));
         (self.on_change)(&observed);
-        self.state.send_replace(Some(observed));
     }
 
     async fn run(mut self) {
