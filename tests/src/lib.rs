@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use health_runtime::{HealthConfig, HealthRuntime, HealthRuntimeBuilder};
 
+pub mod browser;
 pub mod cli;
 pub mod plugin;
 
