@@ -234,7 +234,7 @@ async fn a_killed_backend_is_retried_with_growing_backoff_and_rejoins_when_resta
         assert!(pair[1].2 > pair[0].2, "waits grow: {retries:?}");
         // The next attempt came after the wait announced (as this test saw them arrive).
         assert!(
-            pair[1].0 - pair[0].0 + Duration::from_millis(25) >= pair[0].2,
+            pair[1].0 - pair[0].0 + Duration::from_millis(60) >= pair[0].2,
             "{retries:?}"
         );
     }
@@ -420,4 +420,114 @@ async fn endpoints_come_and_go_through_a_discover_stream_and_show_as_gauges() {
     assert_eq!(backends[1].calls.count(), 100);
     drop(changes);
     task.await.unwrap();
+}
+
+/// A health service whose `Watch` answers `SERVING` and ends at once, counting the calls.
+struct ServingThenEnd(Arc<std::sync::atomic::AtomicUsize>);
+
+#[tonic::async_trait]
+impl health_runtime::pb::health::v1::health_server::Health for ServingThenEnd {
+    async fn check(
+        &self,
+        _request: tonic::Request<health_runtime::pb::health::v1::HealthCheckRequest>,
+    ) -> Result<tonic::Response<health_runtime::pb::health::v1::HealthCheckResponse>, tonic::Status>
+    {
+        Err(tonic::Status::unimplemented("no Check"))
+    }
+
+    async fn list(
+        &self,
+        _request: tonic::Request<health_runtime::pb::health::v1::HealthListRequest>,
+    ) -> Result<tonic::Response<health_runtime::pb::health::v1::HealthListResponse>, tonic::Status>
+    {
+        Err(tonic::Status::unimplemented("no List"))
+    }
+
+    type WatchStream = futures::stream::Iter<
+        std::vec::IntoIter<
+            Result<health_runtime::pb::health::v1::HealthCheckResponse, tonic::Status>,
+        >,
+    >;
+
+    async fn watch(
+        &self,
+        _request: tonic::Request<health_runtime::pb::health::v1::HealthCheckRequest>,
+    ) -> Result<tonic::Response<Self::WatchStream>, tonic::Status> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        let serving = health_runtime::pb::health::v1::HealthCheckResponse {
+            status: ServingStatus::Serving.into(),
+        };
+        Ok(tonic::Response::new(futures::stream::iter(vec![Ok(
+            serving,
+        )])))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_that_ends_after_answering_is_opened_again_at_once() {
+    let watches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(
+                health_runtime::pb::health::v1::health_server::HealthServer::new(ServingThenEnd(
+                    watches.clone(),
+                )),
+            )
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    // A backoff of 1 s: retries after an answer must not wait for it.
+    let channel = HealthAwareChannel::builder()
+        .health_check_service("")
+        .backoff(Backoff::starting_at(Duration::from_secs(1)))
+        .build([Endpoint::from_shared(format!("http://{addr}")).unwrap()]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let opened = watches.load(Ordering::SeqCst);
+    assert!(opened >= 5, "only {opened} Watches in 500 ms");
+    let states: Vec<EndpointHealth> = channel.endpoints().into_iter().map(|e| e.1).collect();
+    assert!(
+        states
+            .iter()
+            .all(|s| matches!(s, EndpointHealth::Serving | EndpointHealth::Connecting)),
+        "{states:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_costs_calls_their_deadline_not_more() {
+    // Accepts connections and reads nothing.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let channel = HealthAwareChannel::builder()
+        .health_check_service(SERVICE)
+        .first_answer_timeout(Duration::from_millis(400))
+        .backoff(fast_backoff())
+        .build([Endpoint::from_shared(format!("http://{addr}")).unwrap()]);
+    let mut request = tonic::Request::new(GetRequest { key: "k".into() });
+    request.set_timeout(Duration::from_millis(150));
+    let started = Instant::now();
+    let error = KvClient::new(channel.clone())
+        .get(request)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), tonic::Code::DeadlineExceeded, "{error}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The silent server's Watch counts as failed after the first-answer timeout.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, state) = channel.endpoints().remove(0);
+        if let EndpointHealth::Retrying { reason, .. } = state {
+            assert!(reason.contains("no answer within"), "{reason}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{state:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

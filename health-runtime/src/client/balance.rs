@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 use tonic::transport::{Channel, Endpoint};
@@ -63,6 +64,7 @@ pub struct Builder {
     service: Option<String>,
     disabled: bool,
     backoff: Backoff,
+    first_answer: Option<Duration>,
 }
 
 impl Builder {
@@ -94,6 +96,14 @@ impl Builder {
         self
     }
 
+    /// How long a `Watch` may take to give its first answer (connection included) before it
+    /// counts as failed and is retried with backoff: 20 s by default, gRPC's minimum connect
+    /// timeout.
+    pub fn first_answer_timeout(mut self, timeout: Duration) -> Self {
+        self.first_answer = Some(timeout);
+        self
+    }
+
     /// The channel over `endpoints` (more can be added later). Must be called inside a tokio
     /// runtime; connections are made lazily.
     pub fn build(self, endpoints: impl IntoIterator<Item = Endpoint>) -> HealthAwareChannel {
@@ -104,10 +114,12 @@ impl Builder {
             shared: Arc::new(Shared {
                 service,
                 backoff: self.backoff,
+                first_answer: self.first_answer.unwrap_or(Duration::from_secs(20)),
                 members: Mutex::default(),
                 rotation,
                 changes,
-                next: AtomicUsize::new(0),
+                // Clients built at once do not all start with the same endpoint.
+                next: AtomicUsize::new(fastrand::usize(..)),
                 generations: std::sync::atomic::AtomicU64::new(0),
             }),
         };
@@ -144,6 +156,7 @@ impl HealthAwareChannel {
                 channel.clone(),
                 service,
                 self.shared.backoff.clone(),
+                self.shared.first_answer,
             ))
             .abort_handle()
         });
@@ -161,8 +174,9 @@ impl HealthAwareChannel {
             previous.health
         });
         self.shared.publish(&members);
-        drop(members);
+        // Announced under the lock, so that changes of one endpoint come in order.
         self.shared.announce(key, from, Some(health));
+        drop(members);
     }
 
     /// Removes the endpoint with URI `uri`; whether there was one.
@@ -173,26 +187,32 @@ impl HealthAwareChannel {
         };
         member.stop();
         self.shared.publish(&members);
-        drop(members);
         self.shared
             .announce(uri.to_owned(), Some(member.health), None);
+        drop(members);
         true
     }
 
     /// Applies every change of `changes` (a `tower::discover` stream: `Insert(key, endpoint)`,
-    /// `Remove(key)`, the key being anything; endpoints are known by their URI) until it ends.
-    /// Spawns a task; dropping the returned handle does not stop it, aborting it does.
+    /// `Remove(key)`, the key being anything; endpoints are known by their URI) until it ends,
+    /// or until every clone of the channel is dropped. Spawns a task; dropping the returned
+    /// handle does not stop it, aborting it does.
     pub fn discover<K, S>(&self, changes: S) -> tokio::task::JoinHandle<()>
     where
         K: Eq + std::hash::Hash + Send + 'static,
         S: futures::Stream<Item = Change<K, Endpoint>> + Send + 'static,
     {
         use futures::StreamExt as _;
-        let channel = self.clone();
+        // Weak: the stream does not keep the channel alive once its users dropped it.
+        let shared = Arc::downgrade(&self.shared);
         tokio::spawn(async move {
             let mut uris = std::collections::HashMap::new();
             let mut changes = std::pin::pin!(changes);
             while let Some(change) = changes.next().await {
+                let Some(shared) = shared.upgrade() else {
+                    return;
+                };
+                let channel = HealthAwareChannel { shared };
                 match change {
                     Change::Insert(key, endpoint) => {
                         let uri = endpoint.uri().to_string();
@@ -242,6 +262,23 @@ impl HealthAwareChannel {
 /// Which endpoint a task follows: its URI and the `add` that made it.
 pub(super) type MemberId = (String, u64);
 
+/// A [`HealthAwareChannel`] that does not keep it alive.
+#[derive(Debug, Clone)]
+pub(super) struct WeakChannel(std::sync::Weak<Shared>);
+
+impl WeakChannel {
+    pub(super) fn upgrade(&self) -> Option<HealthAwareChannel> {
+        self.0.upgrade().map(|shared| HealthAwareChannel { shared })
+    }
+}
+
+impl HealthAwareChannel {
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(super) fn downgrade(&self) -> WeakChannel {
+        WeakChannel(Arc::downgrade(&self.shared))
+    }
+}
+
 /// One endpoint: its connection, its health, the task following it.
 #[derive(Debug)]
 struct Member {
@@ -272,6 +309,7 @@ pub(super) struct Shared {
     /// The health service name watched; `None` when health checking is off.
     service: Option<String>,
     backoff: Backoff,
+    first_answer: Duration,
     members: Mutex<BTreeMap<String, Member>>,
     rotation: watch::Sender<Rotation>,
     changes: broadcast::Sender<EndpointChange>,
@@ -301,13 +339,14 @@ impl Shared {
         if from.in_rotation() != health.in_rotation() || from == EndpointHealth::Connecting {
             self.publish(&members);
         }
-        drop(members);
         if health.in_rotation() {
             tracing::info!(endpoint = %key, %from, to = %health, "endpoint health changed");
         } else {
             tracing::warn!(endpoint = %key, %from, to = %health, "endpoint health changed");
         }
+        // Under the lock, so that changes of one endpoint come in order.
         self.announce(key.to_owned(), Some(from), Some(health));
+        drop(members);
         true
     }
 
@@ -370,6 +409,28 @@ impl Drop for Shared {
     }
 }
 
+/// A `grpc-timeout` header's value (`<digits><unit>`, units `H M S m u n`), as the gRPC over
+/// HTTP/2 protocol defines it.
+fn grpc_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount * 3600),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+/// `poll_ready` is always ready: the endpoint is chosen, and its readiness awaited, in `call`.
+/// Layers that shed load on readiness (`LoadShed`) therefore do not see an endpoint's buffer
+/// filling; limits that hold a permit for the call (`ConcurrencyLimit`) work as usual.
 impl Service<http::Request<tonic::body::Body>> for HealthAwareChannel {
     type Response = http::Response<tonic::body::Body>;
     type Error = BoxError;
@@ -382,14 +443,50 @@ impl Service<http::Request<tonic::body::Body>> for HealthAwareChannel {
     }
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        let picked = self.shared.pick().ok_or_else(|| self.shared.clone());
+        let picked = self.shared.pick().ok_or_else(|| {
+            // Waiting for an endpoint counts against the call's deadline, which the endpoint's
+            // own channel would apply only once the call reached it.
+            let deadline = request
+                .headers()
+                .get("grpc-timeout")
+                .and_then(|value| grpc_timeout(value.to_str().ok()?));
+            (self.shared.clone(), deadline)
+        });
         Box::pin(async move {
             let mut channel = match picked {
                 Ok(channel) => channel,
-                Err(shared) => shared.pick_or_wait().await?,
+                Err((shared, None)) => shared.pick_or_wait().await?,
+                Err((shared, Some(deadline))) => {
+                    match tokio::time::timeout(deadline, shared.pick_or_wait()).await {
+                        Ok(picked) => picked?,
+                        Err(_) => {
+                            return Err(tonic::Status::deadline_exceeded(
+                                "the deadline passed while waiting for an endpoint to answer \
+                                 its health check",
+                            )
+                            .into());
+                        }
+                    }
+                }
             };
             std::future::poll_fn(|cx| channel.poll_ready(cx)).await?;
             Ok(channel.call(request).await?)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_parse_as_the_protocol_writes_them() {
+        assert_eq!(grpc_timeout("5S"), Some(Duration::from_secs(5)));
+        assert_eq!(grpc_timeout("300m"), Some(Duration::from_millis(300)));
+        assert_eq!(grpc_timeout("2H"), Some(Duration::from_secs(7200)));
+        assert_eq!(grpc_timeout("10n"), Some(Duration::from_nanos(10)));
+        for bad in ["", "S", "5", "5s", "123456789S", "-1S", "1.5S", "+1S"] {
+            assert_eq!(grpc_timeout(bad), None, "{bad}");
+        }
     }
 }

@@ -88,49 +88,72 @@ pub(super) async fn follow(
     channel: Channel,
     service: String,
     backoff: Backoff,
+    first_answer: Duration,
 ) {
     let set = |health: EndpointHealth| match shared.upgrade() {
         Some(shared) => shared.set_health(&id, health),
         None => false,
     };
+    let unimplemented = || {
+        tracing::warn!(
+            endpoint = %id.0,
+            "the endpoint has no grpc.health.v1.Health service (UNIMPLEMENTED): \
+             health checking is off for it, and it stays in rotation"
+        );
+        set(EndpointHealth::Unimplemented);
+    };
+    // Attempts in a row that got no answer: the backoff's count.
     let mut attempt = 0u32;
     loop {
         let mut client = HealthClient::new(channel.clone());
         let request = HealthCheckRequest {
             service: service.clone(),
         };
-        let reason = match client.watch(request).await {
-            Ok(response) => {
-                let mut stream = response.into_inner();
+        let mut answered = false;
+        // The first answer must come within `first_answer`: a server that accepts the
+        // connection and never answers is retried, not waited on.
+        let opened = tokio::time::timeout(first_answer, async {
+            let mut stream = client.watch(request).await?.into_inner();
+            let first = stream.message().await?;
+            Ok::<_, tonic::Status>((stream, first))
+        })
+        .await;
+        let reason = match opened {
+            Err(_) => format!("no answer within {first_answer:?}"),
+            Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => {
+                return unimplemented();
+            }
+            Ok(Err(status)) => describe(&status),
+            Ok(Ok((_, None))) => "the Watch stream ended".to_owned(),
+            Ok(Ok((mut stream, Some(first)))) => {
+                let mut message = first;
                 loop {
+                    answered = true;
+                    attempt = 0;
+                    let health = match message.status() {
+                        ServingStatus::Serving => EndpointHealth::Serving,
+                        other => EndpointHealth::NotServing(other),
+                    };
+                    if !set(health) {
+                        return;
+                    }
                     match stream.message().await {
-                        Ok(Some(message)) => {
-                            // Any message resets the backoff.
-                            attempt = 0;
-                            let health = match message.status() {
-                                ServingStatus::Serving => EndpointHealth::Serving,
-                                other => EndpointHealth::NotServing(other),
-                            };
-                            if !set(health) {
-                                return;
-                            }
-                        }
+                        Ok(Some(next)) => message = next,
                         Ok(None) => break "the Watch stream ended".to_owned(),
                         Err(status) => break describe(&status),
                     }
                 }
             }
-            Err(status) if status.code() == tonic::Code::Unimplemented => {
-                tracing::warn!(
-                    endpoint = %id.0,
-                    "the endpoint has no grpc.health.v1.Health service (UNIMPLEMENTED): \
-                     health checking is off for it, and it stays in rotation"
-                );
-                set(EndpointHealth::Unimplemented);
+        };
+        if answered {
+            // A17: a stream that had answered is retried at once, the endpoint out of rotation
+            // (connecting) until the new stream answers.
+            tracing::debug!(endpoint = %id.0, %reason, "the Watch ended; watching again");
+            if !set(EndpointHealth::Connecting) {
                 return;
             }
-            Err(status) => describe(&status),
-        };
+            continue;
+        }
         attempt = attempt.saturating_add(1);
         let retry_in = backoff.wait(attempt);
         let health = EndpointHealth::Retrying {

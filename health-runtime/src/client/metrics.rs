@@ -25,14 +25,16 @@ use super::HealthAwareChannel;
 /// ```
 #[derive(Debug)]
 pub struct EndpointCollector {
-    channel: HealthAwareChannel,
+    /// Weak: a registry does not keep the channel alive once its users dropped it (its
+    /// family is empty then).
+    channel: super::balance::WeakChannel,
 }
 
 impl EndpointCollector {
     /// The collector of `channel`'s endpoints.
     pub fn new(channel: &HealthAwareChannel) -> Self {
         EndpointCollector {
-            channel: channel.clone(),
+            channel: channel.downgrade(),
         }
     }
 }
@@ -51,7 +53,12 @@ impl Collector for EndpointCollector {
             None,
             MetricType::Gauge,
         )?;
-        for (endpoint, health) in self.channel.endpoints() {
+        let endpoints = self
+            .channel
+            .upgrade()
+            .map(|channel| channel.endpoints())
+            .unwrap_or_default();
+        for (endpoint, health) in endpoints {
             let labels = EndpointLabels {
                 endpoint,
                 state: health.name(),

@@ -1,4 +1,4 @@
-//! The client side: health-aware load balancing for tonic channels, to the letter of
+//! The client side: health-aware load balancing for tonic channels, after
 //! [gRFC A17](https://github.com/grpc/proposal/blob/master/A17-client-side-health-checking.md),
 //! and a [`Supervisor`] for plugin hosts that follows one server's health.
 //!
@@ -7,8 +7,19 @@
 //! `Watch` runs on it, with its TLS: what the watch sees is what the calls get. An endpoint
 //! leaves the rotation as soon as its `Watch` delivers anything but `SERVING`, and comes back on
 //! `SERVING`; a server without the health service (`UNIMPLEMENTED`) is taken as serving, logged
-//! once and never asked again; a `Watch` that ends or fails is retried with exponential backoff
-//! and jitter, the backoff reset by any message.
+//! once and never asked again; a `Watch` that ends after answering is opened again at once
+//! (the endpoint out of rotation, connecting, until it answers), and one that fails or gets no
+//! answer within [`first_answer_timeout`](Builder::first_answer_timeout) (20 s) is retried with
+//! exponential backoff and jitter, the backoff reset by any message. A call made while no
+//! endpoint is in rotation waits for one that is still connecting, within its deadline
+//! (`grpc-timeout`), and fails with `UNAVAILABLE` when none is.
+//!
+//! Where it differs from grpc-go's A17: `UNIMPLEMENTED` turns checking off for the endpoint
+//! until it is added again (grpc-go asks again on each new connection); after a `GOAWAY` the
+//! `Watch` may run on to the old connection's end while new calls use a new one; and a retry
+//! shows as [`EndpointHealth::Retrying`] rather than going back through connecting. Set HTTP/2
+//! keepalive on the endpoints (`Endpoint::http2_keep_alive_interval`), as A17 assumes, to
+//! notice a peer that stops answering on an open connection.
 //!
 //! ```no_run
 //! use health_runtime::client::HealthAwareChannel;

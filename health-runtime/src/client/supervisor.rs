@@ -34,8 +34,12 @@ impl Observed {
 /// Follows `grpc.health.v1.Health` of one server under one name (`plugin` for a go-plugin
 /// plugin, `""` for the whole server) and calls back on every change: `Watch` pushes them as
 /// they happen; against a server whose `Watch` is `UNIMPLEMENTED` it polls `Check` instead. A
-/// `Watch` that fails or ends is reported as [`Observed::Unreachable`] (once, however many
-/// retries fail) and retried with backoff (reset by any answer). Stops when dropped.
+/// `Watch` that ends after answering is opened again at once; one that gets no answer (refused,
+/// failed, or silent past [`first_answer`](SupervisorSettings::first_answer)) is reported as
+/// [`Observed::Unreachable`] (once, however many retries fail) and retried with backoff, reset
+/// by any answer. Set HTTP/2 keepalive on the channel's endpoint
+/// (`Endpoint::http2_keep_alive_interval`) to notice a server that stops answering on an open
+/// connection. Stops when dropped.
 ///
 /// ```no_run
 /// use health_runtime::client::{Observed, Supervisor};
@@ -65,8 +69,12 @@ pub struct Supervisor {
 pub struct SupervisorSettings {
     /// How failed `Watch`es are retried.
     pub backoff: Backoff,
-    /// How often `Check` is called where `Watch` is `UNIMPLEMENTED`.
+    /// How often `Check` is called where `Watch` is `UNIMPLEMENTED`; also each `Check`'s
+    /// deadline.
     pub poll_interval: Duration,
+    /// How long a `Watch` may take to give its first answer before the server counts as
+    /// unreachable (20 s).
+    pub first_answer: Duration,
 }
 
 impl Default for SupervisorSettings {
@@ -74,6 +82,7 @@ impl Default for SupervisorSettings {
         SupervisorSettings {
             backoff: Backoff::default(),
             poll_interval: Duration::from_secs(5),
+            first_answer: Duration::from_secs(20),
         }
     }
 }
@@ -173,25 +182,40 @@ impl Follower {
         let mut attempt = 0u32;
         loop {
             let request = self.request();
-            let reason = match self.client.watch(request).await {
-                Ok(response) => {
-                    let mut stream = response.into_inner();
-                    loop {
+            let mut client = self.client.clone();
+            let first_answer = self.settings.first_answer;
+            // A server that accepts the connection and never answers is unreachable too.
+            let opened = tokio::time::timeout(first_answer, async move {
+                let mut stream = client.watch(request).await?.into_inner();
+                let first = stream.message().await?;
+                Ok::<_, tonic::Status>((stream, first))
+            })
+            .await;
+            let (reason, answered) = match opened {
+                Err(_) => (format!("no answer within {first_answer:?}"), false),
+                Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => {
+                    return self.poll().await;
+                }
+                Ok(Err(status)) => (status.to_string(), false),
+                Ok(Ok((_, None))) => ("the Watch stream ended".to_owned(), false),
+                Ok(Ok((mut stream, Some(first)))) => {
+                    attempt = 0;
+                    self.see(observed(first.status()));
+                    let reason = loop {
                         match stream.message().await {
-                            Ok(Some(message)) => {
-                                attempt = 0;
-                                self.see(observed(message.status()));
-                            }
+                            Ok(Some(message)) => self.see(observed(message.status())),
                             Ok(None) => break "the Watch stream ended".to_owned(),
                             Err(status) => break status.to_string(),
                         }
-                    }
+                    };
+                    (reason, true)
                 }
-                Err(status) if status.code() == tonic::Code::Unimplemented => {
-                    return self.poll().await;
-                }
-                Err(status) => status.to_string(),
             };
+            if answered {
+                // A stream that had answered is opened again at once; only a failure to get
+                // an answer counts as unreachable.
+                continue;
+            }
             self.see(Observed::Unreachable(reason));
             attempt = attempt.saturating_add(1);
             tokio::time::sleep(self.settings.backoff.wait(attempt)).await;
@@ -209,11 +233,18 @@ impl Follower {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            let request = self.request();
+            let mut request = tonic::Request::new(self.request());
+            // A check that outlasts the interval is a server that does not answer.
+            request.set_timeout(self.settings.poll_interval);
             let seen = match self.client.check(request).await {
                 Ok(response) => observed(response.into_inner().status()),
                 Err(status) if status.code() == tonic::Code::NotFound => {
                     Observed::NotServing(ServingStatus::ServiceUnknown)
+                }
+                Err(status) if status.code() == tonic::Code::Unimplemented => {
+                    Observed::Unreachable(
+                        "the server has no grpc.health.v1.Health service (UNIMPLEMENTED)".into(),
+                    )
                 }
                 Err(status) => Observed::Unreachable(status.to_string()),
             };
