@@ -150,25 +150,31 @@ fn main() {
         // Warm up both.
         load(ours_client.clone(), calls / 10, concurrency).await;
         load(theirs_client.clone(), calls / 10, concurrency).await;
-        let (mut our_rates, mut our_p99s, mut their_rates, mut their_p99s) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            let (rate, p99) = load(ours_client.clone(), calls, concurrency).await;
-            our_rates.push(rate);
-            our_p99s.push(p99);
-            let (rate, p99) = load(theirs_client.clone(), calls, concurrency).await;
-            their_rates.push(rate);
-            their_p99s.push(p99);
+        // At the configured concurrency, and one at a time, where no endpoint queues and only
+        // the call path differs (round robin against power of two choices aside).
+        for concurrency in [concurrency, 1] {
+            let calls = if concurrency == 1 { calls / 10 } else { calls };
+            let (mut our_rates, mut our_p99s, mut their_rates, mut their_p99s) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                let (rate, p99) = load(ours_client.clone(), calls, concurrency).await;
+                our_rates.push(rate);
+                our_p99s.push(p99);
+                let (rate, p99) = load(theirs_client.clone(), calls, concurrency).await;
+                their_rates.push(rate);
+                their_p99s.push(p99);
+            }
+            let (our_rate, their_rate) = (median(&mut our_rates), median(&mut their_rates));
+            let (our_p99, their_p99) = (median(&mut our_p99s), median(&mut their_p99s));
+            println!(
+                "{concurrency} at a time:\n\
+                 HealthAwareChannel: {our_rate:>8.0} calls/s, p99 {our_p99:>6.0} µs\n\
+                 balance_list:       {their_rate:>8.0} calls/s, p99 {their_p99:>6.0} µs\n\
+                 throughput ratio (ours / tonic's) {:.3} (target >= 0.95); p99 ratio {:.3}",
+                our_rate / their_rate,
+                our_p99 / their_p99
+            );
         }
-        let (our_rate, their_rate) = (median(&mut our_rates), median(&mut their_rates));
-        let (our_p99, their_p99) = (median(&mut our_p99s), median(&mut their_p99s));
-        println!(
-            "HealthAwareChannel: {our_rate:>8.0} calls/s, p99 {our_p99:>6.0} µs\n\
-             balance_list:       {their_rate:>8.0} calls/s, p99 {their_p99:>6.0} µs\n\
-             throughput ratio (ours / tonic's) {:.3} (target >= 0.95); p99 ratio {:.3}",
-            our_rate / their_rate,
-            our_p99 / their_p99
-        );
 
         println!("== a backend turning critical to out of rotation: {flips} flips");
         let mut changes = ours.subscribe();
