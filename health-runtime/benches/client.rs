@@ -7,6 +7,10 @@
 //!
 //! `cargo bench -p health-runtime --features client --bench client`
 
+mod support;
+
+use support::{env_or, median};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -16,18 +20,6 @@ use health_runtime::pb::health::v1::HealthCheckRequest;
 use health_runtime::pb::health::v1::health_client::HealthClient;
 use health_runtime::{Check, HealthConfig, HealthRuntime};
 use tonic::transport::{Channel, Endpoint};
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
 
 /// A backend whose check `db` is healthy while `up` holds.
 fn backend_runtime(up: &Arc<AtomicBool>) -> HealthRuntime {

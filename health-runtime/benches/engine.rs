@@ -2,6 +2,10 @@
 //!
 //! `cargo bench -p health-runtime --bench engine`
 
+mod support;
+
+use support::median;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -24,11 +28,6 @@ fn builder() -> health_runtime::HealthRuntimeBuilder {
     HealthRuntime::builder()
         .config(config)
         .without_declared_checks()
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 /// (a) A report over 100 checks of 50 ms each takes about one check's time.

@@ -58,6 +58,10 @@
 //! `GRPC_BENCH_PART=watch GRPC_BENCH_CONNECTIONS=1 GRPC_BENCH_STREAMS=5000
 //! GRPC_BENCH_OPENING=5000 cargo bench -p health-runtime --bench grpc`.
 
+mod support;
+
+use support::env_or;
+
 use std::fmt;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -116,15 +120,6 @@ fn main() {
         Ok("server-ours") => serve(Server::Ours),
         Ok(other) => panic!("unknown GRPC_BENCH_ROLE `{other}`"),
         Err(_) => drive(),
-    }
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(value) => value
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={value} is not valid")),
-        Err(_) => default,
     }
 }
 

@@ -8,6 +8,10 @@
 //!    200 on the same kind of server, alternating baseline/ours for several rounds; prints the
 //!    medians and the ratio.
 
+mod support;
+
+use support::median;
+
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -43,11 +47,6 @@ fn metrics_render(c: &mut Criterion) {
     c.bench_function("metrics_render_100_checks", |b| {
         b.iter(|| health_runtime::prometheus::render(&health).expect("renders"));
     });
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 /// Requests/s of `GET url` with 64 requests in flight for `length`.

@@ -16,6 +16,10 @@
 //!
 //! `cargo bench -p health-runtime --bench live`
 
+mod support;
+
+use support::{env_or, median};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -23,18 +27,6 @@ use std::time::{Duration, Instant};
 use health_runtime::config::HistorySettings;
 use health_runtime::{Check, HealthConfig, HealthRuntime};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
 
 fn quiet_config(history: HistorySettings) -> HealthConfig {
     let mut config = HealthConfig::default();

@@ -7,6 +7,10 @@
 //!
 //! `cargo bench -p health-runtime --bench probe_port`
 
+mod support;
+
+use support::env_or;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,13 +22,6 @@ use health_runtime::{Check, HealthConfig, HealthRuntime};
 
 /// The kubelet's default probe timeout.
 const DEADLINE: Duration = Duration::from_secs(1);
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
 
 fn free_port() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -66,6 +66,15 @@ fn fast_backoff() -> Backoff {
     Backoff::starting_at(Duration::from_millis(40))
 }
 
+/// A backend named `b<index>` for each dial, on the dial's runtime.
+async fn backends(dials: &[Dial]) -> Vec<Backend> {
+    let mut backends = Vec::new();
+    for (index, dial) in dials.iter().enumerate() {
+        backends.push(Backend::start(&format!("b{index}"), Some(health(dial))).await);
+    }
+    backends
+}
+
 /// Waits until `channel` has `n` endpoints in rotation.
 async fn until_in_rotation(channel: &HealthAwareChannel, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -198,10 +207,7 @@ async fn a_backend_turned_not_serving_gets_no_new_call_once_its_watch_said_so() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_backend_is_retried_with_growing_backoff_and_rejoins_when_restarted() {
     let dials: Vec<Dial> = (0..2).map(|_| Dial::new()).collect();
-    let mut backends = Vec::new();
-    for (index, dial) in dials.iter().enumerate() {
-        backends.push(Backend::start(&format!("b{index}"), Some(health(dial))).await);
-    }
+    let mut backends = backends(&dials).await;
     let channel = HealthAwareChannel::builder()
         .health_check_service(SERVICE)
         .backoff(fast_backoff())
@@ -379,10 +385,7 @@ async fn the_service_config_applies_and_the_client_switch_turns_checking_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endpoints_come_and_go_through_a_discover_stream_and_show_as_gauges() {
     let dials: Vec<Dial> = (0..2).map(|_| Dial::new()).collect();
-    let mut backends = Vec::new();
-    for (index, dial) in dials.iter().enumerate() {
-        backends.push(Backend::start(&format!("b{index}"), Some(health(dial))).await);
-    }
+    let backends = backends(&dials).await;
     let channel = HealthAwareChannel::builder()
         .health_check_service(SERVICE)
         .backoff(fast_backoff())

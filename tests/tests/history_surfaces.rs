@@ -238,6 +238,20 @@ async fn grpc_history_follows_the_detail_level() {
     assert_eq!(unknown.code(), tonic::Code::NotFound);
 }
 
+/// Serves `runtime` over gRPC and opens a `WatchHealthReport` stream on it, without a token.
+async fn watch_report(
+    runtime: &HealthRuntime,
+) -> (GrpcServer, tonic::Streaming<WatchHealthReportResponse>) {
+    let server = GrpcServer::start(runtime).await;
+    let mut client = HealthReportClient::new(server.channel().await);
+    let stream = client
+        .watch_health_report(WatchHealthReportRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    (server, stream)
+}
+
 async fn next_update(
     stream: &mut tonic::Streaming<WatchHealthReportResponse>,
     wait: Duration,
@@ -265,13 +279,7 @@ async fn watch_health_report_streams_warning_which_watch_cannot_show() {
     let dial = Dial::new();
     let runtime = runtime(&dial, DetailLevel::Always);
     runtime.check("db").await.unwrap();
-    let server = GrpcServer::start(&runtime).await;
-    let mut client = HealthReportClient::new(server.channel().await);
-    let mut stream = client
-        .watch_health_report(WatchHealthReportRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let (server, mut stream) = watch_report(&runtime).await;
     let first = next_update(&mut stream, Duration::from_secs(5))
         .await
         .unwrap();
@@ -634,13 +642,7 @@ async fn a_new_value_sends_a_state_frame_and_a_removed_check_leaves_the_report_s
     let mut frames = Frames::open(addr, None).await;
     let (_, first) = frames.next(Duration::from_secs(5)).await.unwrap();
     assert_eq!(first["report"]["metrics"]["db"]["value"], 1.0);
-    let server = GrpcServer::start(&runtime).await;
-    let mut client = HealthReportClient::new(server.channel().await);
-    let mut stream = client
-        .watch_health_report(WatchHealthReportRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let (_server, mut stream) = watch_report(&runtime).await;
     next_update(&mut stream, Duration::from_secs(5))
         .await
         .unwrap();
@@ -689,13 +691,7 @@ async fn watch_health_report_sends_every_change_however_fast() {
     let dial = Dial::new();
     let runtime = runtime(&dial, DetailLevel::Always);
     runtime.check("db").await.unwrap();
-    let server = GrpcServer::start(&runtime).await;
-    let mut client = HealthReportClient::new(server.channel().await);
-    let mut stream = client
-        .watch_health_report(WatchHealthReportRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let (_server, mut stream) = watch_report(&runtime).await;
     next_update(&mut stream, Duration::from_secs(5))
         .await
         .unwrap();
