@@ -265,3 +265,29 @@ pub fn go_host(out: &Path) -> Option<GoHost> {
     }
     Some(built)
 }
+
+/// A child process that is killed, and waited for, when dropped: a test that fails midway
+/// leaves no server behind.
+#[derive(Debug)]
+pub struct Reaped(pub Child);
+
+impl std::ops::Deref for Reaped {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -9,7 +9,7 @@
 #![cfg(unix)]
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -29,14 +29,7 @@ mod kv {
 use kv::kv_client::KvClient;
 use kv::{GetRequest, PutRequest};
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+struct Server(tests::process::Reaped);
 
 /// A request body fed by the test, chunk by chunk.
 struct Trickle(tokio::sync::mpsc::Receiver<Bytes>);
@@ -136,7 +129,7 @@ fn start(exe: &Path, data: &Path) -> (Server, std::net::SocketAddr, std::net::So
         .stdout(Stdio::null())
         .spawn()
         .expect("starting plugin_server");
-    let mut server = Server(child);
+    let mut server = Server(tests::process::Reaped(child));
     wait_for_port(&mut server.0, grpc, Duration::from_secs(60)).unwrap();
     (server, grpc, http)
 }

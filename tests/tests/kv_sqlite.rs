@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tests::process::{build_example, free_port, wait_for_port};
@@ -53,14 +53,7 @@ impl Upstream {
 }
 
 /// The running example; killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+struct Server(tests::process::Reaped);
 
 impl Server {
     fn start(
@@ -86,7 +79,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("starting kv_sqlite");
-        let mut server = Server(child);
+        let mut server = Server(tests::process::Reaped(child));
         if let Err(why) = wait_for_port(&mut server.0, addr, Duration::from_secs(60)) {
             panic!("kv_sqlite: {why}");
         }

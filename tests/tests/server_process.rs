@@ -7,7 +7,7 @@
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use health_runtime::pb::health::v1::{HealthCheckRequest, HealthCheckResponse};
@@ -18,16 +18,9 @@ use tests::{HealthClient, ServingStatus, check_status};
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
 
 struct Server {
-    child: Child,
+    child: tests::process::Reaped,
     grpc: SocketAddr,
     http: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Server {
@@ -116,7 +109,11 @@ fn start(exe: &Path, fd_limit: Option<u32>, env: &[(&str, &str)]) -> Server {
         command.env(name, value);
     }
     let child = command.spawn().expect("starting plugin_server");
-    let mut server = Server { child, grpc, http };
+    let mut server = Server {
+        child: tests::process::Reaped(child),
+        grpc,
+        http,
+    };
     wait_for_port(&mut server.child, grpc, Duration::from_secs(60)).unwrap();
     wait_for_port(&mut server.child, http, Duration::from_secs(10)).unwrap();
     server

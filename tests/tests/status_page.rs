@@ -13,7 +13,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -30,15 +30,8 @@ const PATIENCE: Duration = Duration::from_secs(15);
 
 /// The example server; killed when dropped.
 struct Server {
-    child: Child,
+    child: tests::process::Reaped,
     http: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Server {
@@ -59,7 +52,10 @@ impl Server {
             .stdout(Stdio::null())
             .spawn()
             .expect("starting plugin_server");
-        let mut server = Server { child, http };
+        let mut server = Server {
+            child: tests::process::Reaped(child),
+            http,
+        };
         wait_for_port(&mut server.child, grpc, Duration::from_secs(60)).unwrap();
         wait_for_port(&mut server.child, http, Duration::from_secs(10)).unwrap();
         server
