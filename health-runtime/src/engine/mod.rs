@@ -323,7 +323,16 @@ impl Engine {
     /// Starts one run on its own task, so that it completes even if every caller goes away.
     fn spawn_run(self: &Arc<Self>, entry: Arc<Entry>) -> SharedRun {
         let engine = self.clone();
-        let span = tracing::info_span!("health_check", check = %entry.info.name);
+        // Field names after the OpenTelemetry conventions of `otel::` (the `health.check.*`
+        // attributes); `otel.status_code` is tracing-opentelemetry's field for the span status.
+        let span = tracing::info_span!(
+            "health_check",
+            health.check.name = %entry.info.name,
+            health.check.result = tracing::field::Empty,
+            health.check.status = tracing::field::Empty,
+            health.check.outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
         let task = tokio::spawn(
             {
                 let entry = entry.clone();
@@ -331,7 +340,16 @@ impl Engine {
                     let started = Instant::now();
                     let result = execute(&entry).await;
                     let duration = started.elapsed();
+                    let outcome = outcome(&result);
                     let (previous, snapshot) = engine.record(&entry, result, duration);
+                    let failed = snapshot.state.failures > previous.state.failures;
+                    let span = tracing::Span::current();
+                    span.record("health.check.outcome", outcome);
+                    span.record("health.check.status", snapshot.state.status.as_str());
+                    span.record("health.check.result", run_result(failed));
+                    if failed {
+                        span.record("otel.status_code", "ERROR");
+                    }
                     // Queued while the run is still the one in flight, so that the next run's
                     // events queue behind these.
                     engine.announce(&entry, &previous, &snapshot, duration);
@@ -538,6 +556,23 @@ impl Drop for Engine {
             }
         }
     }
+}
+
+/// How a run ended, as the run span's `health.check.outcome` says: a run refused because an
+/// earlier one has not returned counts as a timeout (it is shown with `on_timeout`).
+fn outcome(result: &RunResult) -> &'static str {
+    match result {
+        RunResult::Completed(Ok(_)) => "ok",
+        RunResult::Completed(Err(_)) => "error",
+        RunResult::Panicked(_) => "panic",
+        RunResult::TimedOut | RunResult::StillRunning => "timeout",
+    }
+}
+
+/// A run's result as the span and the metrics name it: whether [`HealthEvent::Ran`] says it
+/// failed.
+fn run_result(failed: bool) -> &'static str {
+    if failed { "failure" } else { "success" }
 }
 
 /// `start + delay`, or a point decades away when that overflows.

@@ -241,12 +241,11 @@ impl HealthRuntimeBuilder {
             }
             return Err(BuildError { problems });
         }
-        Ok(HealthRuntime::new(
-            engine,
-            self.version,
-            self.config,
-            attach.extensions,
-        ))
+        let runtime = HealthRuntime::new(engine, self.version, self.config, attach.extensions);
+        for hook in attach.on_built {
+            hook(&runtime);
+        }
+        Ok(runtime)
     }
 }
 
@@ -286,11 +285,16 @@ fn display_problems(problems: &[BuildProblem]) -> String {
 
 /// What the surfaces compiled into the crate attach to every runtime as it is built: checks of
 /// their own (the health file's), observers that must see every run (Prometheus' run
-/// histogram), and per-runtime state. Filled by `crate::attach_surfaces`, the one place that
-/// names the surfaces; the core only carries what it is given.
+/// histogram), per-runtime state, and hooks called with the runtime once it is built (to
+/// register callbacks that read it, holding it weakly). Filled by `crate::attach_surfaces`, the
+/// one place that names the surfaces; the core only carries what it is given.
 #[derive(Default)]
 pub(crate) struct Attach {
     pub(crate) checks: Vec<Check>,
     pub(crate) observers: Vec<Arc<dyn HealthObserver>>,
     pub(crate) extensions: Extensions,
+    pub(crate) on_built: Vec<OnBuilt>,
 }
+
+/// A hook of [`Attach`], called once with the runtime just built.
+pub(crate) type OnBuilt = Box<dyn FnOnce(&HealthRuntime) + Send>;

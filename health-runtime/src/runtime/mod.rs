@@ -14,7 +14,7 @@ pub use aware::{AwareHandle, HealthAware};
 pub use error::{RegistryError, UnknownCheck};
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -54,6 +54,33 @@ pub struct HealthRuntime {
     pub(crate) meta: Arc<Meta>,
 }
 
+/// A [`HealthRuntime`] held without keeping it alive: for what the runtime itself keeps (a
+/// callback registered elsewhere) and must not outlive it.
+#[derive(Clone)]
+pub(crate) struct WeakRuntime {
+    engine: Weak<Engine>,
+    meta: Weak<Meta>,
+}
+
+impl WeakRuntime {
+    /// The runtime, unless every [`HealthRuntime`] clone of it is gone.
+    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
+    pub(crate) fn upgrade(&self) -> Option<HealthRuntime> {
+        Some(HealthRuntime {
+            engine: self.engine.upgrade()?,
+            meta: self.meta.upgrade()?,
+        })
+    }
+}
+
+impl fmt::Debug for WeakRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakRuntime")
+            .field("alive", &(self.engine.strong_count() > 0))
+            .finish()
+    }
+}
+
 pub(crate) struct Meta {
     version: String,
     pub(crate) config: HealthConfig,
@@ -87,6 +114,15 @@ impl HealthRuntime {
         HealthRuntime {
             engine,
             meta: Arc::new(meta),
+        }
+    }
+
+    /// A handle that does not keep the runtime alive.
+    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
+    pub(crate) fn downgrade(&self) -> WeakRuntime {
+        WeakRuntime {
+            engine: Arc::downgrade(&self.engine),
+            meta: Arc::downgrade(&self.meta),
         }
     }
 
