@@ -103,6 +103,9 @@ pub mod health_file;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+pub mod otel;
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub mod pb;
@@ -139,6 +142,8 @@ pub(crate) fn attach_surfaces(attach: &mut runtime::builder::Attach, config: &He
     history::attach(attach, config);
     #[cfg(feature = "prometheus")]
     prometheus::attach(attach);
+    #[cfg(feature = "otel")]
+    otel::attach(attach);
 }
 
 #[doc(hidden)]

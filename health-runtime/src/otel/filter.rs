@@ -1,0 +1,89 @@
+//! Per-layer filters: [`WithoutHealth`] keeps health-runtime's check runs out of an
+//! application's layers; `HealthSpans` keeps a layer to them.
+
+use tracing::Metadata;
+use tracing::subscriber::Interest;
+use tracing_subscriber::layer::{Context, Filter};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The engine's span around each check run.
+const RUN_SPAN: &str = "health_check";
+
+/// Whether `target` is this crate's (`health_runtime`, `health_runtime::...`).
+fn is_ours(target: &str) -> bool {
+    target
+        .strip_prefix("health_runtime")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+}
+
+/// A per-layer filter dropping the spans and events of health-runtime (target
+/// `health_runtime::*`): the `health_check` span of every check run and what the engine logs
+/// inside it. Add it to the application's own tracing-opentelemetry layer (or any layer) with
+/// [`Layer::with_filter`](tracing_subscriber::Layer::with_filter); the other layers still see
+/// everything. Made by [`without_health`].
+///
+/// The decision depends on the callsite alone, so it is cached by tracing and costs nothing per
+/// span.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WithoutHealth {
+    _private: (),
+}
+
+/// The filter that keeps health-runtime's check runs out of a layer: see [`WithoutHealth`] and
+/// the [module docs](super#keeping-health-out-of-the-applications-traces).
+pub fn without_health() -> WithoutHealth {
+    WithoutHealth::default()
+}
+
+impl<S> Filter<S> for WithoutHealth {
+    fn enabled(&self, metadata: &Metadata<'_>, _: &Context<'_, S>) -> bool {
+        !is_ours(metadata.target())
+    }
+
+    fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if is_ours(metadata.target()) {
+            Interest::never()
+        } else {
+            Interest::always()
+        }
+    }
+}
+
+/// The filter of [`Telemetry::tracing_layer`](super::Telemetry::tracing_layer): the engine's
+/// `health_check` spans and whatever happens inside them, nothing else.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct HealthSpans;
+
+impl<S> Filter<S> for HealthSpans
+where
+    S: tracing::Subscriber + for<'lookup> LookupSpan<'lookup>,
+{
+    fn enabled(&self, metadata: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
+        if metadata.is_span() && metadata.name() == RUN_SPAN && is_ours(metadata.target()) {
+            return true;
+        }
+        // The context only shows the spans this filter enabled: a current span means a run's.
+        cx.lookup_current().is_some()
+    }
+
+    fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if metadata.is_span() && metadata.name() == RUN_SPAN && is_ours(metadata.target()) {
+            Interest::always()
+        } else {
+            Interest::sometimes()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_ours;
+
+    #[test]
+    fn only_the_crates_targets_are_ours() {
+        assert!(is_ours("health_runtime"));
+        assert!(is_ours("health_runtime::engine"));
+        assert!(!is_ours("health_runtime_ext"));
+        assert!(!is_ours("my_app::health_runtime"));
+    }
+}
