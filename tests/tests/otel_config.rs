@@ -36,9 +36,15 @@ fn malformed_values_are_errors_naming_the_variable_and_the_value() {
     ];
     for &(variable, value) in cases {
         let error = error(&[ENDPOINT, (variable, value)]);
-        assert_eq!((error.variable, error.value.as_str()), (variable, value), "{error}");
+        assert_eq!(
+            (error.variable, error.value.as_str()),
+            (variable, value),
+            "{error}"
+        );
         assert!(
-            error.to_string().starts_with(&format!("{variable}={value:?}")),
+            error
+                .to_string()
+                .starts_with(&format!("{variable}={value:?}")),
             "{error}"
         );
     }
@@ -54,7 +60,11 @@ fn malformed_endpoints_are_errors_naming_the_variable() {
     ] {
         for value in ["collector:4317", "ftp://collector", "http://", "not a url"] {
             let error = error(&[(variable, value)]);
-            assert_eq!((error.variable, error.value.as_str()), (variable, value), "{error}");
+            assert_eq!(
+                (error.variable, error.value.as_str()),
+                (variable, value),
+                "{error}"
+            );
         }
     }
 }
@@ -69,25 +79,43 @@ fn a_malformed_value_is_an_error_even_without_an_endpoint() {
 fn no_endpoint_or_a_disabled_sdk_is_nothing_to_install() {
     let none = |pairs: &[(&str, &str)]| Otlp::from_pairs(pairs.iter().copied()).unwrap();
     assert!(none(&[]).is_none());
-    assert!(none(&[("OTEL_SERVICE_NAME", "kv"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).is_none());
+    assert!(
+        none(&[
+            ("OTEL_SERVICE_NAME", "kv"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        ])
+        .is_none()
+    );
     // An empty value counts as unset.
     assert!(none(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "")]).is_none());
     assert!(none(&[ENDPOINT, ("OTEL_SDK_DISABLED", "true")]).is_none());
     assert!(none(&[ENDPOINT, ("OTEL_SDK_DISABLED", "TRUE")]).is_none());
     assert!(none(&[ENDPOINT, ("OTEL_SDK_DISABLED", "false")]).is_some());
     // One signal's endpoint is enough.
-    assert!(none(&[("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://127.0.0.1:4318/v1/logs")]).is_some());
+    assert!(
+        none(&[(
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+            "http://127.0.0.1:4318/v1/logs"
+        )])
+        .is_some()
+    );
 }
 
 #[test]
 fn well_formed_values_are_taken() {
     let otlp = Otlp::from_pairs([
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector.example:4317"),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "https://collector.example:4317",
+        ),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
         ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s%3Dcret, tenant=a"),
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
         ("OTEL_METRIC_EXPORT_INTERVAL", "15000"),
-        ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod,team=kv"),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment=prod,team=kv",
+        ),
         ("OTEL_SERVICE_NAME", "kv"),
     ])
     .unwrap()
@@ -95,7 +123,11 @@ fn well_formed_values_are_taken() {
     assert_eq!(otlp.protocol(), Protocol::Grpc);
     assert_eq!(otlp.metric_interval(), Duration::from_secs(15));
     let http = Otlp::from_pairs([ENDPOINT]).unwrap().unwrap();
-    assert_eq!(http.protocol(), Protocol::HttpProtobuf, "the specification's default");
+    assert_eq!(
+        http.protocol(),
+        Protocol::HttpProtobuf,
+        "the specification's default"
+    );
     assert_eq!(http.metric_interval(), Duration::from_secs(60));
 }
 

@@ -50,7 +50,11 @@ impl<S> Filter<S> for WithoutHealth {
 }
 
 /// The filter of [`Telemetry::tracing_layer`](super::Telemetry::tracing_layer): the engine's
-/// `health_check` spans and whatever happens inside them, nothing else.
+/// `health_check` spans and the crate's events inside them, nothing else.
+///
+/// Nothing it enables is enabled by [`WithoutHealth`] (both go by the crate's targets): a span
+/// must never reach two tracing-opentelemetry layers of one subscriber, which would both store
+/// their data in its extensions (and tracing-subscriber panics on the second).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct HealthSpans;
 
@@ -59,7 +63,10 @@ where
     S: tracing::Subscriber + for<'lookup> LookupSpan<'lookup>,
 {
     fn enabled(&self, metadata: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
-        if metadata.is_span() && metadata.name() == RUN_SPAN && is_ours(metadata.target()) {
+        if !is_ours(metadata.target()) {
+            return false;
+        }
+        if metadata.is_span() && metadata.name() == RUN_SPAN {
             return true;
         }
         // The context only shows the spans this filter enabled: a current span means a run's.
@@ -67,7 +74,9 @@ where
     }
 
     fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
-        if metadata.is_span() && metadata.name() == RUN_SPAN && is_ours(metadata.target()) {
+        if !is_ours(metadata.target()) {
+            Interest::never()
+        } else if metadata.is_span() && metadata.name() == RUN_SPAN {
             Interest::always()
         } else {
             Interest::sometimes()

@@ -136,9 +136,11 @@ impl fmt::Debug for Telemetry {
 impl Telemetry {
     /// A `tracing` layer exporting the health spans only, for the application's subscriber:
     /// the engine's `health_check` span of every run (with its `health.check.*` fields as
-    /// attributes, its status `ERROR` on failure) and the events inside it. Spans and events
-    /// of the application are not exported by it; for those, the application adds a layer of
-    /// its own, filtered with [`without_health`](super::without_health).
+    /// attributes, its status `ERROR` on failure) and the crate's events inside it. Spans and
+    /// events of the application are not exported by it; for those, the application adds a
+    /// tracing-opentelemetry layer of its own, filtered with
+    /// [`without_health`](super::without_health). That filter is required beside this layer:
+    /// two tracing-opentelemetry layers of one subscriber must never see the same span.
     pub fn tracing_layer<S>(&self) -> impl Layer<S> + 'static
     where
         S: tracing::Subscriber + for<'span> LookupSpan<'span>,
