@@ -54,7 +54,7 @@
 //!
 //! # Setting up
 //!
-//! ```no_run
+//! ```
 //! use health_runtime::{HealthRuntime, otel};
 //! use tracing_subscriber::prelude::*;
 //!
