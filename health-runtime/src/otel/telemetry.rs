@@ -146,7 +146,14 @@ impl Telemetry {
         S: tracing::Subscriber + for<'span> LookupSpan<'span>,
     {
         let tracer = self.providers.tracer.tracer_with_scope(super::scope());
+        // The span's code location, thread and target are the same for every run (the engine
+        // spawns each on a task), and busy/idle time says nothing the span's own times do not:
+        // left out, they would only add to every run's cost.
         tracing_opentelemetry::layer()
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_tracked_inactivity(false)
             .with_tracer(tracer)
             .with_filter(HealthSpans)
     }
