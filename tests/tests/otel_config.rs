@@ -27,10 +27,6 @@ fn malformed_values_are_errors_naming_the_variable_and_the_value() {
         ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "soon"),
         ("OTEL_METRIC_EXPORT_INTERVAL", "0"),
         ("OTEL_METRIC_EXPORT_INTERVAL", "1m"),
-        ("OTEL_EXPORTER_OTLP_HEADERS", "api-key"),
-        ("OTEL_EXPORTER_OTLP_HEADERS", "bad header=1"),
-        ("OTEL_EXPORTER_OTLP_HEADERS", "a=%zz"),
-        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "=1"),
         ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment"),
         ("OTEL_SDK_DISABLED", "yes"),
     ];
@@ -46,6 +42,42 @@ fn malformed_values_are_errors_naming_the_variable_and_the_value() {
                 .to_string()
                 .starts_with(&format!("{variable}={value:?}")),
             "{error}"
+        );
+    }
+}
+
+#[test]
+fn malformed_headers_are_errors_that_hide_the_values() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("OTEL_EXPORTER_OTLP_HEADERS", "api-key", "***"),
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "tenant=a,s3cret",
+            "tenant=***,***",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "bad header=s3cret",
+            "bad header=***",
+        ),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=%zz", "api-key=***"),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "=s3cret", "=***"),
+    ];
+    for &(variable, value, shown) in cases {
+        let error = error(&[ENDPOINT, (variable, value)]);
+        assert_eq!(
+            (error.variable, error.value.as_str()),
+            (variable, shown),
+            "{error}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!("{variable}={shown:?}")),
+            "{message}"
+        );
+        assert!(
+            !message.contains("s3cret") && !message.contains("%zz"),
+            "{message}"
         );
     }
 }

@@ -145,7 +145,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Where one signal goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Destination {
     /// The full URL: for OTLP/HTTP with the signal's path.
     pub(crate) endpoint: String,
@@ -201,7 +201,7 @@ pub(crate) struct Destination {
 /// assert!(Otlp::from_pairs([("OTEL_SERVICE_NAME", "kv")])?.is_none());
 /// # Ok::<(), health_runtime::config::ConfigError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[must_use]
 pub struct Otlp {
     endpoint: Option<String>,
@@ -216,6 +216,68 @@ pub struct Otlp {
     pub(crate) service_version: Option<String>,
     pub(crate) resource: Vec<(String, String)>,
     metric_interval: Duration,
+}
+
+impl fmt::Debug for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Destination")
+            .field("endpoint", &shown(&self.endpoint))
+            .field("protocol", &self.protocol)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// Header values carry credentials (API keys): only their names are shown.
+impl fmt::Debug for Otlp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let endpoints: BTreeMap<_, _> = self
+            .signal_endpoints
+            .iter()
+            .map(|(signal, endpoint)| (signal, shown(endpoint)))
+            .collect();
+        f.debug_struct("Otlp")
+            .field("endpoint", &self.endpoint.as_deref().map(shown))
+            .field("signal_endpoints", &endpoints)
+            .field("protocol", &self.protocol)
+            .field("signal_protocols", &self.signal_protocols)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field(
+                "signal_headers",
+                &self
+                    .signal_headers
+                    .iter()
+                    .map(|(signal, headers)| (signal, headers.keys().collect::<Vec<_>>()))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+            .field("timeout", &self.timeout)
+            .field("signal_timeouts", &self.signal_timeouts)
+            .field("service_name", &self.service_name)
+            .field("service_version", &self.service_version)
+            .field("resource", &self.resource)
+            .field("metric_interval", &self.metric_interval)
+            .finish()
+    }
+}
+
+/// An endpoint as logs and `Debug` show it: without user info, query or fragment, where a
+/// credential could sit.
+pub(crate) fn shown(endpoint: &str) -> String {
+    match endpoint.parse::<http::Uri>() {
+        Ok(uri) => {
+            let authority = uri.authority().map_or("", |authority| {
+                let text = authority.as_str();
+                text.rsplit_once('@').map_or(text, |(_, host)| host)
+            });
+            format!(
+                "{}://{authority}{}",
+                uri.scheme_str().unwrap_or("?"),
+                uri.path()
+            )
+        }
+        Err(_) => "(not a URL)".to_owned(),
+    }
 }
 
 impl Otlp {
@@ -321,7 +383,7 @@ impl Otlp {
             otlp.metric_interval = parse_millis(METRIC_EXPORT_INTERVAL, &value)?;
         }
         if let Some(value) = get(RESOURCE_ATTRIBUTES) {
-            otlp.resource = parse_pairs(RESOURCE_ATTRIBUTES, &value, |_| Ok(()))?;
+            otlp.resource = parse_pairs(RESOURCE_ATTRIBUTES, &value, &value, |_| Ok(()))?;
         }
         otlp.service_name = get(SERVICE_NAME);
         // Everything is validated first: a malformed value is an error even with no endpoint.
@@ -423,7 +485,7 @@ impl Otlp {
             headers.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         for name in headers.keys() {
-            check_header_name(HEADERS, name, name)?;
+            check_header_name(HEADERS, &format!("{name}=***"), name)?;
         }
         let timeout = self
             .signal_timeouts
@@ -484,73 +546,103 @@ fn parse_millis(variable: &'static str, value: &str) -> Result<Duration, ConfigE
     Ok(Duration::from_millis(millis))
 }
 
-/// An `http://` or `https://` URL with a host.
+/// `endpoint` with any user info (`user:password@`) as `***@`, for an error message.
+fn hide_user_info(endpoint: &str) -> String {
+    let start = endpoint.find("://").map_or(0, |at| at + 3);
+    let end = endpoint[start..]
+        .find(['/', '?', '#'])
+        .map_or(endpoint.len(), |at| start + at);
+    match endpoint[start..end].rfind('@') {
+        Some(at) => format!("{}***{}", &endpoint[..start], &endpoint[start + at..]),
+        None => endpoint.to_owned(),
+    }
+}
+
+/// An `http://` or `https://` URL with a host. An error shows it without its user info.
 fn check_endpoint(variable: &'static str, value: String) -> Result<String, ConfigError> {
+    let bad = |what: String| problem(variable, &hide_user_info(&value), what);
     let uri: http::Uri = value
         .trim()
         .parse()
-        .map_err(|error| problem(variable, &value, format!("not a URL: {error}")))?;
-    match uri.scheme_str() {
-        Some("http" | "https") => {}
-        _ => {
-            return Err(problem(
-                variable,
-                &value,
-                "expected an `http://` or `https://` URL",
-            ));
-        }
+        .map_err(|error| bad(format!("not a URL: {error}")))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(bad("expected an `http://` or `https://` URL".to_owned()));
     }
     if uri.host().is_none_or(str::is_empty) {
-        return Err(problem(variable, &value, "the URL has no host"));
+        return Err(bad("the URL has no host".to_owned()));
     }
     Ok(value.trim().to_owned())
 }
 
+/// Headers carry credentials: an error shows the value with every header value, and every
+/// entry that is not `key=value`, as `***`.
 fn parse_headers(
     variable: &'static str,
     value: &str,
 ) -> Result<BTreeMap<String, String>, ConfigError> {
-    let pairs = parse_pairs(variable, value, |(name, _)| {
-        check_header_name(variable, value, name)
+    let shown = hide_values(value);
+    let pairs = parse_pairs(variable, value, &shown, |(name, _)| {
+        check_header_name(variable, &shown, name)
     })?;
     Ok(pairs.into_iter().collect())
 }
 
-fn check_header_name(variable: &'static str, value: &str, name: &str) -> Result<(), ConfigError> {
-    http::HeaderName::from_bytes(name.as_bytes())
-        .map(drop)
-        .map_err(|_| problem(variable, value, format!("`{name}` is not a header name")))
-}
-
-/// `key=value` pairs separated by commas, the W3C Baggage form the specification uses for
-/// headers and resource attributes, values percent-decoded.
-fn parse_pairs(
-    variable: &'static str,
-    value: &str,
-    check: impl Fn((&str, &str)) -> Result<(), ConfigError>,
-) -> Result<Vec<(String, String)>, ConfigError> {
-    let mut pairs = Vec::new();
-    for entry in value
+/// `value` with each pair's value (and each entry without `=`) as `***`.
+fn hide_values(value: &str) -> String {
+    let entries: Vec<String> = value
         .split(',')
         .map(str::trim)
         .filter(|entry| !entry.is_empty())
-    {
+        .map(|entry| match entry.split_once('=') {
+            Some((key, _)) => format!("{}=***", key.trim()),
+            None => "***".to_owned(),
+        })
+        .collect();
+    entries.join(",")
+}
+
+fn check_header_name(variable: &'static str, shown: &str, name: &str) -> Result<(), ConfigError> {
+    http::HeaderName::from_bytes(name.as_bytes())
+        .map(drop)
+        .map_err(|_| problem(variable, shown, format!("`{name}` is not a header name")))
+}
+
+/// `key=value` pairs separated by commas, the W3C Baggage form the specification uses for
+/// headers and resource attributes, values percent-decoded. Errors show `shown` as the value
+/// and name the entry by its position, not its text (it may be a credential).
+fn parse_pairs(
+    variable: &'static str,
+    value: &str,
+    shown: &str,
+    check: impl Fn((&str, &str)) -> Result<(), ConfigError>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut pairs = Vec::new();
+    let entries = value
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty());
+    for (index, entry) in entries.enumerate() {
+        let position = index + 1;
         let Some((key, raw)) = entry.split_once('=') else {
             return Err(problem(
                 variable,
-                value,
-                format!("`{entry}` is not `key=value`"),
+                shown,
+                format!("entry {position} is not `key=value`"),
             ));
         };
         let key = key.trim();
         if key.is_empty() {
-            return Err(problem(variable, value, format!("`{entry}` has no key")));
+            return Err(problem(
+                variable,
+                shown,
+                format!("entry {position} has no key"),
+            ));
         }
         let decoded = percent_decode(raw.trim()).ok_or_else(|| {
             problem(
                 variable,
-                value,
-                format!("`{raw}` is not percent-encoded UTF-8"),
+                shown,
+                format!("the value of `{key}` is not percent-encoded UTF-8"),
             )
         })?;
         check((key, &decoded))?;
@@ -581,8 +673,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn endpoint_errors_hide_the_user_info() {
+        let error = check_endpoint("X", "ftp://user:pw@collector/v1".to_owned()).unwrap_err();
+        assert_eq!(error.value, "ftp://***@collector/v1");
+        assert_eq!(
+            hide_user_info("http://collector:4318/a@b"),
+            "http://collector:4318/a@b"
+        );
+    }
+
+    #[test]
+    fn debug_shows_no_credential() {
+        let otlp = Otlp::new("https://user:pw@collector:4318/otlp?token=t")
+            .with_header("api-key", "s3cret");
+        let shown = format!("{otlp:?}");
+        assert!(shown.contains("https://collector:4318/otlp"), "{shown}");
+        assert!(shown.contains("api-key"), "{shown}");
+        for secret in ["s3cret", "pw", "token"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+
+    #[test]
     fn pairs_are_percent_decoded_and_malformed_ones_named() {
-        let pairs = parse_pairs("X", "a=1, b=x%20y,", |_| Ok(())).unwrap();
+        let pairs = parse_pairs("X", "a=1, b=x%20y,", "", |_| Ok(())).unwrap();
         assert_eq!(
             pairs,
             [
@@ -591,7 +705,7 @@ mod tests {
             ]
         );
         for bad in ["a", "=1", "a=%zz", "a=%e2%28"] {
-            let error = parse_pairs("X", bad, |_| Ok(())).unwrap_err();
+            let error = parse_pairs("X", bad, bad, |_| Ok(())).unwrap_err();
             assert_eq!((error.variable, error.value.as_str()), ("X", bad));
         }
     }

@@ -14,7 +14,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::config::{Destination, Otlp, Protocol, Signal};
+use super::config::{Destination, Otlp, Protocol, Signal, shown};
 use super::filter::HealthSpans;
 use super::http_client::ReqwestClient;
 use crate::ConfigError;
@@ -302,9 +302,9 @@ impl Otlp {
         opentelemetry::global::set_meter_provider(providers.meter.clone());
         super::set_logger_provider(&providers.logger);
         tracing::debug!(
-            traces = %traces.endpoint,
-            metrics = %metrics.endpoint,
-            logs = %logs.endpoint,
+            traces = %shown(&traces.endpoint),
+            metrics = %shown(&metrics.endpoint),
+            logs = %shown(&logs.endpoint),
             "OpenTelemetry export installed"
         );
         Ok(Telemetry {
