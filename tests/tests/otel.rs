@@ -1,7 +1,8 @@
 //! OpenTelemetry export end to end: a check flips healthy -> critical, and an OTLP receiver on
 //! 127.0.0.1 gets, over gRPC and over http/protobuf, the statuses before and after, the run
 //! counts and durations, one transition log record per transition with its attributes, and one
-//! `health_check` span per run.
+//! `health_check` span per run; a removed check's gauge series go, and so do a dropped
+//! runtime's.
 //!
 //! The OTel providers are process-wide (`opentelemetry::global`): the cases run one at a time,
 //! each installing its own providers before building its own runtime.
@@ -163,6 +164,25 @@ async fn flip_is_exported(protocol: Protocol) {
                     .last_value("health.status", &[("health.service", "flip")])
                     .is_none()
         })
+        .await;
+
+    // A dropped runtime's callbacks report nothing: it was not kept alive by them.
+    let exports = receiver.received().metrics.len();
+    assert!(
+        !receiver.received().last_points("health.status").is_empty(),
+        "the overall and the groups show while the runtime lives"
+    );
+    drop(runtime);
+    flush(&telemetry).await;
+    receiver
+        .wait_for(
+            "an export without the dropped runtime's gauges",
+            |received| {
+                received.metrics.len() > exports
+                    && received.last_points("health.status").is_empty()
+                    && received.last_points("health.check.uptime").is_empty()
+            },
+        )
         .await;
 
     drop(_subscriber);
