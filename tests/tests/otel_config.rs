@@ -185,3 +185,16 @@ async fn an_endpoint_set_in_code_is_validated_like_the_variable() {
         other => panic!("{other}"),
     }
 }
+
+#[tokio::test]
+async fn https_endpoints_install_over_both_protocols() {
+    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+        let telemetry = Otlp::new("https://127.0.0.1:9")
+            .with_protocol(protocol)
+            .with_timeout(Duration::from_millis(200))
+            .install()
+            .unwrap_or_else(|error| panic!("{protocol}: {error}"));
+        // Nothing listens there: the final export fails, which shutdown reports.
+        let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    }
+}
