@@ -3,7 +3,9 @@
 //! made by a layer wrapped in `exempt::exempt` (or by tonic's `trace_fn`, none for health
 //! paths), beside `Telemetry::tracing_layer` exporting the run spans to an OTLP receiver. 60
 //! probes (gRPC `Check`, HTTP `/ready`) and a few application calls later, the application's
-//! exporter has the application's spans and none of health, and the receiver has every run's.
+//! exporter has the application's spans and none of health, and the receiver has every run's,
+//! with the spans the checks' own code made (an `async` check's and a blocking one's) as their
+//! children.
 
 #[path = "../src/otel_receiver.rs"]
 mod otel_receiver;
@@ -138,11 +140,16 @@ fn attribute(span: &SpanData, key: &str) -> Option<String> {
         .map(|kv| kv.value.to_string())
 }
 
-/// A span of health-runtime (by name, attributes or module), or a request span of a probe.
+/// The spans the checks' own code makes, as a database or a file system client would.
+const CHECK_CODE_SPANS: [&str; 2] = ["db.ping", "disk.stat"];
+
+/// A span of health-runtime (by name, attributes or module), a span of a check's own code, or
+/// a request span of a probe.
 fn is_health_span(span: &SpanData) -> bool {
     let ours =
         |key: &str| attribute(span, key).is_some_and(|module| module.starts_with("health_runtime"));
     span.name == "health_check"
+        || CHECK_CODE_SPANS.contains(&&*span.name)
         || span
             .attributes
             .iter()
@@ -180,7 +187,20 @@ async fn the_application_exporter_gets_no_health_spans() {
     let runs = Arc::new(AtomicUsize::new(0));
     let counted = runs.clone();
     let health = tests::builder()
-        .with_check(Check::new("db", || async { true }))
+        .with_check(Check::new("db", || {
+            async {
+                // A span and an event of the check's own code, on the check's task.
+                tracing::info!("pinging");
+                async { true }
+                    .instrument(tracing::info_span!("db.ping"))
+                    .await
+            }
+        }))
+        .with_check(Check::blocking("disk", || {
+            // On the blocking pool's thread.
+            let _stat = tracing::info_span!("disk.stat").entered();
+            std::env::temp_dir().is_dir()
+        }))
         // Every probe runs the check: each is a run span to keep out.
         .cache_ttl(std::time::Duration::ZERO)
         .observe(move |event: &HealthEvent| {
@@ -267,17 +287,44 @@ async fn the_application_exporter_gets_no_health_spans() {
         .await
         .unwrap()
         .unwrap();
+    // Each run of `db` and `disk` made one span of the check's code besides the run's.
     let received = receiver
-        .wait_for("a span per run", |received| received.spans().len() >= runs)
+        .wait_for("a span per run, and the checks' own", |received| {
+            received.spans().len() >= 2 * runs
+        })
         .await;
-    let names: Vec<&str> = received
-        .spans()
+    let spans = received.spans();
+    let runs_seen: Vec<_> = spans
         .iter()
-        .map(|span| span.name.as_str())
+        .filter(|span| span.name == "health_check")
         .collect();
-    assert_eq!(names.len(), runs);
-    assert!(
-        names.iter().all(|name| *name == "health_check"),
-        "{names:?}"
-    );
+    assert_eq!(runs_seen.len(), runs);
+    let children: Vec<_> = spans
+        .iter()
+        .filter(|span| span.name != "health_check")
+        .collect();
+    assert_eq!(children.len(), runs, "{spans:#?}");
+    for child in children {
+        assert!(CHECK_CODE_SPANS.contains(&&*child.name), "{child:#?}");
+        let parent = runs_seen
+            .iter()
+            .find(|run| run.span_id == child.parent_span_id)
+            .unwrap_or_else(|| panic!("{} has no run span as its parent", child.name));
+        assert_eq!(parent.trace_id, child.trace_id);
+        let checked = if child.name == "db.ping" {
+            "db"
+        } else {
+            "disk"
+        };
+        let name = parent
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "health.check.name")
+            .and_then(|kv| kv.value.as_ref())
+            .and_then(|value| value.value.as_ref());
+        assert!(
+            matches!(name, Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(value)) if value == checked),
+            "{parent:#?}"
+        );
+    }
 }

@@ -18,8 +18,8 @@ use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use self::event::{EventQueue, Events, HealthEvent};
-pub(crate) use self::run::panic_message;
 use self::run::{RunResult, execute, next_state};
+pub(crate) use self::run::{in_check_run, panic_message};
 use crate::check::{CheckSpec, Runner};
 use crate::state::snapshot::{CheckSnapshot, CheckState, HealthSnapshot};
 use crate::{Check, CheckInfo, RegistryError, Status};

@@ -1,11 +1,13 @@
 //! One run of a check: under its timeout, on its own task so that a panic is contained, and the
 //! state it leaves behind, with `failure_threshold` damping.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use super::Entry;
 use crate::check::Runner;
@@ -19,7 +21,46 @@ pub(super) enum RunResult {
     StillRunning,
 }
 
-/// Runs the check once under its timeout, on its own task so that a panic is contained.
+tokio::task_local! {
+    /// Set on the task of an `async` check's code while it runs.
+    static IN_ASYNC_RUN: ();
+}
+
+thread_local! {
+    /// Set on the blocking-pool thread of a plain `fn` check while its code runs.
+    static IN_BLOCKING_RUN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the caller is a check's own code, run by the engine (directly, not on a task the
+/// check spawned itself): what tracing filters use to tell the spans and events of check runs
+/// (a database client's, say) from the application's.
+#[cfg_attr(not(feature = "otel"), allow(dead_code))]
+pub(crate) fn in_check_run() -> bool {
+    IN_ASYNC_RUN.try_with(|()| ()).is_ok() || IN_BLOCKING_RUN.with(Cell::get)
+}
+
+/// Marks the current thread as running a blocking check's code until dropped.
+struct BlockingRun {
+    was: bool,
+}
+
+impl BlockingRun {
+    fn enter() -> Self {
+        BlockingRun {
+            was: IN_BLOCKING_RUN.with(|flag| flag.replace(true)),
+        }
+    }
+}
+
+impl Drop for BlockingRun {
+    fn drop(&mut self) {
+        IN_BLOCKING_RUN.with(|flag| flag.set(self.was));
+    }
+}
+
+/// Runs the check once under its timeout, on its own task so that a panic is contained. The
+/// check's code runs inside the run's span (the caller's current span), so that the spans it
+/// makes are children of the run's.
 pub(super) async fn execute(entry: &Entry) -> RunResult {
     if entry.busy.swap(true, Ordering::AcqRel) {
         return RunResult::StillRunning;
@@ -28,16 +69,25 @@ pub(super) async fn execute(entry: &Entry) -> RunResult {
     let mut task = match &entry.runner {
         Runner::Async(run) => {
             let run = run.clone();
-            tokio::spawn(async move {
+            let code = async move {
                 let _busy = busy;
                 run().await
-            })
+            };
+            tokio::spawn(IN_ASYNC_RUN.scope((), code).in_current_span())
         }
         Runner::Blocking(run) => {
             let run = run.clone();
+            // The blocking pool's threads have no subscriber of their own: the run's (a
+            // scoped one, `tracing::subscriber::set_default`, included) goes along.
+            let dispatch = tracing::dispatcher::get_default(Clone::clone);
+            let span = tracing::Span::current();
             tokio::task::spawn_blocking(move || {
                 let _busy = busy;
-                run()
+                tracing::dispatcher::with_default(&dispatch, || {
+                    let _span = span.enter();
+                    let _marked = BlockingRun::enter();
+                    run()
+                })
             })
         }
     };

@@ -18,12 +18,17 @@ fn is_ours(target: &str) -> bool {
 
 /// A per-layer filter dropping the spans and events of health-runtime (target
 /// `health_runtime::*`): the `health_check` span of every check run and what the engine logs
-/// inside it. Add it to the application's own tracing-opentelemetry layer (or any layer) with
+/// inside it, and the spans and events a check's own code makes while the engine runs it (a
+/// database client's query span in a check that pings the database, say). Add it to the
+/// application's own tracing-opentelemetry layer (or any layer) with
 /// [`Layer::with_filter`](tracing_subscriber::Layer::with_filter); the other layers still see
 /// everything. Made by [`without_health`].
 ///
-/// The decision depends on the callsite alone, so it is cached by tracing and costs nothing per
-/// span.
+/// A check's code is recognised while the engine runs it: on the check's task (an `async`
+/// check) or its blocking-pool thread (a plain `fn` check). Work the check hands to a task of
+/// its own (`tokio::spawn`), or to a connection pool's background task, is the application's.
+/// The crate's own callsites are decided once, by tracing's callsite cache; any other costs a
+/// task-local lookup per span or event.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WithoutHealth {
     _private: (),
@@ -37,22 +42,25 @@ pub fn without_health() -> WithoutHealth {
 
 impl<S> Filter<S> for WithoutHealth {
     fn enabled(&self, metadata: &Metadata<'_>, _: &Context<'_, S>) -> bool {
-        !is_ours(metadata.target())
+        !is_ours(metadata.target()) && !crate::engine::in_check_run()
     }
 
     fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
         if is_ours(metadata.target()) {
             Interest::never()
         } else {
-            Interest::always()
+            // Whether it is in a check's code is known only when it happens.
+            Interest::sometimes()
         }
     }
 }
 
 /// The filter of [`Telemetry::tracing_layer`](super::Telemetry::tracing_layer): the engine's
-/// `health_check` spans and the crate's events inside them, nothing else.
+/// `health_check` spans, the crate's events inside them, and the spans and events of a check's
+/// own code while the engine runs it (children of the run's span), nothing else.
 ///
-/// Nothing it enables is enabled by [`WithoutHealth`] (both go by the crate's targets): a span
+/// Nothing it enables is enabled by [`WithoutHealth`] (both go by the crate's targets and
+/// [`in_check_run`](crate::engine::in_check_run)): a span
 /// must never reach two tracing-opentelemetry layers of one subscriber, which would both store
 /// their data in its extensions (and tracing-subscriber panics on the second).
 #[derive(Debug, Clone, Copy, Default)]
@@ -64,7 +72,7 @@ where
 {
     fn enabled(&self, metadata: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
         if !is_ours(metadata.target()) {
-            return false;
+            return crate::engine::in_check_run();
         }
         if metadata.is_span() && metadata.name() == RUN_SPAN {
             return true;
@@ -74,9 +82,7 @@ where
     }
 
     fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
-        if !is_ours(metadata.target()) {
-            Interest::never()
-        } else if metadata.is_span() && metadata.name() == RUN_SPAN {
+        if metadata.is_span() && is_ours(metadata.target()) && metadata.name() == RUN_SPAN {
             Interest::always()
         } else {
             Interest::sometimes()
