@@ -129,6 +129,11 @@ pub mod exempt;
 // What happened: each check's transitions and uptime.
 pub mod history;
 
+// Webhooks on transitions.
+#[cfg(feature = "notify")]
+#[cfg_attr(docsrs, doc(cfg(feature = "notify")))]
+pub mod notify;
+
 // The indicators: checks of the machine, of the requests served, of dependencies.
 pub mod indicator;
 
@@ -139,6 +144,8 @@ pub(crate) fn attach_surfaces(attach: &mut runtime::builder::Attach, config: &He
     history::attach(attach, config);
     #[cfg(feature = "prometheus")]
     prometheus::attach(attach);
+    #[cfg(feature = "notify")]
+    notify::attach(attach, config);
 }
 
 #[doc(hidden)]

@@ -93,6 +93,8 @@ struct Overrides {
     default_interval: Option<Duration>,
     default_timeout: Option<Duration>,
     drain_delay: Option<Duration>,
+    #[cfg(feature = "notify")]
+    notify: Option<crate::notify::NotifySettings>,
 }
 
 impl Default for HealthRuntimeBuilder {
@@ -155,6 +157,16 @@ impl HealthRuntimeBuilder {
         self
     }
 
+    /// Sends webhooks on check transitions with `settings`, instead of what the configuration
+    /// (`PLUGIN_HEALTH_NOTIFY_*`) says. Their URLs and secrets are checked by
+    /// [`build`](Self::build). See [`notify`](crate::notify).
+    #[cfg(feature = "notify")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "notify")))]
+    pub fn notify(mut self, settings: crate::notify::NotifySettings) -> Self {
+        self.overrides.notify = Some(settings);
+        self
+    }
+
     /// Leaves out the checks declared with `#[health_check]`: only the checks added here
     /// ([`with_check`](Self::with_check), [`with_checks`](Self::with_checks)), those the
     /// configuration asks for (the `health_file` check when it names a file) and those added
@@ -209,12 +221,26 @@ impl HealthRuntimeBuilder {
                 )));
             }
         }
+        #[cfg(feature = "notify")]
+        if let Some(Err(error)) = overrides.notify.as_ref().map(|notify| notify.resolve()) {
+            problems.push(BuildProblem::Setting(error.to_string()));
+        }
         if !problems.is_empty() {
             // Every check would inherit the bad default: report it alone.
             return Err(BuildError { problems });
         }
         let mut attach = Attach::default();
-        crate::attach_surfaces(&mut attach, &self.config);
+        #[cfg(feature = "notify")]
+        let surfaces_config = match &overrides.notify {
+            Some(notify) => std::borrow::Cow::Owned(HealthConfig {
+                notify: notify.clone(),
+                ..self.config.clone()
+            }),
+            None => std::borrow::Cow::Borrowed(&self.config),
+        };
+        #[cfg(not(feature = "notify"))]
+        let surfaces_config = &self.config;
+        crate::attach_surfaces(&mut attach, &surfaces_config);
         let observers = attach.observers.into_iter().chain(self.observers).collect();
         let engine = Arc::new(Engine::new(settings, Events::new(observers)));
         let declared = self
@@ -241,12 +267,10 @@ impl HealthRuntimeBuilder {
             }
             return Err(BuildError { problems });
         }
-        Ok(HealthRuntime::new(
-            engine,
-            self.version,
-            self.config,
-            attach.extensions,
-        ))
+        let runtime = HealthRuntime::new(engine, self.version, self.config, attach.extensions);
+        #[cfg(feature = "notify")]
+        crate::notify::built(&runtime);
+        Ok(runtime)
     }
 }
 
