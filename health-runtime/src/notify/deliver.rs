@@ -59,6 +59,30 @@ impl Deadline {
         }
     }
 
+    /// Waits until the deadline has passed.
+    async fn reached(&mut self) {
+        loop {
+            let limit = self.limit();
+            if limit.is_some_and(|limit| Instant::now() >= limit) {
+                return;
+            }
+            let until_limit = async {
+                match limit {
+                    Some(limit) => tokio::time::sleep_until(limit).await,
+                    None => std::future::pending().await,
+                }
+            };
+            if self.closed.is_some() {
+                until_limit.await;
+                return;
+            }
+            tokio::select! {
+                () = until_limit => return,
+                _ = self.drain.changed() => {}
+            }
+        }
+    }
+
     /// Waits until `wake`; `false` when the deadline comes first.
     async fn sleep_until(&mut self, wake: Instant) -> bool {
         loop {
@@ -112,7 +136,10 @@ pub(crate) async fn run(
     };
     let mut missed = 0u64;
     while let Some(notification) = queue.recv().await {
-        if deadline.limit().is_some_and(|limit| Instant::now() >= limit) {
+        if deadline
+            .limit()
+            .is_some_and(|limit| Instant::now() >= limit)
+        {
             // Shutting down: what is still queued stays unsent; counted, logged once per
             // batch.
             Counters::add(&delivery.counters.failed, 1);
@@ -158,7 +185,15 @@ async fn deliver(
             },
             None => delivery.timeout,
         };
-        let failure = match attempt_once(delivery, client, notification, &body, timeout).await {
+        let attempt_result = tokio::select! {
+            result = attempt_once(delivery, client, notification, &body, timeout) => result,
+            // A request under way when the drain delay ends is abandoned with it.
+            () = deadline.reached() => {
+                give_up(delivery, notification, attempt, "the drain delay ran out");
+                return;
+            }
+        };
+        let failure = match attempt_result {
             Ok(()) => {
                 Counters::add(&counters.delivered, 1);
                 tracing::debug!(

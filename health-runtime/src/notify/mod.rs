@@ -340,7 +340,10 @@ impl Notifier {
     fn selects(&self, info: &CheckInfo) -> bool {
         (self.names.is_empty() && self.groups.is_empty())
             || self.names.iter().any(|name| name == info.name())
-            || info.groups().iter().any(|group| self.groups.contains(group))
+            || info
+                .groups()
+                .iter()
+                .any(|group| self.groups.contains(group))
     }
 
     fn service(&self) -> Arc<Service> {
@@ -400,7 +403,9 @@ impl Notifier {
             .checks
             .values()
             .filter(|entry| !entry.info.is_informational())
-            .fold(Status::Healthy, |overall, entry| overall.worst(entry.status));
+            .fold(Status::Healthy, |overall, entry| {
+                overall.worst(entry.status)
+            });
         let Some(entry) = state.checks.get(name) else {
             return;
         };
@@ -637,7 +642,10 @@ fn cut(message: &str) -> &str {
 fn program_name() -> String {
     std::env::current_exe()
         .ok()
-        .and_then(|path| path.file_stem().map(|stem| stem.to_string_lossy().into_owned()))
+        .and_then(|path| {
+            path.file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+        })
         .unwrap_or_else(|| "unknown".to_owned())
 }
 

@@ -119,10 +119,9 @@ impl Notification {
     fn headline(&self) -> String {
         let check = &*self.check;
         match &self.kind {
-            Kind::Transition => format!(
-                "{check} is {} (was {})",
-                self.status, self.previous_status
-            ),
+            Kind::Transition => {
+                format!("{check} is {} (was {})", self.status, self.previous_status)
+            }
             Kind::Restored => format!(
                 "{check} is restored: {} (was {})",
                 self.status, self.previous_status
@@ -143,10 +142,7 @@ impl Notification {
         let check = escape(&self.check);
         let status = self.status;
         let summary = match &self.kind {
-            Kind::Transition => format!(
-                "*{check}* is *{status}* (was {})",
-                self.previous_status
-            ),
+            Kind::Transition => format!("*{check}* is *{status}* (was {})", self.previous_status),
             Kind::Restored => format!(
                 "*{check}* is restored: *{status}* (was {})",
                 self.previous_status
@@ -292,7 +288,10 @@ mod tests {
         assert_eq!(json["blocks"][0]["type"], "section");
         assert_eq!(json["blocks"][0]["text"]["type"], "mrkdwn");
         let details = json["blocks"][1]["text"]["text"].as_str().unwrap();
-        assert!(details.contains("disk &lt;93.1%&gt; &amp; rising"), "{details}");
+        assert!(
+            details.contains("disk &lt;93.1%&gt; &amp; rising"),
+            "{details}"
+        );
         assert_eq!(json["blocks"][2]["type"], "context");
     }
 }

@@ -211,9 +211,7 @@ impl CheckPolicy {
                 None
             }
             Want::Send(kind) => {
-                let free = self
-                    .sent_at
-                    .is_none_or(|at| now >= at + rules.min_interval);
+                let free = self.sent_at.is_none_or(|at| now >= at + rules.min_interval);
                 free.then(|| {
                     self.sent = Some(self.status);
                     self.sent_at = Some(now);
@@ -343,7 +341,12 @@ mod tests {
     fn changes_inside_the_interval_are_folded_into_the_latest() {
         let mut run = Run::new(rules());
         run.to(Healthy).to(Warning);
-        run.wait(5).to(Critical).wait(5).to(Warning).wait(5).to(Critical);
+        run.wait(5)
+            .to(Critical)
+            .wait(5)
+            .to(Warning)
+            .wait(5)
+            .to(Critical);
         run.wait(60);
         assert_eq!(
             run.kinds(),
@@ -355,7 +358,12 @@ mod tests {
     #[test]
     fn a_change_undone_inside_the_interval_sends_nothing() {
         let mut run = Run::new(rules());
-        run.to(Healthy).to(Warning).wait(5).to(Healthy).wait(5).to(Warning);
+        run.to(Healthy)
+            .to(Warning)
+            .wait(5)
+            .to(Healthy)
+            .wait(5)
+            .to(Warning);
         run.wait(120);
         assert_eq!(run.kinds(), [(Kind::Transition, Warning)]);
     }
@@ -406,7 +414,12 @@ mod tests {
             restored: false,
             ..rules()
         });
-        run.to(Healthy).to(Warning).wait(60).to(Healthy).wait(60).to(Warning);
+        run.to(Healthy)
+            .to(Warning)
+            .wait(60)
+            .to(Healthy)
+            .wait(60)
+            .to(Warning);
         assert_eq!(
             run.kinds(),
             [(Kind::Transition, Warning), (Kind::Transition, Warning)]

@@ -445,10 +445,11 @@ impl NotifySettings {
         self.targets
             .iter()
             .map(|target| {
-                let (url, address) = parse_url(&target.url).map_err(|problem| NotifyError::Url {
-                    url: redacted(&target.url),
-                    problem,
-                })?;
+                let (url, address) =
+                    parse_url(&target.url).map_err(|problem| NotifyError::Url {
+                        url: redacted(&target.url),
+                        problem,
+                    })?;
                 let secret = target
                     .secret
                     .as_ref()
@@ -500,7 +501,11 @@ pub(crate) fn redacted(raw: &str) -> String {
         } else {
             address
         };
-        return if hidden { format!("{address}/***") } else { address };
+        return if hidden {
+            format!("{address}/***")
+        } else {
+            address
+        };
     }
     // Not a URL: what looks like `scheme://host:port`, from the text alone.
     crate::config::redact_target(raw)
@@ -518,9 +523,7 @@ fn key(secret: &Secret) -> Result<Key, String> {
             let bytes = match secret.strip_prefix("whsec_") {
                 Some(encoded) => base64::engine::general_purpose::STANDARD
                     .decode(encoded)
-                    .map_err(|_| {
-                        "a `whsec_` secret must be base64 after the prefix".to_owned()
-                    })?,
+                    .map_err(|_| "a `whsec_` secret must be base64 after the prefix".to_owned())?,
                 None => secret.as_bytes().to_vec(),
             };
             if bytes.is_empty() {
@@ -573,7 +576,13 @@ mod tests {
     #[test]
     fn urls_must_be_http_with_a_host() {
         assert!(parse_url("https://hooks.slack.com/services/x").is_ok());
-        for bad in ["ftp://host/", "not a url", "http://", "file:///etc/passwd", "mailto:a@b"] {
+        for bad in [
+            "ftp://host/",
+            "not a url",
+            "http://",
+            "file:///etc/passwd",
+            "mailto:a@b",
+        ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
     }

@@ -91,7 +91,10 @@ impl NotifyStats {
 
     /// Every target's counters now, in the order the targets were configured.
     pub fn targets(&self) -> Vec<TargetStats> {
-        self.targets.iter().map(|counters| counters.read()).collect()
+        self.targets
+            .iter()
+            .map(|counters| counters.read())
+            .collect()
     }
 
     /// The counters of the target shown as `target` (`scheme://host:port`); the first of them

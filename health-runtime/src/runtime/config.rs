@@ -746,11 +746,7 @@ fn read_notify(
     if let Some(urls) = vars.get("PLUGIN_HEALTH_NOTIFY_URL") {
         for url in list(&urls) {
             if let Err(problem) = crate::notify::parse_url(&url) {
-                return Err(vars.error(
-                    "PLUGIN_HEALTH_NOTIFY_URL",
-                    &redact_targets(&url),
-                    problem,
-                ));
+                return Err(vars.error("PLUGIN_HEALTH_NOTIFY_URL", &redact_targets(&url), problem));
             }
             notify.targets.push(Target::new(url, format));
         }
@@ -813,17 +809,23 @@ fn read_notify(
         let max = crate::notify::MAX_QUEUE;
         match value.parse::<usize>() {
             Ok(queue) if (1..=max).contains(&queue) => Ok(queue),
-            _ => Err(format!("expected a number of notifications from 1 to {max}")),
+            _ => Err(format!(
+                "expected a number of notifications from 1 to {max}"
+            )),
         }
     })?;
     vars.duration("PLUGIN_HEALTH_NOTIFY_TIMEOUT", &mut notify.timeout, true)?;
-    vars.parse("PLUGIN_HEALTH_NOTIFY_RETRIES", &mut notify.retries, |value| {
-        let max = crate::notify::MAX_RETRIES;
-        match value.parse::<u32>() {
-            Ok(retries) if retries <= max => Ok(retries),
-            _ => Err(format!("expected a number of retries from 0 to {max}")),
-        }
-    })?;
+    vars.parse(
+        "PLUGIN_HEALTH_NOTIFY_RETRIES",
+        &mut notify.retries,
+        |value| {
+            let max = crate::notify::MAX_RETRIES;
+            match value.parse::<u32>() {
+                Ok(retries) if retries <= max => Ok(retries),
+                _ => Err(format!("expected a number of retries from 0 to {max}")),
+            }
+        },
+    )?;
     let header = vars
         .get("PLUGIN_HEALTH_NOTIFY_SECRET_HEADER")
         .filter(|name| !name.is_empty());
