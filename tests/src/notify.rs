@@ -68,6 +68,8 @@ struct Script {
     next: VecDeque<Answer>,
     default: Answer,
     received: Vec<Received>,
+    /// Connections left unanswered that the client has closed since.
+    hangs_ended: usize,
 }
 
 /// A webhook receiver on 127.0.0.1; it stops with the test's runtime.
@@ -92,6 +94,7 @@ impl Sink {
             next: VecDeque::new(),
             default: answer,
             received: Vec::new(),
+            hangs_ended: 0,
         }));
         let serving = script.clone();
         tokio::spawn(async move {
@@ -130,6 +133,11 @@ impl Sink {
     /// Every request received so far, answered or not.
     pub fn received(&self) -> Vec<Received> {
         self.script.lock().unwrap().received.clone()
+    }
+
+    /// How many connections left unanswered the client has closed.
+    pub fn hangs_ended(&self) -> usize {
+        self.script.lock().unwrap().hangs_ended
     }
 
     /// The requests accepted so far.
@@ -199,6 +207,7 @@ async fn serve(mut stream: TcpStream, script: Arc<Mutex<Script>>) {
                 // Keeps the connection open, reading nothing more, until the client leaves.
                 let mut rest = [0u8; 64];
                 while matches!(stream.read(&mut rest).await, Ok(read) if read > 0) {}
+                script.lock().unwrap().hangs_ended += 1;
                 return;
             }
         };

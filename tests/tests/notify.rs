@@ -198,6 +198,11 @@ async fn a_target_down_at_first_gets_the_notification_once_under_one_id() {
         assert_eq!(attempt.json()["id"], id.as_str());
     }
     let stats = health_runtime::notify::stats(&runtime);
+    // Counted once the worker has read the answer.
+    eventually("the delivery counted", || {
+        stats.target(&sink.address()).unwrap().delivered == 1
+    })
+    .await;
     let counts = stats.target(&sink.address()).unwrap();
     assert_eq!(
         (
@@ -449,6 +454,30 @@ async fn pending_notifications_get_the_drain_delay_and_no_more() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_runtime_ends_its_workers_after_the_drain_delay() {
+    let hanging = Sink::answering(Answer::Hang).await;
+    let switch = Switch::default();
+    let runtime = tests::builder()
+        .cache_ttl(Duration::ZERO)
+        .drain_delay(Duration::from_millis(200))
+        .with_check(switch.check("kv_store"))
+        .notify(settings(Target::json(hanging.url("/"))).timeout(Duration::from_secs(3600)))
+        .build()
+        .unwrap();
+    let stats = health_runtime::notify::stats(&runtime);
+    run(&runtime, &switch, Status::Critical).await;
+    hanging.wait_received(1).await;
+    drop(runtime);
+    // The request under way is abandoned and its connection closed: the worker is gone.
+    eventually(
+        "the worker's connection closed, its notification given up",
+        || hanging.hangs_ended() == 1 && stats.targets()[0].failed == 1,
+    )
+    .await;
+    assert_eq!(stats.targets()[0].delivered, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_starts_again_on_another_tokio_runtime() {
     let sink = Sink::start().await;
     let switch = Switch::default();
@@ -472,8 +501,12 @@ async fn a_worker_starts_again_on_another_tokio_runtime() {
     run(&runtime, &switch, Status::Healthy).await;
     let posts = sink.wait_accepted(2).await;
     assert_eq!(posts[1].json()["type"], "restored");
-    let stats = health_runtime::notify::stats(&runtime).targets()[0].clone();
-    assert_eq!((stats.delivered, stats.dropped), (2, 0));
+    let stats = health_runtime::notify::stats(&runtime);
+    eventually("both deliveries counted", || {
+        stats.targets()[0].delivered == 2
+    })
+    .await;
+    assert_eq!(stats.targets()[0].dropped, 0);
 }
 
 /// Every log line, as the fmt subscriber writes them.
@@ -544,12 +577,24 @@ async fn a_target_url_and_secrets_stay_out_of_logs_errors_and_debug_output() {
             assert!(!text.contains(secret), "{what} shows {secret}: {text}");
         }
     }
+    let failures = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(
+        failures.contains(&sink.address()),
+        "the failures were logged: {failures}"
+    );
+    assert!(failures.contains("503"), "{failures}");
+
+    // A selected name that matches no check is worth a warning, not an error.
+    tests::builder()
+        .with_check(Switch::default().check("kv_store"))
+        .notify(settings(Target::json(sink.url("/"))).checks(["kv_store", "kv_stroe", "liveness"]))
+        .build()
+        .unwrap();
     let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(
-        logs.contains(&sink.address()),
-        "the failures were logged: {logs}"
+        logs.contains("WARN") && logs.contains("kv_stroe") && !logs.contains("check=liveness"),
+        "{logs}"
     );
-    assert!(logs.contains("503"), "{logs}");
 
     // The builder refuses a bad URL naming it, redacted.
     let error = tests::builder()

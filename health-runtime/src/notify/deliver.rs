@@ -26,8 +26,6 @@ pub(crate) struct Delivery {
     pub(crate) retries: u32,
     pub(crate) backoff: Duration,
     pub(crate) max_backoff: Duration,
-    /// How long what is queued may still take once the runtime is gone.
-    pub(crate) grace: Duration,
 }
 
 /// Why an attempt failed, and whether another may succeed.
@@ -102,16 +100,18 @@ impl Deadline {
     }
 }
 
-/// Delivers what `queue` holds until it is closed and empty.
+/// Delivers what `queue` holds until it is closed and empty; once the runtime is gone, what is
+/// left has `grace` to go out.
 pub(crate) async fn run(
     delivery: Arc<Delivery>,
     mut queue: mpsc::Receiver<Arc<Notification>>,
     drain: watch::Receiver<Option<Instant>>,
+    grace: Duration,
 ) {
     let mut deadline = Deadline {
         drain,
         closed: None,
-        grace: delivery.grace,
+        grace,
     };
     let client = reqwest::Client::builder()
         .use_rustls_tls()

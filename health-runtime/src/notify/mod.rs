@@ -133,6 +133,7 @@ pub use stats::{NotifyStats, TargetStats};
 pub(crate) use settings::{
     MAX_FLAP_THRESHOLD, MAX_QUEUE, MAX_RETRIES, check_secret, check_selection, parse_url, redacted,
 };
+#[cfg(feature = "prometheus")]
 pub(crate) use stats::RESULTS;
 
 use std::collections::HashMap;
@@ -183,13 +184,14 @@ pub(crate) fn attach(attach: &mut Attach, config: &HealthConfig) {
                 retries: settings.retries,
                 backoff: settings.backoff,
                 max_backoff: settings.max_backoff,
-                grace: config.checks.drain_delay,
             })
         })
         .collect();
     let stats = NotifyStats::new(deliveries.iter().map(|d| d.counters.clone()).collect());
     let binding = Arc::new(Binding {
         version: OnceLock::new(),
+        drain_delay: OnceLock::new(),
+        configured_drain_delay: config.checks.drain_delay,
         listed: settings.checks.clone(),
     });
     let notifier = Arc::new_cyclic(|me| Notifier::new(me.clone(), settings, deliveries, &binding));
@@ -198,11 +200,13 @@ pub(crate) fn attach(attach: &mut Attach, config: &HealthConfig) {
     attach.observers.push(notifier);
 }
 
-/// Tells the notifier of `runtime` what it learns once the runtime is built: its version, and
-/// which checks there are (a name in the selection that matches none is worth a warning).
-pub(crate) fn built(runtime: &HealthRuntime) {
+/// Tells the notifier of `runtime` what it learns once the runtime is built: its version, its
+/// drain delay (the builder's, if it set one), and which checks there are (a name in the
+/// selection that matches none is worth a warning).
+pub(crate) fn built(runtime: &HealthRuntime, drain_delay: Duration) {
     let binding = runtime.extension::<Binding>();
     let _ = binding.version.set(runtime.version().to_owned());
+    let _ = binding.drain_delay.set(drain_delay);
     let snapshot = runtime.snapshot();
     for name in &binding.listed {
         if name.parse::<Group>().is_err() && snapshot.check(name).is_none() {
@@ -218,7 +222,19 @@ pub(crate) fn built(runtime: &HealthRuntime) {
 #[derive(Debug, Default)]
 pub(crate) struct Binding {
     version: OnceLock<String>,
+    drain_delay: OnceLock<Duration>,
+    configured_drain_delay: Duration,
     listed: Vec<String>,
+}
+
+impl Binding {
+    /// How long what is queued may still take once the runtime is gone: the drain delay.
+    fn grace(&self) -> Duration {
+        self.drain_delay
+            .get()
+            .copied()
+            .unwrap_or(self.configured_drain_delay)
+    }
 }
 
 /// The observer: follows every check's status, decides what to notify, and queues it for each
@@ -451,6 +467,7 @@ impl Notifier {
                 slot.delivery.clone(),
                 receiver,
                 self.drain.subscribe(),
+                self.binding.grace(),
             ));
             slot.worker = Some(Worker {
                 queue,

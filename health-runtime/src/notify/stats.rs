@@ -46,6 +46,7 @@ pub struct TargetStats {
 }
 
 /// The results a notification is counted under, in the order of [`TargetStats`]' fields.
+#[cfg(feature = "prometheus")]
 pub(crate) const RESULTS: [&str; 4] = ["delivered", "failed", "retried", "dropped"];
 
 /// One target's live counters.
@@ -107,6 +108,7 @@ impl NotifyStats {
     }
 }
 
+#[cfg(feature = "prometheus")]
 impl TargetStats {
     /// The counts in the order of [`RESULTS`].
     pub(crate) fn counts(&self) -> [u64; 4] {

@@ -230,17 +230,16 @@ impl HealthRuntimeBuilder {
             return Err(BuildError { problems });
         }
         let mut attach = Attach::default();
+        // The surfaces see the builder's notification settings; `HealthRuntime::config` keeps
+        // the configuration as given.
         #[cfg(feature = "notify")]
-        let surfaces_config = match &overrides.notify {
-            Some(notify) => std::borrow::Cow::Owned(HealthConfig {
-                notify: notify.clone(),
-                ..self.config.clone()
-            }),
-            None => std::borrow::Cow::Borrowed(&self.config),
-        };
+        let with_notify = overrides.notify.as_ref().map(|notify| HealthConfig {
+            notify: notify.clone(),
+            ..self.config.clone()
+        });
         #[cfg(not(feature = "notify"))]
-        let surfaces_config = &self.config;
-        crate::attach_surfaces(&mut attach, &surfaces_config);
+        let with_notify: Option<HealthConfig> = None;
+        crate::attach_surfaces(&mut attach, with_notify.as_ref().unwrap_or(&self.config));
         let observers = attach.observers.into_iter().chain(self.observers).collect();
         let engine = Arc::new(Engine::new(settings, Events::new(observers)));
         let declared = self
@@ -269,7 +268,7 @@ impl HealthRuntimeBuilder {
         }
         let runtime = HealthRuntime::new(engine, self.version, self.config, attach.extensions);
         #[cfg(feature = "notify")]
-        crate::notify::built(&runtime);
+        crate::notify::built(&runtime, settings.drain_delay);
         Ok(runtime)
     }
 }

@@ -1133,6 +1133,17 @@ mod tests {
         assert_eq!(config.details.token.as_deref(), Some("abc-DEF_123.~+/=="));
     }
 
+    #[cfg(not(feature = "notify"))]
+    #[test]
+    fn notifications_need_the_feature() {
+        let url = "https://hooks.slack.com/services/T0/B0/SECRET";
+        let error = config(&[("PLUGIN_HEALTH_NOTIFY_URL", url)]).unwrap_err();
+        assert_eq!(error.variable, "PLUGIN_HEALTH_NOTIFY_URL");
+        assert_eq!(error.value, "https://hooks.slack.com/***");
+        assert!(error.problem.contains("`notify` feature"), "{error}");
+        assert!(config(&[("PLUGIN_HEALTH_NOTIFY_URL", "")]).is_ok());
+    }
+
     #[test]
     fn every_variable_read_is_listed() {
         let read = std::cell::RefCell::new(Vec::new());
