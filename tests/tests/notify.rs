@@ -772,3 +772,57 @@ fn unset_is_off_and_every_variable_is_read() {
     assert_eq!(notify.secret, Some(Secret::signing("whsec_c2VjcmV0")));
     assert_eq!(notify.service.as_deref(), Some("kv"));
 }
+
+#[test]
+fn settings_built_in_code_are_checked_when_the_runtime_is_built() {
+    let url = "https://hooks.example/services/SECRET";
+    for (settings, problem) in [
+        (NotifySettings::new().queue(0), "`queue`"),
+        (
+            NotifySettings::new().on([Status::Healthy]),
+            "not a problem status",
+        ),
+        (
+            NotifySettings::new().flap(Duration::from_secs(60), 1),
+            "between 2 and 1000",
+        ),
+        (
+            NotifySettings::new().checks(["kv store"]),
+            "cannot name a check",
+        ),
+        (NotifySettings::new().timeout(Duration::ZERO), "`timeout`"),
+        (
+            NotifySettings::new().secret(Secret::signing("whsec_***")),
+            "base64",
+        ),
+        (
+            NotifySettings::new().secret(Secret::header("X-Token", "line\nbreak SECRET")),
+            "header value",
+        ),
+    ] {
+        let error = tests::builder()
+            .notify(settings.target(Target::json(url)))
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(problem), "{problem}: {error}");
+        assert!(!error.contains("SECRET"), "{error}");
+    }
+    // Off (no target), nothing is checked.
+    assert!(
+        tests::builder()
+            .notify(NotifySettings::new().queue(0))
+            .build()
+            .is_ok()
+    );
+    // Fields of the configuration set in code are checked as well.
+    let mut config = tests::quiet_config();
+    config.notify = NotifySettings::new().target(Target::json("mailto:SECRET@example.com"));
+    let error = tests::builder()
+        .config(config)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("not http or https"), "{error}");
+    assert!(!error.contains("SECRET"), "{error}");
+}

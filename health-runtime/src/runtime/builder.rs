@@ -222,8 +222,14 @@ impl HealthRuntimeBuilder {
             }
         }
         #[cfg(feature = "notify")]
-        if let Some(Err(error)) = overrides.notify.as_ref().map(|notify| notify.resolve()) {
-            problems.push(BuildProblem::Setting(error.to_string()));
+        {
+            // The builder's settings, or the configuration's (whose fields code may have set).
+            let notify = overrides.notify.as_ref().unwrap_or(&config.notify);
+            if notify.is_enabled()
+                && let Err(error) = notify.resolve()
+            {
+                problems.push(BuildProblem::Setting(error.to_string()));
+            }
         }
         if !problems.is_empty() {
             // Every check would inherit the bad default: report it alone.
