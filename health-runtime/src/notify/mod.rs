@@ -130,9 +130,7 @@ mod stats;
 pub use settings::{Format, NotifyError, NotifySettings, Secret, Target};
 pub use stats::{NotifyStats, TargetStats};
 
-pub(crate) use settings::{
-    MAX_FLAP_THRESHOLD, MAX_QUEUE, MAX_RETRIES, check_secret, check_selection, parse_url, redacted,
-};
+pub(crate) use settings::{check_secret, parse_url, resolve};
 #[cfg(feature = "prometheus")]
 pub(crate) use stats::RESULTS;
 
@@ -166,7 +164,7 @@ pub(crate) fn attach(attach: &mut Attach, config: &HealthConfig) {
     if !settings.is_enabled() {
         return;
     }
-    let targets = match settings.resolve() {
+    let targets = match resolve(settings) {
         Ok(targets) => targets,
         Err(error) => {
             // The configuration and the builder refuse these before they get here.

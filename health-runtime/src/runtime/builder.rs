@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Extensions, HealthRuntime};
+use crate::config::NotifySettings;
 use crate::engine::event::Events;
 use crate::engine::{Engine, Settings};
 use crate::{Check, ConfigError, HealthConfig, HealthObserver, RegistryError};
@@ -93,8 +94,7 @@ struct Overrides {
     default_interval: Option<Duration>,
     default_timeout: Option<Duration>,
     drain_delay: Option<Duration>,
-    #[cfg(feature = "notify")]
-    notify: Option<crate::notify::NotifySettings>,
+    notify: Option<NotifySettings>,
 }
 
 impl Default for HealthRuntimeBuilder {
@@ -158,11 +158,10 @@ impl HealthRuntimeBuilder {
     }
 
     /// Sends webhooks on check transitions with `settings`, instead of what the configuration
-    /// (`PLUGIN_HEALTH_NOTIFY_*`) says. Their URLs and secrets are checked by
-    /// [`build`](Self::build). See [`notify`](crate::notify).
-    #[cfg(feature = "notify")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "notify")))]
-    pub fn notify(mut self, settings: crate::notify::NotifySettings) -> Self {
+    /// (`PLUGIN_HEALTH_NOTIFY_*`) says; settings without a target turn notifications off. Their
+    /// URLs and secrets are checked by [`build`](Self::build), which fails on a target unless
+    /// health-runtime is built with its `notify` feature (the `notify` module).
+    pub fn notify(mut self, settings: NotifySettings) -> Self {
         self.overrides.notify = Some(settings);
         self
     }
@@ -221,15 +220,13 @@ impl HealthRuntimeBuilder {
                 )));
             }
         }
-        #[cfg(feature = "notify")]
+        // The builder's notification settings, or the configuration's (whose fields code may
+        // have set).
+        let notify = overrides.notify.as_ref().unwrap_or(&config.notify);
+        if notify.is_enabled()
+            && let Err(problem) = crate::check_notify(notify)
         {
-            // The builder's settings, or the configuration's (whose fields code may have set).
-            let notify = overrides.notify.as_ref().unwrap_or(&config.notify);
-            if notify.is_enabled()
-                && let Err(error) = notify.resolve()
-            {
-                problems.push(BuildProblem::Setting(error.to_string()));
-            }
+            problems.push(BuildProblem::Setting(problem));
         }
         if !problems.is_empty() {
             // Every check would inherit the bad default: report it alone.
@@ -238,13 +235,10 @@ impl HealthRuntimeBuilder {
         let mut attach = Attach::default();
         // The surfaces see the builder's notification settings; `HealthRuntime::config` keeps
         // the configuration as given.
-        #[cfg(feature = "notify")]
         let with_notify = overrides.notify.as_ref().map(|notify| HealthConfig {
             notify: notify.clone(),
             ..self.config.clone()
         });
-        #[cfg(not(feature = "notify"))]
-        let with_notify: Option<HealthConfig> = None;
         crate::attach_surfaces(&mut attach, with_notify.as_ref().unwrap_or(&self.config));
         let observers = attach.observers.into_iter().chain(self.observers).collect();
         let engine = Arc::new(Engine::new(settings, Events::new(observers)));
@@ -273,8 +267,7 @@ impl HealthRuntimeBuilder {
             return Err(BuildError { problems });
         }
         let runtime = HealthRuntime::new(engine, self.version, self.config, attach.extensions);
-        #[cfg(feature = "notify")]
-        crate::notify::built(&runtime, settings.drain_delay);
+        crate::surfaces_built(&runtime, settings.drain_delay);
         Ok(runtime)
     }
 }

@@ -86,15 +86,18 @@ pub struct HealthConfig {
     pub details: DetailSettings,
     /// How much per-check history is kept ([`history`](crate::history)).
     pub history: HistorySettings,
-    /// Transition notifications over webhooks ([`notify`](crate::notify)).
-    #[cfg(feature = "notify")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "notify")))]
+    /// Transition notifications over webhooks (sent by the `notify` feature).
     pub notify: NotifySettings,
 }
 
-#[cfg(feature = "notify")]
-#[cfg_attr(docsrs, doc(cfg(feature = "notify")))]
-pub use crate::notify::NotifySettings;
+mod notify_settings;
+
+pub use notify_settings::{Format, NotifySettings, Secret, Target};
+// For the `notify` surface, when it is compiled in.
+#[allow(unused_imports)]
+pub(crate) use notify_settings::{
+    MAX_FLAP_THRESHOLD, MAX_QUEUE, MAX_RETRIES, check_selection, redact_target,
+};
 
 /// How much per-check history ([`history`](crate::history)) is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -428,8 +431,6 @@ impl HealthConfig {
     /// Reads the configuration through `lookup`, which returns a variable's value if it is set.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars(&lookup);
-        #[cfg(not(feature = "notify"))]
-        refuse_notify(&vars)?;
         Ok(HealthConfig {
             checks: CheckDefaults::read(&vars)?,
             resources: ResourceSettings::read(&vars)?,
@@ -437,8 +438,7 @@ impl HealthConfig {
             surfaces: SurfaceSettings::read(&vars)?,
             details: DetailSettings::read(&vars)?,
             history: HistorySettings::default(),
-            #[cfg(feature = "notify")]
-            notify: read_notify(&vars)?,
+            notify: NotifySettings::read(&vars)?,
         })
     }
 }
@@ -632,239 +632,21 @@ pub const VARIABLES: &[&str] = &[
     "PLUGIN_HEALTH_SHOW_DETAILS",
     "PLUGIN_HEALTH_AUTH_TOKEN",
     "PLUGIN_HEALTH_NOTIFY_URL",
-    #[cfg(feature = "notify")]
     "PLUGIN_HEALTH_NOTIFY_FORMAT",
-    #[cfg(feature = "notify")]
     "PLUGIN_HEALTH_NOTIFY_CHECKS",
-    #[cfg(feature = "notify")]
     "PLUGIN_HEALTH_NOTIFY_ON",
-    #[cfg(feature = "notify")]
     "PLUGIN_HEALTH_NOTIFY_RESTORED",
-    #[cfg(feature = "notify")]
     "PLUGIN_HEALTH_NOTIFY_MIN_INTERVAL",
-    #[cfg(feature = "notify")]
     "PLUGIN_HEALTH_NOTIFY_FLAP_WINDOW",
-    #[cfg(feature = "notify")]
     "PLUGIN_HEALTH_NOTIFY_FLAP_THRESHOLD",
-    #[cfg(feature = "notify")]
     "PLUGIN_HEALTH_NOTIFY_QUEUE",
-    #[cfg(feature = "notify")]
     "PLUGIN_HEALTH_NOTIFY_TIMEOUT",
-    #[cfg(feature = "notify")]
     "PLUGIN_HEALTH_NOTIFY_RETRIES",
-    #[cfg(feature = "notify")]
     "PLUGIN_HEALTH_NOTIFY_SECRET",
-    #[cfg(feature = "notify")]
     "PLUGIN_HEALTH_NOTIFY_SECRET_HEADER",
-    #[cfg(feature = "notify")]
     "PLUGIN_HEALTH_NOTIFY_DETAILS",
-    #[cfg(feature = "notify")]
     "PLUGIN_HEALTH_NOTIFY_SERVICE",
 ];
-
-/// `PLUGIN_HEALTH_NOTIFY_URL` asks for notifications this build cannot send.
-#[cfg(not(feature = "notify"))]
-fn refuse_notify(vars: &Vars<'_, impl Fn(&str) -> Option<String>>) -> Result<(), ConfigError> {
-    match vars.get("PLUGIN_HEALTH_NOTIFY_URL") {
-        Some(urls) if !urls.is_empty() => Err(ConfigError {
-            variable: "PLUGIN_HEALTH_NOTIFY_URL",
-            value: redact_targets(&urls),
-            problem: "notifications need health-runtime's `notify` feature".to_owned(),
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// A comma list of target URLs as it may be shown: `scheme://host:port` of each.
-fn redact_targets(urls: &str) -> String {
-    #[cfg(feature = "notify")]
-    let redact = crate::notify::redacted;
-    #[cfg(not(feature = "notify"))]
-    let redact = redact_target;
-    urls.split(',')
-        .map(|url| redact(url.trim()))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// What may be shown of a webhook URL, from its text alone: what looks like
-/// `scheme://host:port`, with `***@` for user info and `/***` for a path, a query or a fragment
-/// (a Slack webhook's path is its secret).
-pub(crate) fn redact_target(raw: &str) -> String {
-    let raw = raw.trim();
-    let (scheme, rest) = match raw.split_once("://") {
-        Some((scheme, rest))
-            if scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) =>
-        {
-            (Some(scheme), rest)
-        }
-        _ => (None, raw),
-    };
-    let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    let (user, host) = match authority.rfind('@') {
-        Some(at) => (true, &authority[at + 1..]),
-        None => (false, authority),
-    };
-    let mut shown = String::new();
-    if let Some(scheme) = scheme {
-        shown.push_str(scheme);
-        shown.push_str("://");
-    }
-    if user {
-        shown.push_str("***@");
-    }
-    shown.push_str(host);
-    if end < rest.len() {
-        shown.push_str("/***");
-    }
-    shown
-}
-
-/// The `PLUGIN_HEALTH_NOTIFY_*` variables.
-#[cfg(feature = "notify")]
-fn read_notify(
-    vars: &Vars<'_, impl Fn(&str) -> Option<String>>,
-) -> Result<NotifySettings, ConfigError> {
-    use crate::Status;
-    use crate::notify::{Format, Secret, Target};
-    let mut notify = NotifySettings::default();
-    let list = |value: &str| -> Vec<String> {
-        value
-            .split(',')
-            .map(str::trim)
-            .filter(|item| !item.is_empty())
-            .map(str::to_owned)
-            .collect()
-    };
-    let mut format = Format::Json;
-    vars.parse("PLUGIN_HEALTH_NOTIFY_FORMAT", &mut format, |value| {
-        value.to_ascii_lowercase().parse()
-    })?;
-    if let Some(urls) = vars.get("PLUGIN_HEALTH_NOTIFY_URL") {
-        for url in list(&urls) {
-            if let Err(problem) = crate::notify::parse_url(&url) {
-                return Err(vars.error("PLUGIN_HEALTH_NOTIFY_URL", &redact_targets(&url), problem));
-            }
-            notify.targets.push(Target::new(url, format));
-        }
-    }
-    vars.parse("PLUGIN_HEALTH_NOTIFY_CHECKS", &mut notify.checks, |value| {
-        let names = list(value);
-        for name in &names {
-            crate::notify::check_selection(name)?;
-        }
-        Ok(names)
-    })?;
-    vars.parse("PLUGIN_HEALTH_NOTIFY_ON", &mut notify.on, |value| {
-        let mut on = Vec::new();
-        for word in list(value) {
-            match word.to_ascii_lowercase().as_str() {
-                "warning" => on.push(Status::Warning),
-                "critical" => on.push(Status::Critical),
-                _ => {
-                    return Err(format!(
-                        "{word:?} is not a problem status; expected `warning`, `critical` or \
-                         `warning,critical`"
-                    ));
-                }
-            }
-        }
-        if on.is_empty() {
-            on = NotifySettings::default().on;
-        }
-        Ok(on)
-    })?;
-    vars.parse(
-        "PLUGIN_HEALTH_NOTIFY_RESTORED",
-        &mut notify.restored,
-        parse_bool,
-    )?;
-    vars.duration(
-        "PLUGIN_HEALTH_NOTIFY_MIN_INTERVAL",
-        &mut notify.min_interval,
-        false,
-    )?;
-    vars.duration(
-        "PLUGIN_HEALTH_NOTIFY_FLAP_WINDOW",
-        &mut notify.flap_window,
-        true,
-    )?;
-    vars.parse(
-        "PLUGIN_HEALTH_NOTIFY_FLAP_THRESHOLD",
-        &mut notify.flap_threshold,
-        |value| {
-            let max = crate::notify::MAX_FLAP_THRESHOLD;
-            match value.parse::<u32>() {
-                Ok(threshold) if threshold != 1 && threshold <= max => Ok(threshold),
-                _ => Err(format!(
-                    "expected a number of transitions from 2 to {max}, or 0 for no flap damping"
-                )),
-            }
-        },
-    )?;
-    vars.parse("PLUGIN_HEALTH_NOTIFY_QUEUE", &mut notify.queue, |value| {
-        let max = crate::notify::MAX_QUEUE;
-        match value.parse::<usize>() {
-            Ok(queue) if (1..=max).contains(&queue) => Ok(queue),
-            _ => Err(format!(
-                "expected a number of notifications from 1 to {max}"
-            )),
-        }
-    })?;
-    vars.duration("PLUGIN_HEALTH_NOTIFY_TIMEOUT", &mut notify.timeout, true)?;
-    vars.parse(
-        "PLUGIN_HEALTH_NOTIFY_RETRIES",
-        &mut notify.retries,
-        |value| {
-            let max = crate::notify::MAX_RETRIES;
-            match value.parse::<u32>() {
-                Ok(retries) if retries <= max => Ok(retries),
-                _ => Err(format!("expected a number of retries from 0 to {max}")),
-            }
-        },
-    )?;
-    let header = vars
-        .get("PLUGIN_HEALTH_NOTIFY_SECRET_HEADER")
-        .filter(|name| !name.is_empty());
-    if let Some(name) = &header
-        && reqwest::header::HeaderName::try_from(name.as_str()).is_err()
-    {
-        return Err(vars.error(
-            "PLUGIN_HEALTH_NOTIFY_SECRET_HEADER",
-            name,
-            "expected a header name such as `X-Webhook-Token`".to_owned(),
-        ));
-    }
-    // The value is a secret: errors name the variable and what is wrong, never the value.
-    let secret_error = |problem: String| ConfigError {
-        variable: "PLUGIN_HEALTH_NOTIFY_SECRET",
-        value: "<redacted>".to_owned(),
-        problem,
-    };
-    if let Some(secret) = vars
-        .get("PLUGIN_HEALTH_NOTIFY_SECRET")
-        .filter(|secret| !secret.is_empty())
-    {
-        let secret = match header {
-            Some(name) => Secret::header(name, secret),
-            None => Secret::signing(secret),
-        };
-        crate::notify::check_secret(&secret).map_err(secret_error)?;
-        notify.secret = Some(secret);
-    }
-    vars.parse(
-        "PLUGIN_HEALTH_NOTIFY_DETAILS",
-        &mut notify.details,
-        parse_bool,
-    )?;
-    if let Some(service) = vars.get("PLUGIN_HEALTH_NOTIFY_SERVICE") {
-        notify.service = (!service.is_empty()).then_some(service);
-    }
-    Ok(notify)
-}
 
 /// A character a bearer token may hold (RFC 6750, `b64token`).
 fn is_token_char(c: char) -> bool {
@@ -1131,17 +913,6 @@ mod tests {
         }
         let config = config(&[("PLUGIN_HEALTH_AUTH_TOKEN", "abc-DEF_123.~+/==")]).unwrap();
         assert_eq!(config.details.token.as_deref(), Some("abc-DEF_123.~+/=="));
-    }
-
-    #[cfg(not(feature = "notify"))]
-    #[test]
-    fn notifications_need_the_feature() {
-        let url = "https://hooks.slack.com/services/T0/B0/SECRET";
-        let error = config(&[("PLUGIN_HEALTH_NOTIFY_URL", url)]).unwrap_err();
-        assert_eq!(error.variable, "PLUGIN_HEALTH_NOTIFY_URL");
-        assert_eq!(error.value, "https://hooks.slack.com/***");
-        assert!(error.problem.contains("`notify` feature"), "{error}");
-        assert!(config(&[("PLUGIN_HEALTH_NOTIFY_URL", "")]).is_ok());
     }
 
     #[test]
