@@ -55,7 +55,9 @@
 //! away, and stop once the [`HealthRuntime`] is dropped and what was queued has had the drain
 //! delay to go out.
 //!
-//! Each request has a deadline ([`timeout`](NotifySettings::timeout), 10 s). Connection errors,
+//! Requests go out with reqwest (rustls, the web PKI roots, the proxies of the usual
+//! `HTTPS_PROXY`/`NO_PROXY` variables). Each has a deadline
+//! ([`timeout`](NotifySettings::timeout), 10 s). Connection errors,
 //! timeouts, `408`, `429` and `5xx` are tried again, up to [`retries`](NotifySettings::retries)
 //! (5) times, after an exponential backoff with jitter from 1 s up to 60 s, or after the seconds
 //! of a `Retry-After` answer (at most 60 s). Redirects are not followed, and they and other `4xx`
