@@ -132,6 +132,11 @@ pub mod exempt;
 // What happened: each check's transitions and uptime.
 pub mod history;
 
+// Webhooks on transitions.
+#[cfg(feature = "notify")]
+#[cfg_attr(docsrs, doc(cfg(feature = "notify")))]
+pub mod notify;
+
 // The indicators: checks of the machine, of the requests served, of dependencies.
 pub mod indicator;
 
@@ -144,6 +149,65 @@ pub(crate) fn attach_surfaces(attach: &mut runtime::builder::Attach, config: &He
     prometheus::attach(attach);
     #[cfg(feature = "otel")]
     otel::attach(attach);
+    #[cfg(feature = "notify")]
+    notify::attach(attach, config);
+}
+
+/// Whether this build sends notifications (the `notify` feature).
+#[allow(dead_code)]
+pub(crate) const NOTIFY_COMPILED: bool = cfg!(feature = "notify");
+
+/// What a build without the `notify` feature says of a notification target.
+#[cfg(not(feature = "notify"))]
+const NOTIFY_NEEDED: &str = "notifications need health-runtime's `notify` feature";
+
+/// Why `url` cannot be a notification target, if it cannot. The configuration asks here, where
+/// the surfaces compiled in are known.
+pub(crate) fn check_notify_url(url: &str) -> Result<(), String> {
+    #[cfg(feature = "notify")]
+    return notify::parse_url(url).map(drop);
+    #[cfg(not(feature = "notify"))]
+    {
+        let _ = url;
+        Err(NOTIFY_NEEDED.to_owned())
+    }
+}
+
+/// Why `secret` cannot sign or authorize notifications, if it cannot.
+pub(crate) fn check_notify_secret(secret: &config::Secret) -> Result<(), String> {
+    #[cfg(feature = "notify")]
+    return notify::check_secret(secret);
+    #[cfg(not(feature = "notify"))]
+    {
+        let _ = secret;
+        Ok(())
+    }
+}
+
+/// Why the builder cannot send notifications with `settings` (which have a target), if it
+/// cannot.
+pub(crate) fn check_notify(settings: &config::NotifySettings) -> Result<(), String> {
+    #[cfg(feature = "notify")]
+    return notify::resolve(settings)
+        .map(drop)
+        .map_err(|error| error.to_string());
+    #[cfg(not(feature = "notify"))]
+    {
+        let shown: Vec<String> = settings.targets.iter().map(|t| t.address()).collect();
+        Err(format!(
+            "notification targets {}: {NOTIFY_NEEDED}",
+            shown.join(", ")
+        ))
+    }
+}
+
+/// What the surfaces compiled in learn once the builder has built `runtime`: the notifier its
+/// version, its drain delay and which checks there are.
+pub(crate) fn surfaces_built(runtime: &HealthRuntime, drain_delay: std::time::Duration) {
+    #[cfg(feature = "notify")]
+    notify::built(runtime, drain_delay);
+    #[cfg(not(feature = "notify"))]
+    let _ = (runtime, drain_delay);
 }
 
 #[doc(hidden)]

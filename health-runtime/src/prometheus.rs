@@ -39,6 +39,13 @@ struct WindowLabels {
     window: &'static str,
 }
 
+#[cfg(feature = "notify")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct NotificationLabels {
+    target: String,
+    result: &'static str,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct VersionLabel {
     version: String,
@@ -163,6 +170,7 @@ pub(crate) fn attach(attach: &mut Attach) {
 /// | `health_check_consecutive_failures` | gauge | `service` |
 /// | `health_check_uptime_ratio` | gauge: the share of the window spent serving, 0 to 1 ([`History::uptime`](crate::history::History::uptime)); absent while a check has no known status | `service`, `window` (`1h`, `24h`) |
 /// | `health_uptime_seconds`, `health_draining`, `health_watch_streams`, `health_info` | gauge | `version` on `health_info` |
+/// | `health_notifications_total` (feature `notify`) | counter: webhook notifications ([`NotifyStats`](crate::notify::NotifyStats)) | `target` (`scheme://host:port`), `result` (`delivered`, `failed`, `retried`, `dropped`) |
 ///
 /// A scrape reads the published state and the run counts; it never runs a check. The run counter
 /// and histogram come from the engine's [events](crate::HealthEvent), from the first run on.
@@ -262,6 +270,8 @@ impl Collector for HealthCollector {
             details: self.details,
             #[cfg(feature = "grpc")]
             watch_streams: crate::grpc::watch_streams(runtime),
+            #[cfg(feature = "notify")]
+            notifications: crate::notify::stats(runtime).targets(),
         }
         .encode(encoder)
     }
@@ -280,6 +290,9 @@ struct StateCollector {
     details: bool,
     #[cfg(feature = "grpc")]
     watch_streams: usize,
+    /// Each notification target's counts.
+    #[cfg(feature = "notify")]
+    notifications: Vec<crate::notify::TargetStats>,
 }
 
 impl StateCollector {
@@ -288,7 +301,40 @@ impl StateCollector {
         self.encode_runs(&mut encoder)?;
         self.encode_readings(&mut encoder)?;
         self.encode_uptimes(&mut encoder)?;
+        #[cfg(feature = "notify")]
+        self.encode_notifications(&mut encoder)?;
         self.encode_process(&mut encoder)
+    }
+
+    /// `health_notifications_total`: what became of the webhook notifications, per target.
+    #[cfg(feature = "notify")]
+    fn encode_notifications(
+        &self,
+        encoder: &mut DescriptorEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        if self.notifications.is_empty() {
+            return Ok(());
+        }
+        let mut family = encoder.encode_descriptor(
+            "health_notifications",
+            "Webhook notifications, by target and result",
+            None,
+            MetricType::Counter,
+        )?;
+        for target in &self.notifications {
+            for (result, count) in crate::notify::RESULTS.into_iter().zip(target.counts()) {
+                let labels = NotificationLabels {
+                    target: target.target.clone(),
+                    result,
+                };
+                family
+                    .encode_family(&labels)?
+                    .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(
+                        &count, None,
+                    )?;
+            }
+        }
+        Ok(())
     }
 
     /// `health_check_uptime_ratio`: each check's share of the last hour and day spent serving.

@@ -8,6 +8,7 @@ use health_runtime::{HealthConfig, HealthRuntime, HealthRuntimeBuilder};
 
 pub mod browser;
 pub mod cli;
+pub mod notify;
 pub mod plugin;
 
 /// Counts executions of a check.

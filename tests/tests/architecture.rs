@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 const CORE: [&str; 4] = ["check", "engine", "runtime", "state"];
 
 /// The modules above the core.
-const OUTSIDE: [&str; 12] = [
+const OUTSIDE: [&str; 14] = [
     "grpc",
+    "notify",
+    "otel",
     "exempt",
     "http",
     "prometheus",

@@ -19,7 +19,10 @@ use tracing::Instrument as _;
 
 use self::event::{EventQueue, Events, HealthEvent};
 use self::run::{RunResult, execute, next_state};
-pub(crate) use self::run::{in_check_run, panic_message};
+pub(crate) use self::run::panic_message;
+// For the tracing filters of the surfaces; not every feature set has one.
+#[allow(unused_imports)]
+pub(crate) use self::run::in_check_run;
 use crate::check::{CheckSpec, Runner};
 use crate::state::snapshot::{CheckSnapshot, CheckState, HealthSnapshot};
 use crate::{Check, CheckInfo, RegistryError, Status};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Extensions, HealthRuntime};
+use crate::config::NotifySettings;
 use crate::engine::event::Events;
 use crate::engine::{Engine, Settings};
 use crate::{Check, ConfigError, HealthConfig, HealthObserver, RegistryError};
@@ -93,6 +94,7 @@ struct Overrides {
     default_interval: Option<Duration>,
     default_timeout: Option<Duration>,
     drain_delay: Option<Duration>,
+    notify: Option<NotifySettings>,
 }
 
 impl Default for HealthRuntimeBuilder {
@@ -155,6 +157,15 @@ impl HealthRuntimeBuilder {
         self
     }
 
+    /// Sends webhooks on check transitions with `settings`, instead of what the configuration
+    /// (`PLUGIN_HEALTH_NOTIFY_*`) says; settings without a target turn notifications off. Their
+    /// URLs and secrets are checked by [`build`](Self::build), which fails on a target unless
+    /// health-runtime is built with its `notify` feature (the `notify` module).
+    pub fn notify(mut self, settings: NotifySettings) -> Self {
+        self.overrides.notify = Some(settings);
+        self
+    }
+
     /// Leaves out the checks declared with `#[health_check]`: only the checks added here
     /// ([`with_check`](Self::with_check), [`with_checks`](Self::with_checks)), those the
     /// configuration asks for (the `health_file` check when it names a file) and those added
@@ -209,12 +220,26 @@ impl HealthRuntimeBuilder {
                 )));
             }
         }
+        // The builder's notification settings, or the configuration's (whose fields code may
+        // have set).
+        let notify = overrides.notify.as_ref().unwrap_or(&config.notify);
+        if notify.is_enabled()
+            && let Err(problem) = crate::check_notify(notify)
+        {
+            problems.push(BuildProblem::Setting(problem));
+        }
         if !problems.is_empty() {
             // Every check would inherit the bad default: report it alone.
             return Err(BuildError { problems });
         }
         let mut attach = Attach::default();
-        crate::attach_surfaces(&mut attach, &self.config);
+        // The surfaces see the builder's notification settings; `HealthRuntime::config` keeps
+        // the configuration as given.
+        let with_notify = overrides.notify.as_ref().map(|notify| HealthConfig {
+            notify: notify.clone(),
+            ..self.config.clone()
+        });
+        crate::attach_surfaces(&mut attach, with_notify.as_ref().unwrap_or(&self.config));
         let observers = attach.observers.into_iter().chain(self.observers).collect();
         let engine = Arc::new(Engine::new(settings, Events::new(observers)));
         let declared = self
@@ -245,6 +270,7 @@ impl HealthRuntimeBuilder {
         for hook in attach.on_built {
             hook(&runtime);
         }
+        crate::surfaces_built(&runtime, settings.drain_delay);
         Ok(runtime)
     }
 }

@@ -35,6 +35,21 @@ use health_rules::defaults;
 /// | `PLUGIN_HEALTH_UI` | [`surfaces.status_page`](SurfaceSettings::status_page) | `true` (`false`: no status page at `/health/ui`) |
 /// | `PLUGIN_HEALTH_SHOW_DETAILS` | [`details.level`](DetailSettings::level) | `when-authorized` |
 /// | `PLUGIN_HEALTH_AUTH_TOKEN` | [`details.token`](DetailSettings::token) | unset |
+/// | `PLUGIN_HEALTH_NOTIFY_URL` | [`notify.targets`](NotifySettings::targets) | unset (a comma list of http(s) URLs: webhooks on transitions; needs the `notify` feature) |
+/// | `PLUGIN_HEALTH_NOTIFY_FORMAT` | each [target](Target)'s [format](Format) | `json` (`slack`: a Slack incoming webhook message) |
+/// | `PLUGIN_HEALTH_NOTIFY_CHECKS` | [`notify.checks`](NotifySettings::checks) | every check (else a comma list of check names and probe groups) |
+/// | `PLUGIN_HEALTH_NOTIFY_ON` | [`notify.on`](NotifySettings::on) | `warning,critical` |
+/// | `PLUGIN_HEALTH_NOTIFY_RESTORED` | [`notify.restored`](NotifySettings::restored) | `true` |
+/// | `PLUGIN_HEALTH_NOTIFY_MIN_INTERVAL` | [`notify.min_interval`](NotifySettings::min_interval) | `30s` (per check; `0`: no limit) |
+/// | `PLUGIN_HEALTH_NOTIFY_FLAP_WINDOW` | [`notify.flap_window`](NotifySettings::flap_window) | `5m` |
+/// | `PLUGIN_HEALTH_NOTIFY_FLAP_THRESHOLD` | [`notify.flap_threshold`](NotifySettings::flap_threshold) | `5` (transitions in the window; `0`: no flap damping) |
+/// | `PLUGIN_HEALTH_NOTIFY_QUEUE` | [`notify.queue`](NotifySettings::queue) | `256` (per target, 1 to 65536) |
+/// | `PLUGIN_HEALTH_NOTIFY_TIMEOUT` | [`notify.timeout`](NotifySettings::timeout) | `10s` (per request) |
+/// | `PLUGIN_HEALTH_NOTIFY_RETRIES` | [`notify.retries`](NotifySettings::retries) | `5` (at most 100) |
+/// | `PLUGIN_HEALTH_NOTIFY_SECRET` | [`notify.secret`](NotifySettings::secret) | unset (signs bodies per Standard Webhooks; `whsec_` + base64, or any bytes) |
+/// | `PLUGIN_HEALTH_NOTIFY_SECRET_HEADER` | [`notify.secret`](NotifySettings::secret) | unset (set: the secret is sent as this header's value instead) |
+/// | `PLUGIN_HEALTH_NOTIFY_DETAILS` | [`notify.details`](NotifySettings::details) | `true` (`false`: statuses and names only) |
+/// | `PLUGIN_HEALTH_NOTIFY_SERVICE` | [`notify.service`](NotifySettings::service) | the program's name (the `service.name` of payloads) |
 ///
 /// A malformed value is an error naming the variable and the value, never a silent default.
 /// Durations take the one grammar of the whole project, the same strings `#[health_check]`
@@ -71,7 +86,18 @@ pub struct HealthConfig {
     pub details: DetailSettings,
     /// How much per-check history is kept ([`history`](crate::history)).
     pub history: HistorySettings,
+    /// Transition notifications over webhooks (sent by the `notify` feature).
+    pub notify: NotifySettings,
 }
+
+mod notify_settings;
+
+pub use notify_settings::{Format, NotifySettings, Secret, Target};
+// For the `notify` surface, when it is compiled in.
+#[allow(unused_imports)]
+pub(crate) use notify_settings::{
+    MAX_FLAP_THRESHOLD, MAX_QUEUE, MAX_RETRIES, check_selection, redact_target,
+};
 
 /// How much per-check history ([`history`](crate::history)) is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -412,6 +438,7 @@ impl HealthConfig {
             surfaces: SurfaceSettings::read(&vars)?,
             details: DetailSettings::read(&vars)?,
             history: HistorySettings::default(),
+            notify: NotifySettings::read(&vars)?,
         })
     }
 }
@@ -604,6 +631,21 @@ pub const VARIABLES: &[&str] = &[
     "PLUGIN_HEALTH_UI",
     "PLUGIN_HEALTH_SHOW_DETAILS",
     "PLUGIN_HEALTH_AUTH_TOKEN",
+    "PLUGIN_HEALTH_NOTIFY_URL",
+    "PLUGIN_HEALTH_NOTIFY_FORMAT",
+    "PLUGIN_HEALTH_NOTIFY_CHECKS",
+    "PLUGIN_HEALTH_NOTIFY_ON",
+    "PLUGIN_HEALTH_NOTIFY_RESTORED",
+    "PLUGIN_HEALTH_NOTIFY_MIN_INTERVAL",
+    "PLUGIN_HEALTH_NOTIFY_FLAP_WINDOW",
+    "PLUGIN_HEALTH_NOTIFY_FLAP_THRESHOLD",
+    "PLUGIN_HEALTH_NOTIFY_QUEUE",
+    "PLUGIN_HEALTH_NOTIFY_TIMEOUT",
+    "PLUGIN_HEALTH_NOTIFY_RETRIES",
+    "PLUGIN_HEALTH_NOTIFY_SECRET",
+    "PLUGIN_HEALTH_NOTIFY_SECRET_HEADER",
+    "PLUGIN_HEALTH_NOTIFY_DETAILS",
+    "PLUGIN_HEALTH_NOTIFY_SERVICE",
 ];
 
 /// A character a bearer token may hold (RFC 6750, `b64token`).
