@@ -181,8 +181,16 @@ fn data_dir() -> PathBuf {
 #[tokio::main]
 async fn main() {
     let launched_by_host = examples::handshake().launched_by_host();
-    examples::init_tracing(launched_by_host);
-    if let Err(error) = run(launched_by_host).await {
+    let telemetry = match examples::init_tracing(launched_by_host) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("plugin_server: {error}");
+            std::process::exit(1);
+        }
+    };
+    let served = run(launched_by_host).await;
+    examples::flush_telemetry(telemetry).await;
+    if let Err(error) = served {
         eprintln!("plugin_server: {error}");
         std::process::exit(1);
     }

@@ -98,7 +98,7 @@ fn data_dir() -> PathBuf {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    examples::init_tracing(false);
+    let telemetry = examples::init_tracing(false)?;
 
     let data_dir = data_dir();
     std::fs::create_dir_all(&data_dir)?;
@@ -137,6 +137,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     runtime.start();
     let report = runtime.report().await;
     println!("{}", serde_json::to_string_pretty(&report)?);
+    examples::flush_telemetry(telemetry).await;
     if report.overall_status == Status::Critical {
         std::process::exit(1);
     }

@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 
 use health_runtime::HealthConfig;
 use health_runtime::config::ConfigError;
+use health_runtime::otel::{self, Telemetry};
 use health_runtime::plugin::{Handshake, HclogFormat, PluginAddr};
+use tracing_subscriber::prelude::*;
 
 /// The handshake of HashiCorp go-plugin's gRPC KV example: cookie `BASIC_PLUGIN=hello`, app
 /// protocol version 1.
@@ -16,16 +18,43 @@ pub fn handshake() -> Handshake {
 /// Logs to stderr at `RUST_LOG`'s levels (default `info`): as hclog JSON when a go-plugin host
 /// launched the process (the host re-logs each line at its level), otherwise as text, coloured
 /// only on a terminal. Stdout carries only go-plugin's handshake line.
-pub fn init_tracing(launched_by_host: bool) {
+///
+/// With `OTEL_EXPORTER_OTLP_ENDPOINT` (or a per-signal endpoint) set, also exports the health
+/// runtime's metrics, transition log records and check-run spans over OTLP, as the standard
+/// `OTEL_*` variables say: call it first, before the runtime is built, and hand what it returns
+/// to [`flush_telemetry`] on the way out. A malformed `OTEL_*` value is an error naming it.
+pub fn init_tracing(launched_by_host: bool) -> Result<Option<Telemetry>, otel::InstallError> {
+    let telemetry = otel::init_from_env(env!("CARGO_PKG_VERSION"))?;
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if launched_by_host {
-        logs.event_format(HclogFormat::new()).init();
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs = if launched_by_host {
+        logs.event_format(HclogFormat::new()).boxed()
     } else {
-        logs.with_ansi(std::io::stderr().is_terminal()).init();
+        logs.with_ansi(std::io::stderr().is_terminal()).boxed()
+    };
+    // The run spans go to OTLP whatever `RUST_LOG` says of the log lines.
+    let health_spans = telemetry.as_ref().map(Telemetry::tracing_layer);
+    tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .with(health_spans)
+        .init();
+    if telemetry.is_some() {
+        tracing::info!("exporting health over OTLP");
+    }
+    Ok(telemetry)
+}
+
+/// Exports what telemetry is still buffered, for at most a second: a go-plugin host kills a
+/// plugin that is still running 2 s after it asked it to stop.
+pub async fn flush_telemetry(telemetry: Option<Telemetry>) {
+    let Some(telemetry) = telemetry else { return };
+    let shutdown = tokio::task::spawn_blocking(move || telemetry.shutdown());
+    match tokio::time::timeout(std::time::Duration::from_secs(1), shutdown).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(error))) => tracing::warn!(%error, "telemetry not flushed"),
+        Ok(Err(error)) => tracing::warn!(%error, "telemetry not flushed"),
+        Err(_) => tracing::warn!("telemetry not flushed within 1 s"),
     }
 }
 

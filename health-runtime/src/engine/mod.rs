@@ -18,8 +18,8 @@ use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use self::event::{EventQueue, Events, HealthEvent};
-use self::run::{RunResult, execute, next_state};
 pub(crate) use self::run::panic_message;
+use self::run::{RunResult, execute, next_state};
 // For the tracing filters of the surfaces; not every feature set has one.
 #[allow(unused_imports)]
 pub(crate) use self::run::in_check_run;
