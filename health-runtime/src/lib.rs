@@ -66,7 +66,8 @@
 //!         │ published snapshot (tokio watch)             │ HealthEvent: runs, transitions,
 //!         │                                              │ checks added/removed, drains
 //!         ▼                                              ▼ (observers, broadcast)
-//!  grpc · http · health_file · plugin                    prometheus (run histogram) · yours
+//!  grpc · http · health_file · plugin                    prometheus (run histogram) · history
+//!                                                        · otel · notify · yours
 //!         └──────────── server::serve: all of them, the monitor, the drain ───────────┘
 //! ```
 //!
@@ -77,6 +78,7 @@
 //! | the runtime and builder | [`runtime`], [`config`] |
 //! | the published state | [`state`], and the [events](HealthEvent) |
 //! | the surfaces | `grpc`, `http`, `prometheus`, [`health_file`], `plugin`, `server` (all at once), `pb` (the protos); each but the health file behind its Cargo feature |
+//! | what the events feed | [`history`], `otel` (OpenTelemetry metrics, spans and transition records), `notify` (webhooks on transitions), each behind its Cargo feature |
 //! | the indicators | [`indicator`]: the machine, the requests served, dependencies |
 //! | around the application's layers | [`exempt`]: health calls pass by authentication and rate limits |
 //!
