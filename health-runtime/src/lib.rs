@@ -203,15 +203,6 @@ pub(crate) fn check_notify(settings: &config::NotifySettings) -> Result<(), Stri
     }
 }
 
-/// What the surfaces compiled in learn once the builder has built `runtime`: the notifier its
-/// version, its drain delay and which checks there are.
-pub(crate) fn surfaces_built(runtime: &HealthRuntime, drain_delay: std::time::Duration) {
-    #[cfg(feature = "notify")]
-    notify::built(runtime, drain_delay);
-    #[cfg(not(feature = "notify"))]
-    let _ = (runtime, drain_delay);
-}
-
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;

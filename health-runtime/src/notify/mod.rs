@@ -190,23 +190,21 @@ pub(crate) fn attach(attach: &mut Attach, config: &HealthConfig) {
     let stats = NotifyStats::new(deliveries.iter().map(|d| d.counters.clone()).collect());
     let binding = Arc::new(Binding {
         version: OnceLock::new(),
-        drain_delay: OnceLock::new(),
-        configured_drain_delay: config.checks.drain_delay,
+        drain_delay: attach.drain_delay,
         listed: settings.checks.clone(),
     });
     let notifier = Arc::new_cyclic(|me| Notifier::new(me.clone(), settings, deliveries, &binding));
     attach.extensions.insert(Arc::new(stats));
     attach.extensions.insert(binding);
     attach.observers.push(notifier);
+    attach.on_built.push(Box::new(built));
 }
 
-/// Tells the notifier of `runtime` what it learns once the runtime is built: its version, its
-/// drain delay (the builder's, if it set one), and which checks there are (a name in the
-/// selection that matches none is worth a warning).
-pub(crate) fn built(runtime: &HealthRuntime, drain_delay: Duration) {
+/// Tells the notifier of `runtime` what it learns once the runtime is built: its version, and
+/// which checks there are (a name in the selection that matches none is worth a warning).
+fn built(runtime: &HealthRuntime) {
     let binding = runtime.extension::<Binding>();
     let _ = binding.version.set(runtime.version().to_owned());
-    let _ = binding.drain_delay.set(drain_delay);
     let snapshot = runtime.snapshot();
     for name in &binding.listed {
         if name.parse::<Group>().is_err() && snapshot.check(name).is_none() {
@@ -222,8 +220,8 @@ pub(crate) fn built(runtime: &HealthRuntime, drain_delay: Duration) {
 #[derive(Debug, Default)]
 pub(crate) struct Binding {
     version: OnceLock<String>,
-    drain_delay: OnceLock<Duration>,
-    configured_drain_delay: Duration,
+    /// The runtime's drain delay (the builder's, if it set one).
+    drain_delay: Duration,
     listed: Vec<String>,
 }
 
@@ -231,9 +229,6 @@ impl Binding {
     /// How long what is queued may still take once the runtime is gone: the drain delay.
     fn grace(&self) -> Duration {
         self.drain_delay
-            .get()
-            .copied()
-            .unwrap_or(self.configured_drain_delay)
     }
 }
 

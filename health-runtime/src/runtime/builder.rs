@@ -232,7 +232,10 @@ impl HealthRuntimeBuilder {
             // Every check would inherit the bad default: report it alone.
             return Err(BuildError { problems });
         }
-        let mut attach = Attach::default();
+        let mut attach = Attach {
+            drain_delay: settings.drain_delay,
+            ..Attach::default()
+        };
         // The surfaces see the builder's notification settings; `HealthRuntime::config` keeps
         // the configuration as given.
         let with_notify = overrides.notify.as_ref().map(|notify| HealthConfig {
@@ -270,7 +273,6 @@ impl HealthRuntimeBuilder {
         for hook in attach.on_built {
             hook(&runtime);
         }
-        crate::surfaces_built(&runtime, settings.drain_delay);
         Ok(runtime)
     }
 }
@@ -320,6 +322,9 @@ pub(crate) struct Attach {
     pub(crate) observers: Vec<Arc<dyn HealthObserver>>,
     pub(crate) extensions: Extensions,
     pub(crate) on_built: Vec<OnBuilt>,
+    /// The drain delay the runtime is built with (the builder's, if it set one).
+    #[cfg_attr(not(feature = "notify"), allow(dead_code))]
+    pub(crate) drain_delay: Duration,
 }
 
 /// A hook of [`Attach`], called once with the runtime just built.
