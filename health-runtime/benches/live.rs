@@ -18,7 +18,7 @@
 
 mod support;
 
-use support::{env_or, median};
+use support::{env_or, median, per_run, switch};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,22 +29,9 @@ use health_runtime::{Check, HealthConfig, HealthRuntime};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 fn quiet_config(history: HistorySettings) -> HealthConfig {
-    let mut config = HealthConfig::default();
-    config.surfaces.http_addr = None;
-    config.surfaces.health_file = None;
-    config.resources.enabled = false;
-    config.requests.enabled = false;
+    let mut config = support::quiet_config();
     config.history = history;
     config
-}
-
-/// A check that is healthy while `up` holds and critical otherwise.
-fn switch(up: &Arc<AtomicBool>) -> Check {
-    let up = up.clone();
-    Check::new("db", move || {
-        let up = up.load(Ordering::Relaxed);
-        async move { if up { Ok(()) } else { Err("down") } }
-    })
 }
 
 fn runtime(history: HistorySettings, up: &Arc<AtomicBool>) -> HealthRuntime {
@@ -55,18 +42,6 @@ fn runtime(history: HistorySettings, up: &Arc<AtomicBool>) -> HealthRuntime {
         .with_check(switch(up))
         .build()
         .expect("a runtime")
-}
-
-/// Nanoseconds per run over `runs` runs, flipping the check before every run when `flip`.
-async fn per_run(runtime: &HealthRuntime, up: &AtomicBool, runs: u32, flip: bool) -> f64 {
-    let started = Instant::now();
-    for _ in 0..runs {
-        if flip {
-            up.fetch_xor(true, Ordering::Relaxed);
-        }
-        std::hint::black_box(runtime.check("db").await.expect("registered"));
-    }
-    started.elapsed().as_nanos() as f64 / f64::from(runs)
 }
 
 fn history_cost() {

@@ -9,33 +9,15 @@
 
 mod support;
 
-use support::{env_or, median};
+use support::{env_or, median, p99, quiet_config, switch};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use health_runtime::HealthRuntime;
 use health_runtime::notify::{NotifySettings, Target};
-use health_runtime::{Check, HealthConfig, HealthRuntime};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-fn quiet_config() -> HealthConfig {
-    let mut config = HealthConfig::default();
-    config.surfaces.http_addr = None;
-    config.surfaces.health_file = None;
-    config.resources.enabled = false;
-    config.requests.enabled = false;
-    config
-}
-
-/// A check that is healthy while `up` holds and critical otherwise.
-fn switch(up: &Arc<AtomicBool>) -> Check {
-    let up = up.clone();
-    Check::new("db", move || {
-        let up = up.load(Ordering::Relaxed);
-        async move { if up { Ok(()) } else { Err("down") } }
-    })
-}
 
 fn runtime(up: &Arc<AtomicBool>, target: Option<String>) -> HealthRuntime {
     let mut builder = HealthRuntime::builder()
@@ -115,11 +97,6 @@ async fn latencies(runtime: &HealthRuntime, up: &AtomicBool, runs: u32) -> Vec<f
         times.push(started.elapsed().as_nanos() as f64);
     }
     times
-}
-
-fn p99(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[(values.len() * 99 / 100).min(values.len() - 1)]
 }
 
 fn main() {

@@ -12,43 +12,24 @@
 
 mod support;
 
-use support::{env_or, median};
+use support::{env_or, median, per_run, quiet_config, switch};
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
+use health_runtime::HealthRuntime;
 use health_runtime::otel::{Otlp, Protocol, Telemetry};
-use health_runtime::{Check, HealthConfig, HealthRuntime};
 use tracing_subscriber::prelude::*;
 
 fn runtime(up: &Arc<AtomicBool>) -> HealthRuntime {
-    let mut config = HealthConfig::default();
-    config.surfaces.http_addr = None;
-    config.surfaces.health_file = None;
-    let up = up.clone();
     HealthRuntime::builder()
         .without_declared_checks()
-        .config(config)
+        .config(quiet_config())
         .cache_ttl(Duration::ZERO)
-        .with_check(Check::new("db", move || {
-            let up = up.load(Ordering::Relaxed);
-            async move { if up { Ok(()) } else { Err("down") } }
-        }))
+        .with_check(switch(up))
         .build()
         .expect("a runtime")
-}
-
-/// Nanoseconds per run over `runs` runs, flipping the check before every run when `flip`.
-async fn per_run(runtime: &HealthRuntime, up: &AtomicBool, runs: u32, flip: bool) -> f64 {
-    let started = Instant::now();
-    for _ in 0..runs {
-        if flip {
-            up.fetch_xor(true, Ordering::Relaxed);
-        }
-        std::hint::black_box(runtime.check("db").await.expect("registered"));
-    }
-    started.elapsed().as_nanos() as f64 / f64::from(runs)
 }
 
 /// An OTLP/HTTP sink on 127.0.0.1 answering every export with an empty 200; its URL.
