@@ -323,14 +323,7 @@ impl Otlp {
         K: AsRef<str>,
         V: Into<String>,
     {
-        let pairs: Vec<(K, String)> = pairs.into_iter().map(|(k, v)| (k, v.into())).collect();
-        Self::from_lookup(|name| {
-            pairs
-                .iter()
-                .rev()
-                .find(|(key, _)| key.as_ref() == name)
-                .map(|(_, value)| value.clone())
-        })
+        Self::from_lookup(crate::config::pairs_lookup(pairs))
     }
 
     /// The settings read through `lookup`, which returns a variable's value if it is set. An

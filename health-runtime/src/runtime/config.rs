@@ -418,14 +418,7 @@ impl HealthConfig {
         K: AsRef<str>,
         V: Into<String>,
     {
-        let pairs: Vec<(K, String)> = pairs.into_iter().map(|(k, v)| (k, v.into())).collect();
-        Self::from_lookup(|name| {
-            pairs
-                .iter()
-                .rev()
-                .find(|(key, _)| key.as_ref() == name)
-                .map(|(_, value)| value.clone())
-        })
+        Self::from_lookup(pairs_lookup(pairs))
     }
 
     /// Reads the configuration through `lookup`, which returns a variable's value if it is set.
@@ -440,6 +433,25 @@ impl HealthConfig {
             history: HistorySettings::default(),
             notify: NotifySettings::read(&vars)?,
         })
+    }
+}
+
+/// A lookup over `(variable, value)` pairs, as if they were the environment; the last pair of
+/// a variable wins.
+pub(crate) fn pairs_lookup<K, V>(
+    pairs: impl IntoIterator<Item = (K, V)>,
+) -> impl Fn(&str) -> Option<String>
+where
+    K: AsRef<str>,
+    V: Into<String>,
+{
+    let pairs: Vec<(K, String)> = pairs.into_iter().map(|(k, v)| (k, v.into())).collect();
+    move |name| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(key, _)| key.as_ref() == name)
+            .map(|(_, value)| value.clone())
     }
 }
 
