@@ -62,6 +62,12 @@ fn malformed_headers_are_errors_that_hide_the_values() {
         ),
         ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=%zz", "api-key=***"),
         ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "=s3cret", "=***"),
+        // Decoded, a line feed: no header can carry it.
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+            "api-key=s3cret%0A",
+            "api-key=***",
+        ),
     ];
     for &(variable, value, shown) in cases {
         let error = error(&[ENDPOINT, (variable, value)]);
@@ -98,6 +104,20 @@ fn malformed_endpoints_are_errors_naming_the_variable() {
                 "{error}"
             );
         }
+    }
+}
+
+#[test]
+fn an_endpoint_with_a_query_or_a_fragment_is_an_error_that_hides_it() {
+    for value in [
+        "http://collector:4318/?token=s3cret",
+        "http://collector:4318/v1#s3cret",
+    ] {
+        let error = error(&[("OTEL_EXPORTER_OTLP_ENDPOINT", value)]);
+        assert_eq!(error.variable, "OTEL_EXPORTER_OTLP_ENDPOINT");
+        let message = error.to_string();
+        assert!(message.contains("query or fragment"), "{message}");
+        assert!(!message.contains("s3cret"), "{message}");
     }
 }
 

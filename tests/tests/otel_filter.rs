@@ -4,8 +4,8 @@
 //! paths), beside `Telemetry::tracing_layer` exporting the run spans to an OTLP receiver. 60
 //! probes (gRPC `Check`, HTTP `/ready`) and a few application calls later, the application's
 //! exporter has the application's spans and none of health, and the receiver has every run's,
-//! with the spans the checks' own code made (an `async` check's and a blocking one's) as their
-//! children.
+//! and the spans the checks' own code made: an `async` check's as children of its run's, a
+//! blocking one's on their own.
 
 #[path = "../src/otel_receiver.rs"]
 mod otel_receiver;
@@ -306,6 +306,11 @@ async fn the_application_exporter_gets_no_health_spans() {
     assert_eq!(children.len(), runs, "{spans:#?}");
     for child in children {
         assert!(CHECK_CODE_SPANS.contains(&&*child.name), "{child:#?}");
+        if child.name == "disk.stat" {
+            // A blocking check's code may outlive its run: it holds no run span open.
+            assert!(child.parent_span_id.is_empty(), "{child:#?}");
+            continue;
+        }
         let parent = runs_seen
             .iter()
             .find(|run| run.span_id == child.parent_span_id)

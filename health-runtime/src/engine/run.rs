@@ -58,9 +58,9 @@ impl Drop for BlockingRun {
     }
 }
 
-/// Runs the check once under its timeout, on its own task so that a panic is contained. The
-/// check's code runs inside the run's span (the caller's current span), so that the spans it
-/// makes are children of the run's.
+/// Runs the check once under its timeout, on its own task so that a panic is contained. An
+/// `async` check's code runs inside the run's span (the caller's current span), so that the
+/// spans it makes are children of the run's; it is dropped at its timeout.
 pub(super) async fn execute(entry: &Entry) -> RunResult {
     if entry.busy.swap(true, Ordering::AcqRel) {
         return RunResult::StillRunning;
@@ -78,13 +78,13 @@ pub(super) async fn execute(entry: &Entry) -> RunResult {
         Runner::Blocking(run) => {
             let run = run.clone();
             // The blocking pool's threads have no subscriber of their own: the run's (a
-            // scoped one, `tracing::subscriber::set_default`, included) goes along.
+            // scoped one, `tracing::subscriber::set_default`, included) goes along. The run's
+            // span does not: a blocking check runs on past its timeout, and would hold the
+            // span open, and unexported, as long as it hangs; what its code makes has no parent.
             let dispatch = tracing::dispatcher::get_default(Clone::clone);
-            let span = tracing::Span::current();
             tokio::task::spawn_blocking(move || {
                 let _busy = busy;
                 tracing::dispatcher::with_default(&dispatch, || {
-                    let _span = span.enter();
                     let _marked = BlockingRun::enter();
                     run()
                 })

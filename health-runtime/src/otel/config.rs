@@ -161,12 +161,12 @@ pub(crate) struct Destination {
 ///
 /// | variable | meaning | accepted |
 /// |---|---|---|
-/// | `OTEL_SDK_DISABLED` | `true`: nothing is installed | `true`, `false` |
-/// | `OTEL_EXPORTER_OTLP_ENDPOINT` | the collector, for every signal (OTLP/HTTP appends `/v1/<signal>`) | an `http://` or `https://` URL |
+/// | `OTEL_SDK_DISABLED` | `true`: nothing is installed | `true`, `false` (any other value is refused, where the specification reads it as `false`: a typo must not turn export on) |
+/// | `OTEL_EXPORTER_OTLP_ENDPOINT` | the collector, for every signal (OTLP/HTTP appends `/v1/<signal>`) | an `http://` or `https://` URL, without query or fragment |
 /// | `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT` | one signal's endpoint, used as it is | the same |
 /// | `OTEL_EXPORTER_OTLP_PROTOCOL` (and `_{SIGNAL}_PROTOCOL`) | the wire protocol | `grpc`, `http/protobuf` (default) |
-/// | `OTEL_EXPORTER_OTLP_HEADERS` (and `_{SIGNAL}_HEADERS`) | headers (gRPC metadata) on every export | `key=value,key2=value2`, values percent-encoded |
-/// | `OTEL_EXPORTER_OTLP_TIMEOUT` (and `_{SIGNAL}_TIMEOUT`) | the deadline of one export | milliseconds > 0 (default 10000) |
+/// | `OTEL_EXPORTER_OTLP_HEADERS` (and `_{SIGNAL}_HEADERS`, which replace them for that signal) | headers (gRPC metadata) on every export | `key=value,key2=value2`, values percent-encoded |
+/// | `OTEL_EXPORTER_OTLP_TIMEOUT` (and `_{SIGNAL}_TIMEOUT`) | the deadline of one export | milliseconds > 0 (default 10000; `0` is refused rather than read as no deadline) |
 /// | `OTEL_SERVICE_NAME` | resource `service.name` | any; default the program's file name |
 /// | `OTEL_RESOURCE_ATTRIBUTES` | more resource attributes | `key=value,...`, values percent-encoded |
 /// | `OTEL_METRIC_EXPORT_INTERVAL` | the periodic metric reader's interval | milliseconds > 0 (default 60000) |
@@ -174,9 +174,10 @@ pub(crate) struct Destination {
 /// A malformed value is an error naming the variable and the value, as for every variable of
 /// the crate. With no endpoint variable set, or with the SDK disabled, there is nothing to
 /// install: `from_env` answers `None`. A signal with no endpoint of its own uses the generic
-/// one. The exporters read the variables they know (`OTEL_EXPORTER_OTLP_COMPRESSION`,
-/// `OTEL_EXPORTER_OTLP_INSECURE`, ...) themselves; the ones above are validated here and
-/// handed to them.
+/// one; a signal with neither goes to the specification's default, `localhost`. All three
+/// signals are exported: `OTEL_{TRACES,METRICS,LOGS}_EXPORTER` are not read. The exporters read
+/// the variables they know (`OTEL_EXPORTER_OTLP_COMPRESSION`, `OTEL_EXPORTER_OTLP_INSECURE`,
+/// ...) themselves; the ones above are validated here and handed to them.
 ///
 /// ```
 /// use std::time::Duration;
@@ -282,7 +283,10 @@ pub(crate) fn shown(endpoint: &str) -> String {
 
 impl Otlp {
     /// Settings that send every signal to `endpoint` over OTLP/HTTP (switch with
-    /// [`protocol`](Self::protocol)), nothing read from the environment.
+    /// [`with_protocol`](Self::with_protocol)), none of the variables above read. The
+    /// exporters still read the variables they know themselves when they are built: the
+    /// `*_HEADERS` (a header of the same name set there wins over one set here),
+    /// `*_COMPRESSION`, and the batch processors' `OTEL_BSP_*` and `OTEL_BLRP_*`.
     pub fn new(endpoint: impl Into<String>) -> Self {
         Otlp {
             endpoint: Some(endpoint.into()),
@@ -305,9 +309,15 @@ impl Otlp {
     pub fn from_env() -> Result<Option<Self>, ConfigError> {
         for &variable in VARIABLES {
             if let Err(std::env::VarError::NotUnicode(value)) = std::env::var(variable) {
+                // Headers carry credentials: none of theirs is shown.
+                let value = if variable.ends_with("_HEADERS") {
+                    "***".to_owned()
+                } else {
+                    value.to_string_lossy().into_owned()
+                };
                 return Err(ConfigError {
                     variable,
-                    value: value.to_string_lossy().into_owned(),
+                    value,
                     problem: "the value is not valid UTF-8".to_owned(),
                 });
             }
@@ -473,12 +483,14 @@ impl Otlp {
                 }
             }
         };
-        let mut headers = self.headers.clone();
-        if let Some(own) = self.signal_headers.get(&signal) {
-            headers.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-        for name in headers.keys() {
-            check_header_name(HEADERS, &format!("{name}=***"), name)?;
+        // A signal's own headers replace the generic ones, as the exporters and the other
+        // SDKs read them: another collector must not get the generic credentials.
+        let (variable, headers) = match self.signal_headers.get(&signal) {
+            Some(own) => (signal.vars().headers, own.clone()),
+            None => (HEADERS, self.headers.clone()),
+        };
+        for (name, value) in &headers {
+            check_header(variable, &format!("{name}=***"), name, value)?;
         }
         let timeout = self
             .signal_timeouts
@@ -564,6 +576,14 @@ fn check_endpoint(variable: &'static str, value: String) -> Result<String, Confi
     if uri.host().is_none_or(str::is_empty) {
         return Err(bad("the URL has no host".to_owned()));
     }
+    // The specification: an endpoint MUST NOT contain a query or a fragment.
+    if uri.query().is_some() || value.contains('#') {
+        return Err(problem(
+            variable,
+            &shown(&value),
+            "an endpoint has no query or fragment",
+        ));
+    }
     Ok(value.trim().to_owned())
 }
 
@@ -574,8 +594,8 @@ fn parse_headers(
     value: &str,
 ) -> Result<BTreeMap<String, String>, ConfigError> {
     let shown = hide_values(value);
-    let pairs = parse_pairs(variable, value, &shown, |(name, _)| {
-        check_header_name(variable, &shown, name)
+    let pairs = parse_pairs(variable, value, &shown, |(name, value)| {
+        check_header(variable, &shown, name, value)
     })?;
     Ok(pairs.into_iter().collect())
 }
@@ -594,10 +614,23 @@ fn hide_values(value: &str) -> String {
     entries.join(",")
 }
 
-fn check_header_name(variable: &'static str, shown: &str, name: &str) -> Result<(), ConfigError> {
+/// A header's name and value as HTTP (and gRPC metadata) can carry them; an error names the
+/// header, never its value.
+fn check_header(
+    variable: &'static str,
+    shown: &str,
+    name: &str,
+    value: &str,
+) -> Result<(), ConfigError> {
     http::HeaderName::from_bytes(name.as_bytes())
-        .map(drop)
-        .map_err(|_| problem(variable, shown, format!("`{name}` is not a header name")))
+        .map_err(|_| problem(variable, shown, format!("`{name}` is not a header name")))?;
+    http::HeaderValue::from_str(value).map(drop).map_err(|_| {
+        problem(
+            variable,
+            shown,
+            format!("the value of `{name}` cannot be sent in a header"),
+        )
+    })
 }
 
 /// `key=value` pairs separated by commas, the W3C Baggage form the specification uses for

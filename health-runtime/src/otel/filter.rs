@@ -1,13 +1,19 @@
 //! Per-layer filters: [`WithoutHealth`] keeps health-runtime's check runs out of an
 //! application's layers; `HealthSpans` keeps a layer to them.
 
-use tracing::Metadata;
 use tracing::subscriber::Interest;
+use tracing::{Level, Metadata};
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Filter};
 use tracing_subscriber::registry::LookupSpan;
 
 /// The engine's span around each check run.
 const RUN_SPAN: &str = "health_check";
+
+/// The most verbose level the run spans' layer takes: a check's code, and the libraries it
+/// calls, may log at `DEBUG` and `TRACE` without it costing every callsite of the process a
+/// lookup, or filling the health traces.
+const HEALTH_SPANS_LEVEL: Level = Level::INFO;
 
 /// Whether `target` is this crate's (`health_runtime`, `health_runtime::...`).
 fn is_ours(target: &str) -> bool {
@@ -57,7 +63,7 @@ impl<S> Filter<S> for WithoutHealth {
 
 /// The filter of [`Telemetry::tracing_layer`](super::Telemetry::tracing_layer): the engine's
 /// `health_check` spans, the crate's events inside them, and the spans and events of a check's
-/// own code while the engine runs it (children of the run's span), nothing else.
+/// own code while the engine runs it, at `INFO` and above, nothing else.
 ///
 /// Nothing it enables is enabled by [`WithoutHealth`] (both go by the crate's targets and
 /// [`in_check_run`](crate::engine::in_check_run)): a span
@@ -71,6 +77,9 @@ where
     S: tracing::Subscriber + for<'lookup> LookupSpan<'lookup>,
 {
     fn enabled(&self, metadata: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
+        if *metadata.level() > HEALTH_SPANS_LEVEL {
+            return false;
+        }
         if !is_ours(metadata.target()) {
             return crate::engine::in_check_run();
         }
@@ -82,11 +91,17 @@ where
     }
 
     fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
-        if metadata.is_span() && is_ours(metadata.target()) && metadata.name() == RUN_SPAN {
+        if *metadata.level() > HEALTH_SPANS_LEVEL {
+            Interest::never()
+        } else if metadata.is_span() && is_ours(metadata.target()) && metadata.name() == RUN_SPAN {
             Interest::always()
         } else {
             Interest::sometimes()
         }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::from_level(HEALTH_SPANS_LEVEL))
     }
 }
 

@@ -136,11 +136,17 @@ impl fmt::Debug for Telemetry {
 impl Telemetry {
     /// A `tracing` layer exporting the health spans only, for the application's subscriber:
     /// the engine's `health_check` span of every run (with its `health.check.*` fields as
-    /// attributes, its status `ERROR` on failure) and the crate's events inside it. Spans and
-    /// events of the application are not exported by it; for those, the application adds a
+    /// attributes, its status `ERROR` on failure), the crate's events inside it, and what a
+    /// check's own code makes while the engine runs it (an `async` check's spans are children
+    /// of the run's; a plain `fn` check's have no parent, so that a check hanging past its
+    /// timeout does not hold the run's span open), at `INFO` and above. Spans and events of
+    /// the application are not exported by it; for those, the application adds a
     /// tracing-opentelemetry layer of its own, filtered with
-    /// [`without_health`](super::without_health). That filter is required beside this layer:
-    /// two tracing-opentelemetry layers of one subscriber must never see the same span.
+    /// [`without_health`](super::without_health).
+    ///
+    /// That filter is required beside this layer: two tracing-opentelemetry layers of one
+    /// subscriber must never see the same span, and tracing-subscriber panics, in the task that
+    /// started a check run, when they do.
     pub fn tracing_layer<S>(&self) -> impl Layer<S> + 'static
     where
         S: tracing::Subscriber + for<'span> LookupSpan<'span>,
@@ -369,7 +375,7 @@ fn metadata(destination: &Destination) -> Result<tonic::metadata::MetadataMap, C
     for (key, value) in &destination.headers {
         let bad = |problem: String| ConfigError {
             variable: "OTEL_EXPORTER_OTLP_HEADERS",
-            value: format!("{key}={value}"),
+            value: format!("{key}=***"),
             problem,
         };
         let name = http::HeaderName::from_bytes(key.as_bytes())

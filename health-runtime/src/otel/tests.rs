@@ -117,3 +117,33 @@ async fn the_observer_records_without_waiting_on_a_stuck_exporter() {
     drop(release);
     let _ = logs.shutdown_with_timeout(Duration::from_secs(1));
 }
+
+#[test]
+fn a_signals_own_headers_replace_the_generic_ones() {
+    let otlp = super::Otlp::from_pairs([
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector-a:4318"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=for-a,tenant=kv"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "http://vendor-b/v1/traces",
+        ),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-b-key=for-b"),
+    ])
+    .unwrap()
+    .unwrap();
+    let traces = otlp.destination(super::Signal::Traces).unwrap();
+    let names: Vec<&str> = traces.headers.keys().map(String::as_str).collect();
+    assert_eq!(names, ["x-b-key"], "collector A's key must not go to B");
+    let metrics = otlp.destination(super::Signal::Metrics).unwrap();
+    let names: Vec<&str> = metrics.headers.keys().map(String::as_str).collect();
+    assert_eq!(names, ["api-key", "tenant"]);
+}
+
+#[test]
+fn a_header_value_set_in_code_that_cannot_be_sent_is_an_error_hiding_it() {
+    let otlp = super::Otlp::new("http://127.0.0.1:4318").with_header("api-key", "s3cret\n");
+    let error = otlp.destination(super::Signal::Logs).unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("api-key"), "{message}");
+    assert!(!message.contains("s3cret"), "{message}");
+}
