@@ -39,7 +39,17 @@
 //!   inside [`flap_window`](NotifySettings::flap_window) (5 min) gets one summary
 //!   (`"type": "flapping"`: how many transitions, through which statuses, the status now) and
 //!   nothing more until it has been stable for a window; then its state, once, if it differs from
-//!   the last sent. Ten flaps inside the window make at most two POSTs.
+//!   the last sent, or a `restored` notice if a problem notified before is over (even when the
+//!   summary already gave the status now). Only flapping that concerns the receivers counts:
+//!   a status of `on` among the transitions in the window, or a problem notified and not yet
+//!   restored; a check flapping between `healthy` and `warning` with only `critical` notified
+//!   sends nothing.
+//!   Ten flaps inside the window make at most two POSTs while the window lasts (the first
+//!   change and the summary), when the flaps come faster than the least interval: the
+//!   summary goes out when the interval after the first notification ends, and changes until
+//!   then are folded. Flaps further apart than the interval can send a notification each until
+//!   the threshold is reached (at most `flap_threshold` POSTs, the summary among them). After
+//!   the window of stability, one more POST can follow (the state or `restored`).
 //! - Which checks: those named in [`checks`](NotifySettings::checks), by name or probe group
 //!   (`liveness`, `readiness`, `startup`); every check by default.
 //!

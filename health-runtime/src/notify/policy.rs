@@ -68,6 +68,9 @@ pub(crate) struct CheckPolicy {
     status: Status,
     /// The status of the last notification sent (or of a recovery passed over in silence).
     sent: Option<Status>,
+    /// The problem status last notified and not restored since: what a receiver holds open.
+    /// A flapping summary sent at a status that is no problem leaves it as it was.
+    problem: Option<Status>,
     sent_at: Option<Instant>,
     last_change: Option<Instant>,
     /// The transitions inside the window, oldest first, at most the threshold's worth beyond
@@ -82,6 +85,7 @@ impl Default for CheckPolicy {
         CheckPolicy {
             status: Status::Unknown,
             sent: None,
+            problem: None,
             sent_at: None,
             last_change: None,
             recent: VecDeque::new(),
@@ -128,7 +132,10 @@ impl CheckPolicy {
             }
             self.recent.push_back((now, from, to));
             self.prune(rules, now);
-            if self.flap == Flap::Steady && self.recent.len() >= rules.flap_threshold as usize {
+            if self.flap == Flap::Steady
+                && self.recent.len() >= rules.flap_threshold as usize
+                && self.flaps_through_a_problem(rules)
+            {
                 self.flap = Flap::Pending;
             }
         }
@@ -151,6 +158,18 @@ impl CheckPolicy {
         self.try_send(rules, now)
     }
 
+    /// Whether the flapping concerns the receivers: a status of `on` is among the transitions
+    /// inside the window, or a problem notified is still open. A check flapping between
+    /// statuses that are never notified (healthy and warning with only `critical` on) is left
+    /// alone.
+    fn flaps_through_a_problem(&self, rules: &Rules) -> bool {
+        self.problem.is_some()
+            || self
+                .recent
+                .iter()
+                .any(|(_, from, to)| rules.is_problem(*from) || rules.is_problem(*to))
+    }
+
     fn prune(&mut self, rules: &Rules, now: Instant) {
         if let Some(start) = now.checked_sub(rules.flap_window) {
             while self.recent.front().is_some_and(|(at, ..)| *at < start) {
@@ -163,9 +182,16 @@ impl CheckPolicy {
         match self.flap {
             Flap::Quiet => Want::Nothing,
             Flap::Pending => Want::Send(Kind::Flapping(self.summary(rules, now))),
-            Flap::Steady if self.sent == Some(self.status) => Want::Nothing,
-            Flap::Steady if rules.is_problem(self.status) => Want::Send(Kind::Transition),
-            Flap::Steady if self.sent.is_some_and(|sent| rules.is_problem(sent)) => {
+            Flap::Steady if rules.is_problem(self.status) => {
+                if self.sent == Some(self.status) {
+                    Want::Nothing
+                } else {
+                    Want::Send(Kind::Transition)
+                }
+            }
+            // No problem now: a problem notified and not restored since is restored, even when
+            // the last notification sent (a flapping summary) already gave the status now.
+            Flap::Steady if self.problem.is_some() => {
                 if rules.restored {
                     Want::Send(Kind::Restored)
                 } else {
@@ -208,6 +234,7 @@ impl CheckPolicy {
             Want::Nothing => None,
             Want::Silent => {
                 self.sent = Some(self.status);
+                self.problem = None;
                 None
             }
             Want::Send(kind) => {
@@ -215,8 +242,15 @@ impl CheckPolicy {
                 free.then(|| {
                     self.sent = Some(self.status);
                     self.sent_at = Some(now);
-                    if matches!(kind, Kind::Flapping(_)) {
-                        self.flap = Flap::Quiet;
+                    match kind {
+                        Kind::Flapping(_) => {
+                            self.flap = Flap::Quiet;
+                            if rules.is_problem(self.status) {
+                                self.problem = Some(self.status);
+                            }
+                        }
+                        Kind::Transition => self.problem = Some(self.status),
+                        Kind::Restored => self.problem = None,
                     }
                     kind
                 })
@@ -384,9 +418,53 @@ mod tests {
         };
         assert_eq!(summary.transitions, 10);
         assert_eq!(summary.statuses, [Healthy, Critical]);
-        // Stable for a window, at the status the summary gave: nothing more.
+        // Stable for a window at healthy: the critical notified first is restored, once.
         run.wait(600);
-        assert_eq!(run.sent.len(), 2);
+        let kinds = run.kinds();
+        assert_eq!(kinds.len(), 3, "{kinds:?}");
+        assert_eq!(kinds[2], (Kind::Restored, Healthy));
+        assert_eq!(run.sent[2].0, Duration::from_secs(10 + 300));
+        run.wait(600);
+        assert_eq!(run.sent.len(), 3);
+    }
+
+    #[test]
+    fn a_summary_at_a_problem_then_stable_there_sends_nothing_more_until_it_recovers() {
+        let mut run = Run::new(rules());
+        run.to(Healthy);
+        for _ in 0..5 {
+            run.wait(1).to(Critical).wait(1).to(Healthy);
+        }
+        run.wait(1).to(Critical).wait(600);
+        let kinds = run.kinds();
+        assert_eq!(kinds.len(), 2, "{kinds:?}");
+        assert!(matches!(kinds[1], (Kind::Flapping(_), Critical)), "{kinds:?}");
+        run.to(Healthy);
+        assert_eq!(run.kinds()[2], (Kind::Restored, Healthy));
+        assert_eq!(run.sent.len(), 3);
+    }
+
+    #[test]
+    fn flapping_between_statuses_never_notified_sends_nothing() {
+        let mut run = Run::new(Rules {
+            on_warning: false,
+            ..rules()
+        });
+        run.to(Healthy);
+        for _ in 0..10 {
+            run.wait(1).to(Warning).wait(1).to(Healthy);
+        }
+        run.wait(600);
+        assert!(run.sent.is_empty(), "{:?}", run.kinds());
+        // A status of `on` among the flaps: that flapping is notified.
+        run.to(Critical);
+        for _ in 0..5 {
+            run.wait(1).to(Warning).wait(1).to(Critical);
+        }
+        run.wait(600);
+        let kinds = run.kinds();
+        assert_eq!(kinds[0], (Kind::Transition, Critical));
+        assert!(matches!(kinds[1], (Kind::Flapping(_), _)), "{kinds:?}");
     }
 
     #[test]
