@@ -491,6 +491,12 @@ async fn a_worker_starts_again_on_another_tokio_runtime() {
             let runtime = runtime(&first_switch, settings(Target::json(url)));
             run(&runtime, &first_switch, Status::Critical).await;
             first.wait_accepted(1).await;
+            // Counted by the worker before its runtime goes: the sink's answer comes first.
+            let stats = health_runtime::notify::stats(&runtime);
+            eventually("the first delivery counted", || {
+                stats.targets()[0].delivered == 1
+            })
+            .await;
             runtime
         });
         drop(tokio);
@@ -507,6 +513,88 @@ async fn a_worker_starts_again_on_another_tokio_runtime() {
     })
     .await;
     assert_eq!(stats.targets()[0].dropped, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_lost_with_a_workers_runtime_are_counted_as_failed() {
+    let sink = Sink::start().await;
+    // The first request never gets an answer; later ones are accepted.
+    sink.then([Answer::Hang]);
+    let switch = Switch::default();
+    let (url, first_switch) = (sink.url("/"), switch.clone());
+    let first = sink.clone();
+    let runtime = tokio::task::spawn_blocking(move || {
+        let tokio = tokio::runtime::Runtime::new().unwrap();
+        let runtime = tokio.block_on(async {
+            let settings = settings(Target::json(url)).timeout(Duration::from_secs(3600));
+            let runtime = runtime(&first_switch, settings);
+            // One notification under way (hanging), one queued behind it.
+            run(&runtime, &first_switch, Status::Critical).await;
+            first.wait_received(1).await;
+            run(&runtime, &first_switch, Status::Healthy).await;
+            runtime
+        });
+        // The worker goes with its runtime, both notifications unsent.
+        drop(tokio);
+        runtime
+    })
+    .await
+    .unwrap();
+    run(&runtime, &switch, Status::Critical).await;
+    let stats = health_runtime::notify::stats(&runtime);
+    eventually("the new worker's delivery counted", || {
+        stats.targets()[0].delivered == 1
+    })
+    .await;
+    let counts = stats.targets()[0].clone();
+    assert_eq!(
+        (counts.delivered, counts.failed, counts.dropped),
+        (1, 2, 0),
+        "{counts:?}"
+    );
+    assert_eq!(sink.accepted().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduler_gone_with_its_runtime_starts_again_on_a_run() {
+    let sink = Sink::start().await;
+    let switch = Switch::default();
+    let (url, first_switch) = (sink.url("/"), switch.clone());
+    let first = sink.clone();
+    let interval = Duration::from_secs(5);
+    let runtime = tokio::task::spawn_blocking(move || {
+        let tokio = tokio::runtime::Runtime::new().unwrap();
+        let runtime = tokio.block_on(async {
+            let runtime = runtime(
+                &first_switch,
+                settings(Target::json(url)).min_interval(interval),
+            );
+            run(&runtime, &first_switch, Status::Critical).await;
+            first.wait_accepted(1).await;
+            let stats = health_runtime::notify::stats(&runtime);
+            eventually("the first delivery counted", || {
+                stats.targets()[0].delivered == 1
+            })
+            .await;
+            // Held back by the interval: the scheduler, on this runtime, is to send it.
+            run(&runtime, &first_switch, Status::Healthy).await;
+            runtime
+        });
+        drop(tokio);
+        runtime
+    })
+    .await
+    .unwrap();
+    // No transition, only a run: the scheduler starts again here and sends the recovery.
+    run(&runtime, &switch, Status::Healthy).await;
+    let posts = sink.wait_accepted(2).await;
+    assert_eq!(
+        types(&posts),
+        [
+            ("transition".to_owned(), "critical".to_owned()),
+            ("restored".to_owned(), "healthy".to_owned())
+        ]
+    );
 }
 
 /// Every log line, as the fmt subscriber writes them.

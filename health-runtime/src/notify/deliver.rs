@@ -2,6 +2,7 @@
 //! with retries, within the drain deadline.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -105,6 +106,7 @@ impl Deadline {
 pub(crate) async fn run(
     delivery: Arc<Delivery>,
     mut queue: mpsc::Receiver<Arc<Notification>>,
+    pending: Arc<AtomicU64>,
     drain: watch::Receiver<Option<Instant>>,
     grace: Duration,
 ) {
@@ -130,6 +132,7 @@ pub(crate) async fn run(
             );
             while queue.recv().await.is_some() {
                 Counters::add(&delivery.counters.failed, 1);
+                pending.fetch_sub(1, Ordering::Relaxed);
             }
             return;
         }
@@ -152,9 +155,12 @@ pub(crate) async fn run(
                 );
                 missed = 0;
             }
+            pending.fetch_sub(1, Ordering::Relaxed);
             continue;
         }
         deliver(&delivery, &client, &notification, &mut deadline).await;
+        // Counted (delivered or failed) by now.
+        pending.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

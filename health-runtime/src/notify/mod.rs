@@ -147,10 +147,11 @@ pub(crate) use settings::{check_secret, parse_url, resolve};
 pub(crate) use stats::RESULTS;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, SystemTime};
 
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
@@ -296,6 +297,15 @@ struct Slot {
 struct Worker {
     queue: mpsc::Sender<Arc<Notification>>,
     task: AbortHandle,
+    /// Notifications put on the queue and not counted yet (delivered or failed) by the worker:
+    /// what is lost if its task goes away.
+    pending: Arc<AtomicU64>,
+}
+
+impl Worker {
+    fn is_running(&self) -> bool {
+        !self.task.is_finished() && !self.queue.is_closed()
+    }
 }
 
 /// Drops since the last log line about them, and when that was.
@@ -457,48 +467,102 @@ impl Notifier {
     }
 
     fn enqueue(&self, slot: &mut Slot, notification: &Arc<Notification>) {
-        let running = slot
-            .worker
-            .as_ref()
-            .is_some_and(|worker| !worker.task.is_finished() && !worker.queue.is_closed());
-        if !running {
-            slot.worker = None;
-            let Some(handle) = self.runtime_handle() else {
+        let mut notification = notification.clone();
+        for first in [true, false] {
+            if !slot.worker.as_ref().is_some_and(Worker::is_running) && !self.start(slot) {
                 Counters::add(&slot.delivery.counters.dropped, 1);
                 return;
+            }
+            let Some(worker) = &slot.worker else {
+                return;
             };
-            let (queue, receiver) = mpsc::channel(self.queue);
-            let task = handle.spawn(deliver::run(
-                slot.delivery.clone(),
-                receiver,
-                self.drain.subscribe(),
-                self.binding.grace(),
-            ));
-            slot.worker = Some(Worker {
-                queue,
-                task: task.abort_handle(),
-            });
+            // Counted before the worker can take it, so that the worker's count never runs
+            // ahead.
+            worker.pending.fetch_add(1, Ordering::Relaxed);
+            match worker.queue.try_send(notification) {
+                Ok(()) => return,
+                Err(TrySendError::Full(_)) => {
+                    worker.pending.fetch_sub(1, Ordering::Relaxed);
+                    self.dropped(slot);
+                    return;
+                }
+                Err(TrySendError::Closed(back)) => {
+                    worker.pending.fetch_sub(1, Ordering::Relaxed);
+                    notification = back;
+                    if first {
+                        // The worker went away between the look and the send: once more on
+                        // a new one.
+                        tracing::warn!(
+                            webhook = %slot.delivery.target.address,
+                            "notification worker gone while queueing: starting it again"
+                        );
+                    } else {
+                        Counters::add(&slot.delivery.counters.dropped, 1);
+                        tracing::warn!(
+                            webhook = %slot.delivery.target.address,
+                            "notification worker gone again at once: notification dropped"
+                        );
+                    }
+                }
+            }
         }
-        let Some(worker) = &slot.worker else {
-            return;
-        };
-        if worker.queue.try_send(notification.clone()).is_err() {
-            Counters::add(&slot.delivery.counters.dropped, 1);
-            let log = &mut slot.drops;
-            log.unlogged += 1;
-            if log
-                .logged
-                .is_none_or(|at| at.elapsed() >= DROP_LOG_INTERVAL)
-            {
+    }
+
+    /// Starts the worker of `slot`, counting what a worker gone before it left undelivered;
+    /// `false` without a tokio runtime.
+    fn start(&self, slot: &mut Slot) -> bool {
+        if let Some(gone) = slot.worker.take() {
+            // Its task no longer takes from the queue: what it held, and the notification it
+            // was sending, are lost.
+            let lost = gone.pending.swap(0, Ordering::Relaxed);
+            if lost > 0 {
+                Counters::add(&slot.delivery.counters.failed, lost);
                 tracing::warn!(
                     webhook = %slot.delivery.target.address,
-                    dropped = log.unlogged,
-                    queue = self.queue,
-                    "notification queue full: notifications dropped"
+                    notifications = lost,
+                    "notification worker gone (its tokio runtime ended) with notifications \
+                     unsent: counted as failed; starting it again"
                 );
-                log.unlogged = 0;
-                log.logged = Some(std::time::Instant::now());
             }
+        }
+        let Some(handle) = self.runtime_handle() else {
+            return false;
+        };
+        let (queue, receiver) = mpsc::channel(self.queue);
+        let pending = Arc::new(AtomicU64::new(0));
+        let task = handle.spawn(deliver::run(
+            slot.delivery.clone(),
+            receiver,
+            pending.clone(),
+            self.drain.subscribe(),
+            self.binding.grace(),
+        ));
+        slot.worker = Some(Worker {
+            queue,
+            task: task.abort_handle(),
+            pending,
+        });
+        true
+    }
+
+    /// Counts a notification a full queue refused, and logs drops at most every
+    /// [`DROP_LOG_INTERVAL`].
+    fn dropped(&self, slot: &mut Slot) {
+        Counters::add(&slot.delivery.counters.dropped, 1);
+        let log = &mut slot.drops;
+        log.unlogged += 1;
+        if log
+            .logged
+            .is_none_or(|at| at.elapsed() >= DROP_LOG_INTERVAL)
+        {
+            tracing::warn!(
+                webhook = %slot.delivery.target.address,
+                dropped = log.unlogged,
+                queue = self.queue,
+                "notification queue full: notifications dropped"
+            );
+            log.unlogged = 0;
+            log.logged = Some(std::time::Instant::now());
         }
     }
 
@@ -532,6 +596,24 @@ impl Notifier {
             state.scheduler = Some(task.abort_handle());
         }
         self.wake.notify_one();
+    }
+
+    /// Starts the scheduler again if its task is gone (its tokio runtime ended) while a check
+    /// has a due time: a transition is not needed for it to run. Cheap while it runs.
+    fn keep_scheduling(&self) {
+        let mut state = self.lock();
+        let gone = state
+            .scheduler
+            .as_ref()
+            .is_none_or(AbortHandle::is_finished);
+        if gone
+            && state
+                .checks
+                .values()
+                .any(|entry| entry.policy.as_ref().and_then(CheckPolicy::due).is_some())
+        {
+            self.schedule(&mut *state);
+        }
     }
 
     /// Sends what is due at `now`; the next due time.
@@ -624,13 +706,13 @@ impl HealthObserver for Notifier {
                 to,
                 duration,
             } => self.transition(check, *from, *to, *duration),
+            HealthEvent::Ran { .. } => self.keep_scheduling(),
             HealthEvent::Draining { until } => {
                 self.drain.send_replace(Some(*until));
             }
             HealthEvent::Resumed => {
                 self.drain.send_replace(None);
             }
-            _ => {}
         }
     }
 }

@@ -438,7 +438,10 @@ mod tests {
         run.wait(1).to(Critical).wait(600);
         let kinds = run.kinds();
         assert_eq!(kinds.len(), 2, "{kinds:?}");
-        assert!(matches!(kinds[1], (Kind::Flapping(_), Critical)), "{kinds:?}");
+        assert!(
+            matches!(kinds[1], (Kind::Flapping(_), Critical)),
+            "{kinds:?}"
+        );
         run.to(Healthy);
         assert_eq!(run.kinds()[2], (Kind::Restored, Healthy));
         assert_eq!(run.sent.len(), 3);
