@@ -880,6 +880,26 @@ fn settings_built_in_code_are_checked_when_the_runtime_is_built() {
         ),
         (NotifySettings::new().timeout(Duration::ZERO), "`timeout`"),
         (
+            NotifySettings::new().min_interval(Duration::MAX),
+            "`min_interval` is not valid: it must be at most a day",
+        ),
+        (
+            NotifySettings::new().flap(Duration::from_secs(86_401), 5),
+            "`flap_window` is not valid: it must be at most a day",
+        ),
+        (
+            NotifySettings::new().timeout(Duration::MAX),
+            "`timeout` is not valid: it must be at most a day",
+        ),
+        (
+            NotifySettings::new().backoff(Duration::MAX, Duration::MAX),
+            "`backoff` is not valid: it must be at most a day",
+        ),
+        (
+            NotifySettings::new().backoff(Duration::from_secs(1), Duration::MAX),
+            "`max_backoff` is not valid: it must be at most a day",
+        ),
+        (
             NotifySettings::new().secret(Secret::signing("whsec_***")),
             "base64",
         ),

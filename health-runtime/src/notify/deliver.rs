@@ -18,6 +18,9 @@ use super::stats::Counters;
 /// The `User-Agent` of notification requests.
 const USER_AGENT: &str = concat!("health-runtime/", env!("CARGO_PKG_VERSION"));
 
+/// A wait that any clock can add: what a longer one is cut to (a year).
+const MAX_GRACE: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 /// How one target is delivered to.
 #[derive(Debug)]
 pub(crate) struct Delivery {
@@ -49,7 +52,12 @@ impl Deadline {
     /// When the worker must stop sending, if it must.
     fn limit(&mut self) -> Option<Instant> {
         if self.closed.is_none() && self.drain.has_changed().is_err() {
-            self.closed = Some(Instant::now() + self.grace);
+            // A grace beyond what the clock can count: the deadline is as far as it can be.
+            let now = Instant::now();
+            self.closed = Some(
+                now.checked_add(self.grace)
+                    .unwrap_or_else(|| now + MAX_GRACE),
+            );
         }
         let draining = *self.drain.borrow();
         match (draining, self.closed) {
@@ -231,7 +239,9 @@ async fn deliver(
             "notification not delivered; trying again"
         );
         Counters::add(&counters.retried, 1);
-        if !deadline.sleep_until(Instant::now() + wait).await {
+        let now = Instant::now();
+        let wake = now.checked_add(wait).unwrap_or(now + MAX_GRACE);
+        if !deadline.sleep_until(wake).await {
             give_up(delivery, notification, attempt, "the drain delay ran out");
             return;
         }

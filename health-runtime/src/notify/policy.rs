@@ -150,7 +150,8 @@ impl CheckPolicy {
         if self.flap == Flap::Quiet
             && self
                 .last_change
-                .is_none_or(|change| now >= change + rules.flap_window)
+                .and_then(|change| change.checked_add(rules.flap_window))
+                .is_none_or(|end| now >= end)
         {
             self.flap = Flap::Steady;
             self.recent.clear();
@@ -238,7 +239,10 @@ impl CheckPolicy {
                 None
             }
             Want::Send(kind) => {
-                let free = self.sent_at.is_none_or(|at| now >= at + rules.min_interval);
+                let free = self
+                    .sent_at
+                    .and_then(|at| at.checked_add(rules.min_interval))
+                    .is_none_or(|end| now >= end);
                 free.then(|| {
                     self.sent = Some(self.status);
                     self.sent_at = Some(now);
@@ -257,10 +261,12 @@ impl CheckPolicy {
             }
         };
         self.due = match self.flap {
-            Flap::Quiet => self.last_change.map(|change| change + rules.flap_window),
-            _ if matches!(self.evaluate(rules, now), Want::Send(_)) => {
-                self.sent_at.map(|at| at + rules.min_interval)
-            }
+            Flap::Quiet => self
+                .last_change
+                .and_then(|change| change.checked_add(rules.flap_window)),
+            _ if matches!(self.evaluate(rules, now), Want::Send(_)) => self
+                .sent_at
+                .and_then(|at| at.checked_add(rules.min_interval)),
             _ => None,
         };
         sent
@@ -505,6 +511,20 @@ mod tests {
             run.kinds(),
             [(Kind::Transition, Warning), (Kind::Transition, Warning)]
         );
+    }
+
+    #[test]
+    fn durations_beyond_the_clock_do_not_panic() {
+        let mut run = Run::new(Rules {
+            min_interval: Duration::MAX,
+            flap_window: Duration::MAX,
+            ..rules()
+        });
+        run.to(Healthy).to(Critical).to(Healthy);
+        for _ in 0..5 {
+            run.to(Critical).to(Healthy);
+        }
+        assert_eq!(run.kinds()[0], (Kind::Transition, Critical));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The notification settings checked: each [`Target`] resolved into what the workers use.
 
 use std::fmt;
+use std::time::Duration;
 
 use reqwest::Url;
 use reqwest::header::{HeaderName, HeaderValue};
@@ -36,6 +37,11 @@ pub enum NotifyError {
         problem: String,
     },
 }
+
+/// The longest duration a setting may have: the bound the configuration puts on every
+/// duration variable (a day), which keeps the deadlines computed from them far from the limits
+/// of [`Instant`](std::time::Instant).
+const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A target checked and ready to send to.
 #[derive(Clone)]
@@ -88,6 +94,17 @@ pub(crate) fn resolve(settings: &NotifySettings) -> Result<Vec<Resolved>, Notify
     check_on(&settings.on).map_err(|problem| setting("on", &problem))?;
     for name in &settings.checks {
         check_selection(name).map_err(|problem| setting("checks", &problem))?;
+    }
+    for (name, duration) in [
+        ("min_interval", settings.min_interval),
+        ("flap_window", settings.flap_window),
+        ("timeout", settings.timeout),
+        ("backoff", settings.backoff),
+        ("max_backoff", settings.max_backoff),
+    ] {
+        if duration > MAX_DURATION {
+            return Err(setting(name, "it must be at most a day (`24h`)"));
+        }
     }
     if settings.queue == 0 || settings.queue > MAX_QUEUE {
         return Err(setting("queue", "it must be between 1 and 65536"));
