@@ -168,18 +168,35 @@ async fn only_critical_from_the_environment() {
     run(&runtime, &switch, Status::Critical).await;
     run(&runtime, &switch, Status::Healthy).await;
     // `other`, not selected, goes critical too: nothing is sent for it.
-    runtime.recheck("other").await.unwrap();
-    let posts = sink.wait_accepted(2).await;
-    // Had the warning been sent, it would have come first: a target gets them in order.
+    let checked = runtime.recheck("other").await.unwrap();
+    assert_eq!(checked.state().status(), Status::Critical);
+    // A last notification of `kv_store`, queued after anything `other` could have caused: once
+    // it is in, a notification of `other` would be in before it (a target gets them in order).
+    run(&runtime, &switch, Status::Critical).await;
+    sink.wait_accepted(3).await;
+    let stats = health_runtime::notify::stats(&runtime);
+    eventually("the deliveries counted", || {
+        stats.targets()[0].delivered >= 3
+    })
+    .await;
+    let posts = sink.received();
+    // Had the warning been sent, it would have come first.
     assert_eq!(
         types(&posts),
         [
             ("transition".to_owned(), "critical".to_owned()),
-            ("restored".to_owned(), "healthy".to_owned())
+            ("restored".to_owned(), "healthy".to_owned()),
+            ("transition".to_owned(), "critical".to_owned())
         ]
     );
     assert_eq!(posts[0].json()["previous_status"], "warning");
-    assert!(posts.iter().all(|post| post.json()["check"] == "kv_store"));
+    let checks: Vec<_> = posts
+        .iter()
+        .map(|post| post.json()["check"].clone())
+        .collect();
+    assert_eq!(checks, ["kv_store", "kv_store", "kv_store"]);
+    let counts = stats.targets()[0].clone();
+    assert_eq!((counts.failed, counts.dropped), (0, 0), "{counts:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
