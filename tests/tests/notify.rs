@@ -238,7 +238,7 @@ async fn a_target_down_at_first_gets_the_notification_once_under_one_id() {
         ("dropped", 0),
     ] {
         let line = format!(
-            "health_notifications_total{{target=\"{}\",result=\"{result}\"}} {count}",
+            "health_notifications_total{{target=\"{}\",index=\"0\",result=\"{result}\"}} {count}",
             sink.address()
         );
         assert!(metrics.contains(&line), "{line} in\n{metrics}");
@@ -246,6 +246,105 @@ async fn a_target_down_at_first_gets_the_notification_once_under_one_id() {
     // Delivered: no attempt follows, however long the backoff would have been.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.received().len(), 4);
+}
+
+/// The samples of a Prometheus text exposition, as the official Python client's parser reads
+/// them (tests/python/parse_metrics.py): (name, labels, value).
+fn parse_metrics(text: &str) -> Vec<(String, serde_json::Value, f64)> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let python = tests::process::python_env(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")));
+    let mut child = Command::new(python)
+        .arg(tests::process::manifest_dir().join("python/parse_metrics.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the Prometheus parser refused the exposition:\n{}\n{text}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let families: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    families
+        .iter()
+        .flat_map(|family| family["samples"].as_array().unwrap().clone())
+        .map(|sample| {
+            (
+                sample["name"].as_str().unwrap().to_owned(),
+                sample["labels"].clone(),
+                sample["value"].as_f64().unwrap_or(f64::NAN),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_targets_on_one_host_are_two_series() {
+    let sink = Sink::start().await;
+    let switch = Switch::default();
+    let runtime = runtime(
+        &switch,
+        settings(Target::json(sink.url("/first/SECRET")))
+            .target(Target::json(sink.url("/second/SECRET"))),
+    );
+    // The second target refuses: its counts differ from the first's.
+    sink.then([Answer::Status(204), Answer::Status(404)]);
+    run(&runtime, &switch, Status::Critical).await;
+    let stats = health_runtime::notify::stats(&runtime);
+    eventually("both targets counted", || {
+        stats
+            .targets()
+            .iter()
+            .all(|target| target.delivered + target.failed == 1)
+    })
+    .await;
+    let (first, second) = (stats.index(0).unwrap(), stats.index(1).unwrap());
+    assert_eq!((first.index, second.index), (0, 1));
+    assert_eq!(first.target, second.target);
+    assert_eq!(first.delivered + second.delivered, 1);
+    assert_eq!(first.failed + second.failed, 1);
+    assert!(stats.index(2).is_none());
+    // By address: the first of them.
+    assert_eq!(stats.target(&sink.address()), Some(first.clone()));
+
+    let text = health_runtime::prometheus::render(&runtime).unwrap();
+    assert!(!text.contains("SECRET"), "{text}");
+    let samples: Vec<_> = parse_metrics(&text)
+        .into_iter()
+        .filter(|(name, ..)| name == "health_notifications_total")
+        .collect();
+    assert_eq!(samples.len(), 8, "{samples:?}");
+    let mut label_sets: Vec<String> = samples
+        .iter()
+        .map(|(_, labels, _)| labels.to_string())
+        .collect();
+    label_sets.sort();
+    label_sets.dedup();
+    assert_eq!(label_sets.len(), 8, "duplicate series: {samples:?}");
+    for counts in [&first, &second] {
+        let index = counts.index.to_string();
+        for (result, count) in [("delivered", counts.delivered), ("failed", counts.failed)] {
+            let value = samples.iter().find(|(_, labels, _)| {
+                labels["target"] == sink.address().as_str()
+                    && labels["index"] == index.as_str()
+                    && labels["result"] == result
+            });
+            assert_eq!(
+                value.map(|(.., value)| *value),
+                Some(count as f64),
+                "{samples:?}"
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -273,7 +372,7 @@ async fn a_refusal_is_given_up_at_once_and_retries_run_out() {
     assert_eq!((failed.retried, failed.delivered), (2, 0));
     let metrics = health_runtime::prometheus::render(&runtime).unwrap();
     let line = format!(
-        "health_notifications_total{{target=\"{}\",result=\"failed\"}} 1",
+        "health_notifications_total{{target=\"{}\",index=\"0\",result=\"failed\"}} 1",
         refusing.address()
     );
     assert!(metrics.contains(&line), "{metrics}");
@@ -439,7 +538,7 @@ async fn a_hanging_target_holds_back_neither_the_checks_nor_another_target() {
     assert_eq!(hanging.received().len(), 1);
     let metrics = health_runtime::prometheus::render(&runtime).unwrap();
     let line = format!(
-        "health_notifications_total{{target=\"{}\",result=\"dropped\"}} {}",
+        "health_notifications_total{{target=\"{}\",index=\"0\",result=\"dropped\"}} {}",
         hanging.address(),
         hung.dropped
     );

@@ -130,7 +130,9 @@
 //! # Counters
 //!
 //! [`stats`] gives each target's counts (delivered, failed, retried, dropped); `/metrics` shows
-//! them as `health_notifications_total{target="scheme://host:port", result="..."}`.
+//! them as `health_notifications_total{target="scheme://host:port", index="0", result="..."}`:
+//! `index` is the target's position in the list (from 0), which tells apart two targets on one
+//! host.
 
 mod deliver;
 mod payload;
@@ -187,9 +189,10 @@ pub(crate) fn attach(attach: &mut Attach, config: &HealthConfig) {
     };
     let deliveries: Vec<Arc<Delivery>> = targets
         .into_iter()
-        .map(|target| {
+        .enumerate()
+        .map(|(index, target)| {
             Arc::new(Delivery {
-                counters: Arc::new(Counters::new(target.address.clone())),
+                counters: Arc::new(Counters::new(target.address.clone(), index)),
                 target,
                 timeout: settings.timeout,
                 retries: settings.retries,
