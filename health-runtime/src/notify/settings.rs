@@ -135,7 +135,7 @@ pub(crate) fn resolve(settings: &NotifySettings) -> Result<Vec<Resolved>, Notify
         .iter()
         .map(|target| {
             let (url, address) = parse_url(&target.url).map_err(|problem| NotifyError::Url {
-                url: crate::config::redact_target(&target.url),
+                url: shown(&target.url),
                 problem,
             })?;
             let secret = target
@@ -166,6 +166,27 @@ pub(crate) fn parse_url(raw: &str) -> Result<(Url, String), String> {
     }
     let address = address(&url).ok_or_else(|| "the URL has no host".to_owned())?;
     Ok((url, address))
+}
+
+/// A target URL that is not valid as an error shows it: redacted, or only `scheme://***` when
+/// it does not parse at all (its text cannot say where a password ends).
+fn shown(raw: &str) -> String {
+    if Url::parse(raw).is_ok() {
+        return crate::config::redact_target(raw);
+    }
+    let scheme = raw
+        .split_once("://")
+        .map(|(scheme, _)| scheme)
+        .filter(|scheme| {
+            !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        });
+    match scheme {
+        Some(scheme) => format!("{}://***", scheme.to_ascii_lowercase()),
+        None => "***".to_owned(),
+    }
 }
 
 /// `scheme://host:port`, the port spelt out even when it is the scheme's default.
@@ -228,6 +249,25 @@ mod tests {
             "mailto:a@b",
         ] {
             assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_url_that_does_not_parse_shows_its_scheme_only() {
+        for (raw, shown) in [
+            ("https://user:pa/ss@host/x", "https://***"),
+            ("https://user:pass@ho st/SECRET", "https://***"),
+            ("not a url SECRET", "***"),
+        ] {
+            let settings = NotifySettings::new().target(Target::json(raw));
+            let error = resolve(&settings).unwrap_err();
+            let NotifyError::Url { url, .. } = &error else {
+                panic!("{error}");
+            };
+            assert_eq!(url, shown, "{raw}");
+            for secret in ["pa", "ss", "SECRET", "pass"] {
+                assert!(!error.to_string().contains(secret), "{error}");
+            }
         }
     }
 
