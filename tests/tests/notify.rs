@@ -905,6 +905,24 @@ fn malformed_variables_name_the_variable_and_the_value() {
             "bad header",
             "header name",
         ),
+        (
+            "PLUGIN_HEALTH_NOTIFY_SECRET_HEADER",
+            "X-Hook-Token",
+            "X-Hook-Token",
+            "PLUGIN_HEALTH_NOTIFY_SECRET, which is not set",
+        ),
+        (
+            "PLUGIN_HEALTH_NOTIFY_SECRET_HEADER",
+            "Webhook-Signature",
+            "Webhook-Signature",
+            "every notification sets",
+        ),
+        (
+            "PLUGIN_HEALTH_NOTIFY_SECRET_HEADER",
+            "content-type",
+            "content-type",
+            "every notification sets",
+        ),
     ] {
         let error = HealthConfig::from_pairs([(variable, value)]).unwrap_err();
         assert_eq!(error.variable, variable, "{error}");
@@ -919,6 +937,53 @@ fn malformed_variables_name_the_variable_and_the_value() {
         .unwrap_err();
     assert_eq!(error.variable, "PLUGIN_HEALTH_NOTIFY_SECRET");
     assert!(!error.to_string().contains("not*base64"), "{error}");
+}
+
+#[test]
+fn secrets_that_may_not_do_what_is_meant_are_warned_about_at_build() {
+    let build = |settings: NotifySettings| {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let _guard = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish()
+            .set_default();
+        let runtime = tests::builder().notify(settings).build().unwrap();
+        drop(runtime);
+        String::from_utf8(logs.0.lock().unwrap().clone()).unwrap()
+    };
+    let raw = build(
+        NotifySettings::new()
+            .target(Target::json("https://hooks.example/a"))
+            .secret(Secret::signing("RAWSECRET")),
+    );
+    assert_eq!(raw.matches("no `whsec_` prefix").count(), 1, "{raw}");
+    assert!(!raw.contains("RAWSECRET"), "{raw}");
+    let prefixed = build(
+        NotifySettings::new()
+            .target(Target::json("https://hooks.example/a"))
+            .target(Target::json("http://hooks.example/b"))
+            .secret(Secret::signing("whsec_c2VjcmV0")),
+    );
+    assert!(!prefixed.contains("whsec_` prefix"), "{prefixed}");
+    assert!(!prefixed.contains("clear text"), "{prefixed}");
+    // Two http:// targets with a header secret: one warning.
+    let header = build(
+        NotifySettings::new()
+            .target(Target::json("http://hooks.example/a"))
+            .target(Target::json("http://hooks.example/b"))
+            .target(Target::json("https://hooks.example/c"))
+            .secret(Secret::header("X-Token", "HEADERSECRET")),
+    );
+    assert_eq!(header.matches("clear text").count(), 1, "{header}");
+    assert!(!header.contains("HEADERSECRET"), "{header}");
+    let https = build(
+        NotifySettings::new()
+            .target(Target::json("https://hooks.example/c"))
+            .secret(Secret::header("X-Token", "HEADERSECRET")),
+    );
+    assert!(!https.contains("clear text"), "{https}");
 }
 
 #[test]
@@ -1022,6 +1087,14 @@ fn settings_built_in_code_are_checked_when_the_runtime_is_built() {
         (
             NotifySettings::new().secret(Secret::header("X-Token", "line\nbreak SECRET")),
             "header value",
+        ),
+        (
+            NotifySettings::new().secret(Secret::header("Host", "SECRET")),
+            "every notification sets",
+        ),
+        (
+            NotifySettings::new().secret(Secret::header("webhook-id", "SECRET")),
+            "every notification sets",
         ),
     ] {
         let error = tests::builder()

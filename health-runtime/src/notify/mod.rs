@@ -85,8 +85,13 @@
 //! the Standard Webhooks specification says (<https://www.standardwebhooks.com/>):
 //! `webhook-id`, `webhook-timestamp` (Unix seconds, of each attempt) and `webhook-signature:
 //! v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, keyed with the base64 after `whsec_`, or
-//! with the secret's bytes when it has no such prefix. With [`Secret::Header`]
-//! (`PLUGIN_HEALTH_NOTIFY_SECRET_HEADER`), the secret is the value of that header instead. A
+//! with the secret's bytes when it has no such prefix. Prefer a `whsec_` secret: the reference
+//! Standard Webhooks libraries always base64-decode the secret, so one used as raw bytes here
+//! does not verify there (building a runtime with such a secret logs a warning). With
+//! [`Secret::Header`] (`PLUGIN_HEALTH_NOTIFY_SECRET_HEADER`, which needs
+//! `PLUGIN_HEALTH_NOTIFY_SECRET`), the secret is the value of that header instead; the header
+//! cannot be one every request sets (`Content-Type`, `Content-Length`, `Host`, `webhook-*`),
+//! and sending it to an `http://` target logs a warning (clear text). A
 //! secret is never logged and never in `Debug` output; nor is anything of a target's URL but
 //! `scheme://host:port` (a Slack webhook's path is its secret).
 //!
@@ -187,6 +192,7 @@ pub(crate) fn attach(attach: &mut Attach, config: &HealthConfig) {
             return;
         }
     };
+    warn_about_secrets(settings, &targets);
     let deliveries: Vec<Arc<Delivery>> = targets
         .into_iter()
         .enumerate()
@@ -212,6 +218,44 @@ pub(crate) fn attach(attach: &mut Attach, config: &HealthConfig) {
     attach.extensions.insert(binding);
     attach.observers.push(notifier);
     attach.on_built.push(Box::new(built));
+}
+
+/// Warns, once per runtime built, about secrets that work but may not do what is meant: a
+/// signing secret without the `whsec_` prefix (used as raw bytes here, base64-decoded by the
+/// reference Standard Webhooks libraries), a header secret sent over `http://`.
+fn warn_about_secrets(settings: &NotifySettings, targets: &[settings::Resolved]) {
+    let secrets = || {
+        settings
+            .targets
+            .iter()
+            .zip(targets)
+            .filter_map(|(target, resolved)| {
+                target
+                    .secret
+                    .as_ref()
+                    .or(settings.secret.as_ref())
+                    .map(|secret| (secret, resolved))
+            })
+    };
+    if let Some((_, resolved)) = secrets().find(
+        |(secret, _)| matches!(secret, Secret::Signing(secret) if !secret.starts_with("whsec_")),
+    ) {
+        tracing::warn!(
+            webhook = %resolved.address,
+            "a notification signing secret has no `whsec_` prefix: it is used as raw bytes, \
+             while the reference Standard Webhooks libraries base64-decode every secret, so \
+             their verification fails; prefer a `whsec_` secret (base64 after the prefix)"
+        );
+    }
+    if let Some((_, resolved)) = secrets().find(|(secret, resolved)| {
+        matches!(secret, Secret::Header { .. }) && resolved.url.scheme() == "http"
+    }) {
+        tracing::warn!(
+            webhook = %resolved.address,
+            "a notification secret header goes to an http:// target: the secret travels in \
+             clear text; prefer https://"
+        );
+    }
 }
 
 /// Tells the notifier of `runtime` what it learns once the runtime is built: its version, and

@@ -220,6 +220,9 @@ fn key(secret: &Secret) -> Result<Key, String> {
             )))
         }
         Secret::Header { name, value } => {
+            if let Some(problem) = Secret::header_clash(name) {
+                return Err(problem);
+            }
             let name = HeaderName::try_from(name.as_str())
                 .map_err(|_| format!("{name:?} is not a header name"))?;
             let mut value = HeaderValue::try_from(value.as_str()).map_err(|_| {

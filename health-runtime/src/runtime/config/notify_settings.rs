@@ -283,6 +283,11 @@ pub enum Secret {
     /// (<https://www.standardwebhooks.com/>): `webhook-signature: v1,<base64 HMAC-SHA256 of
     /// "id.timestamp.body">`. A secret starting `whsec_` is base64 after the prefix; any other is
     /// used as its bytes.
+    ///
+    /// Use a `whsec_` secret: the reference Standard Webhooks libraries always base64-decode
+    /// the secret (after the prefix, if any), so a receiver verifying with one of them computes
+    /// another key from a secret used as raw bytes here, and every signature fails to verify. A
+    /// signing secret without the prefix is logged as a warning when the runtime is built.
     Signing(String),
     /// Sends the secret as the value of the header named.
     Header {
@@ -300,11 +305,29 @@ impl Secret {
     }
 
     /// `value` sent as header `name`.
+    ///
+    /// The name cannot be one of the headers every notification sets: `Content-Type`,
+    /// `Content-Length`, `Host`, or a `webhook-*` header of the Standard Webhooks
+    /// specification. Over `http://`, the secret travels in clear text: a warning says so when
+    /// the runtime is built.
     pub fn header(name: impl Into<String>, value: impl Into<String>) -> Self {
         Secret::Header {
             name: name.into(),
             value: value.into(),
         }
+    }
+
+    /// Why header `name` cannot carry a secret, if it cannot: every request sets it already.
+    pub(crate) fn header_clash(name: &str) -> Option<String> {
+        let lower = name.to_ascii_lowercase();
+        let clashes = matches!(lower.as_str(), "content-type" | "content-length" | "host")
+            || lower.starts_with("webhook-");
+        clashes.then(|| {
+            format!(
+                "`{name}` is a header every notification sets (`Content-Type`, \
+                 `Content-Length`, `Host`, `webhook-*`); name another, such as `X-Webhook-Token`"
+            )
+        })
     }
 }
 
@@ -445,14 +468,17 @@ impl NotifySettings {
         let header = vars
             .get("PLUGIN_HEALTH_NOTIFY_SECRET_HEADER")
             .filter(|name| !name.is_empty());
-        if let Some(name) = &header
-            && http::HeaderName::try_from(name.as_str()).is_err()
-        {
-            return Err(vars.error(
-                "PLUGIN_HEALTH_NOTIFY_SECRET_HEADER",
-                name,
-                "expected a header name such as `X-Webhook-Token`".to_owned(),
-            ));
+        if let Some(name) = &header {
+            if http::HeaderName::try_from(name.as_str()).is_err() {
+                return Err(vars.error(
+                    "PLUGIN_HEALTH_NOTIFY_SECRET_HEADER",
+                    name,
+                    "expected a header name such as `X-Webhook-Token`".to_owned(),
+                ));
+            }
+            if let Some(problem) = Secret::header_clash(name) {
+                return Err(vars.error("PLUGIN_HEALTH_NOTIFY_SECRET_HEADER", name, problem));
+            }
         }
         // The value is a secret: errors name the variable and what is wrong, never the value.
         let secret_error = |problem: String| ConfigError {
@@ -470,6 +496,12 @@ impl NotifySettings {
             };
             crate::check_notify_secret(&secret).map_err(secret_error)?;
             notify.secret = Some(secret);
+        } else if let Some(name) = &header {
+            return Err(vars.error(
+                "PLUGIN_HEALTH_NOTIFY_SECRET_HEADER",
+                name,
+                "it names the header of PLUGIN_HEALTH_NOTIFY_SECRET, which is not set".to_owned(),
+            ));
         }
         vars.parse(
             "PLUGIN_HEALTH_NOTIFY_DETAILS",
