@@ -570,6 +570,82 @@ async fn pending_notifications_get_the_drain_delay_and_no_more() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_sends_what_the_interval_holds_back() {
+    let sink = Sink::start().await;
+    let switch = Switch::default();
+    let runtime = tests::builder()
+        .cache_ttl(Duration::ZERO)
+        .drain_delay(Duration::from_secs(20))
+        .with_check(switch.check("kv_store"))
+        .notify(settings(Target::json(sink.url("/"))).min_interval(Duration::from_secs(3600)))
+        .build()
+        .unwrap();
+    run(&runtime, &switch, Status::Critical).await;
+    sink.wait_accepted(1).await;
+    // Held back by the interval, an hour long.
+    run(&runtime, &switch, Status::Healthy).await;
+    runtime.shutdown();
+    let posts = sink.wait_accepted(2).await;
+    assert_eq!(
+        types(&posts),
+        [
+            ("transition".to_owned(), "critical".to_owned()),
+            ("restored".to_owned(), "healthy".to_owned())
+        ]
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn every_drop_is_logged_by_the_time_the_runtime_is_gone() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let _guard = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish()
+        .set_default();
+    let hanging = Sink::answering(Answer::Hang).await;
+    let switch = Switch::default();
+    let runtime = tests::builder()
+        .cache_ttl(Duration::ZERO)
+        .drain_delay(Duration::from_millis(100))
+        .with_check(switch.check("kv_store"))
+        .notify(
+            settings(Target::json(hanging.url("/")))
+                .timeout(Duration::from_secs(3600))
+                .queue(1),
+        )
+        .build()
+        .unwrap();
+    run(&runtime, &switch, Status::Critical).await;
+    hanging.wait_received(1).await;
+    for index in 0..20 {
+        let status = if index % 2 == 0 {
+            Status::Healthy
+        } else {
+            Status::Critical
+        };
+        run(&runtime, &switch, status).await;
+    }
+    let stats = health_runtime::notify::stats(&runtime);
+    let dropped = stats.targets()[0].dropped;
+    assert_eq!(dropped, 19, "{:?}", stats.targets());
+    runtime.shutdown();
+    drop(runtime);
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logged: u64 = text
+        .lines()
+        .filter(|line| line.contains("notification queue full"))
+        .map(|line| {
+            let count = line.split("dropped=").nth(1).unwrap_or_default();
+            let count: String = count.chars().take_while(char::is_ascii_digit).collect();
+            count.parse::<u64>().unwrap()
+        })
+        .sum();
+    assert_eq!(logged, dropped, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_runtime_ends_its_workers_after_the_drain_delay() {
     let hanging = Sink::answering(Answer::Hang).await;
     let switch = Switch::default();

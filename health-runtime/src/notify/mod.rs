@@ -355,6 +355,33 @@ impl Worker {
     }
 }
 
+impl Slot {
+    /// Logs the drops not logged yet, if any.
+    fn log_drops(&mut self, queue: usize) {
+        let log = &mut self.drops;
+        if log.unlogged > 0 {
+            tracing::warn!(
+                webhook = %self.delivery.target.address,
+                dropped = log.unlogged,
+                queue,
+                "notification queue full: notifications dropped"
+            );
+            log.unlogged = 0;
+            log.logged = Some(std::time::Instant::now());
+        }
+    }
+}
+
+impl Drop for Notifier {
+    fn drop(&mut self) {
+        // The last drops, which the rate limit held back.
+        let queue = self.queue;
+        for slot in &mut self.lock().targets {
+            slot.log_drops(queue);
+        }
+    }
+}
+
 /// Drops since the last log line about them, and when that was.
 #[derive(Default)]
 struct DropLog {
@@ -596,20 +623,13 @@ impl Notifier {
     /// [`DROP_LOG_INTERVAL`].
     fn dropped(&self, slot: &mut Slot) {
         Counters::add(&slot.delivery.counters.dropped, 1);
-        let log = &mut slot.drops;
-        log.unlogged += 1;
-        if log
+        slot.drops.unlogged += 1;
+        if slot
+            .drops
             .logged
             .is_none_or(|at| at.elapsed() >= DROP_LOG_INTERVAL)
         {
-            tracing::warn!(
-                webhook = %slot.delivery.target.address,
-                dropped = log.unlogged,
-                queue = self.queue,
-                "notification queue full: notifications dropped"
-            );
-            log.unlogged = 0;
-            log.logged = Some(std::time::Instant::now());
+            slot.log_drops(self.queue);
         }
     }
 
@@ -660,6 +680,34 @@ impl Notifier {
                 .any(|entry| entry.policy.as_ref().and_then(CheckPolicy::due).is_some())
         {
             self.schedule(&mut *state);
+        }
+    }
+
+    /// Shutting down: sends at once what the interval (or a flap's quiet) holds back, so that a
+    /// pending `restored` still goes out within the drain delay, and logs the drops not logged
+    /// yet.
+    fn flush(&self) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let now = Instant::now();
+        let held: Vec<Arc<str>> = state
+            .checks
+            .iter()
+            .filter(|(_, entry)| entry.policy.as_ref().and_then(CheckPolicy::due).is_some())
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in held {
+            let kind = state
+                .checks
+                .get_mut(&name)
+                .and_then(|entry| entry.policy.as_mut())
+                .and_then(|policy| policy.flush(&self.rules, now));
+            if let Some(kind) = kind {
+                self.send(state, &name, kind);
+            }
+        }
+        for slot in &mut state.targets {
+            slot.log_drops(self.queue);
         }
     }
 
@@ -755,6 +803,7 @@ impl HealthObserver for Notifier {
             } => self.transition(check, *from, *to, *duration),
             HealthEvent::Ran { .. } => self.keep_scheduling(),
             HealthEvent::Draining { until } => {
+                self.flush();
                 self.drain.send_replace(Some(*until));
             }
             HealthEvent::Resumed => {

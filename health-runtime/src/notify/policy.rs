@@ -171,6 +171,17 @@ impl CheckPolicy {
                 .any(|(_, from, to)| rules.is_problem(*from) || rules.is_problem(*to))
     }
 
+    /// The runtime is shutting down: what the interval or a flap's quiet holds back is to be
+    /// sent now (the state a receiver is left with), if anything.
+    pub(crate) fn flush(&mut self, rules: &Rules, now: Instant) -> Option<Kind> {
+        if self.flap == Flap::Quiet {
+            self.flap = Flap::Steady;
+            self.recent.clear();
+        }
+        self.sent_at = None;
+        self.try_send(rules, now)
+    }
+
     fn prune(&mut self, rules: &Rules, now: Instant) {
         if let Some(start) = now.checked_sub(rules.flap_window) {
             while self.recent.front().is_some_and(|(at, ..)| *at < start) {
@@ -511,6 +522,18 @@ mod tests {
             run.kinds(),
             [(Kind::Transition, Warning), (Kind::Transition, Warning)]
         );
+    }
+
+    #[test]
+    fn a_flush_sends_what_is_held_back_at_once() {
+        let mut run = Run::new(rules());
+        run.to(Healthy).to(Critical).wait(5).to(Healthy);
+        assert_eq!(run.sent.len(), 1);
+        let kind = run.policy.flush(&run.rules, run.now);
+        assert_eq!(kind, Some(Kind::Restored));
+        // Nothing held back: nothing to flush.
+        assert_eq!(run.policy.flush(&run.rules, run.now), None);
+        assert_eq!(run.policy.due(), None);
     }
 
     #[test]
