@@ -569,6 +569,54 @@ async fn pending_notifications_get_the_drain_delay_and_no_more() {
     assert_eq!((counts.delivered, counts.retried), (0, 0));
 }
 
+#[tokio::test(flavor = "current_thread")]
+async fn a_refusal_logs_the_start_of_the_answer() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let _guard = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish()
+        .set_default();
+    let long: &'static str = "x".repeat(2000).leak();
+    let sink = Sink::answering(Answer::StatusBody(400, "invalid_blocks")).await;
+    let long_sink = Sink::answering(Answer::StatusBody(400, long)).await;
+    let switch = Switch::default();
+    let runtime = runtime(
+        &switch,
+        settings(Target::slack(sink.url("/services/SECRET")))
+            .target(Target::json(long_sink.url("/"))),
+    );
+    run(&runtime, &switch, Status::Critical).await;
+    let stats = health_runtime::notify::stats(&runtime);
+    eventually("both refusals counted", || {
+        stats.targets().iter().all(|target| target.failed == 1)
+    })
+    .await;
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let refused: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("giving up"))
+        .collect();
+    assert_eq!(refused.len(), 2, "{text}");
+    assert!(
+        refused
+            .iter()
+            .any(|line| line.contains("answered 400 Bad Request: \"invalid_blocks\"")),
+        "{text}"
+    );
+    let cut = refused
+        .iter()
+        .find(|line| line.contains("xxx"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let longest_run = cut
+        .split(|c| c != 'x')
+        .map(str::len)
+        .max()
+        .unwrap_or_default();
+    assert_eq!(longest_run, 512, "{cut}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_sends_what_the_interval_holds_back() {
     let sink = Sink::start().await;

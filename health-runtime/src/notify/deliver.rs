@@ -320,11 +320,38 @@ async fn attempt_once(
     let retry = status == StatusCode::REQUEST_TIMEOUT
         || status == StatusCode::TOO_MANY_REQUESTS
         || status.is_server_error();
+    let after = retry_after(response.headers());
+    // What the target says is wrong (Slack answers `invalid_blocks`, `no_text`, ...): the start
+    // of the body, read within the request's deadline.
+    let said = start_of_body(response).await;
     Err(Failure {
-        error: format!("answered {status}"),
+        error: if said.is_empty() {
+            format!("answered {status}")
+        } else {
+            format!("answered {status}: {said:?}")
+        },
         retry,
-        after: retry_after(response.headers()),
+        after,
     })
+}
+
+/// The most of an answer's body that goes into a log line.
+const MAX_ANSWER: usize = 512;
+
+/// Up to [`MAX_ANSWER`] bytes of `response`'s body, as text (what does not decode replaced);
+/// empty when it cannot be read (the request's deadline covers the body too).
+async fn start_of_body(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < MAX_ANSWER {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                body.extend_from_slice(&chunk[..chunk.len().min(MAX_ANSWER - body.len())])
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&body);
+    text.trim().to_owned()
 }
 
 /// A `Retry-After` given in seconds (RFC 9110 §10.2.3); an HTTP date is left to the backoff.
