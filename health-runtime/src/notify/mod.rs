@@ -679,7 +679,7 @@ impl Notifier {
                 .values()
                 .any(|entry| entry.policy.as_ref().and_then(CheckPolicy::due).is_some())
         {
-            self.schedule(&mut *state);
+            self.schedule(&mut state);
         }
     }
 
