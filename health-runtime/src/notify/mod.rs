@@ -62,8 +62,10 @@
 //! queue drops the new notification (counted as `dropped`, logged at most every 10 s). Workers
 //! start with the first notification, on the tokio runtime of the task that caused it (without
 //! one, the notification is dropped and that is logged once), start again if their runtime went
-//! away, and stop once the [`HealthRuntime`] is dropped and what was queued has had the drain
-//! delay to go out.
+//! away (what the gone worker still held is counted as `failed`, and logged), and stop once the
+//! [`HealthRuntime`] is dropped and what was queued has had the drain delay to go out. The task
+//! that sends what the least interval holds back starts again the same way, at the next run of
+//! any check.
 //!
 //! Requests go out with reqwest (rustls, the web PKI roots, the proxies of the usual
 //! `HTTPS_PROXY`/`NO_PROXY` variables). Each has a deadline
@@ -71,9 +73,11 @@
 //! timeouts, `408`, `429` and `5xx` are tried again, up to [`retries`](NotifySettings::retries)
 //! (5) times, after an exponential backoff with jitter from 1 s up to 60 s, or after the seconds
 //! of a `Retry-After` answer (at most 60 s). Redirects are not followed, and they and other `4xx`
-//! answers are given up at once. After [`HealthRuntime::shutdown`], pending notifications have
-//! until the drain delay ends; what is left then is given up (`failed`). Shutdown never waits for
-//! them.
+//! answers are given up at once; the log line of a refusal carries the start of the answer's
+//! body (up to 512 bytes: Slack says what it did not accept, such as `invalid_blocks`). At
+//! [`HealthRuntime::shutdown`], what the least interval or a flap's quiet holds back is sent at
+//! once (a pending `restored` is not lost), and pending notifications have until the drain delay
+//! ends; what is left then is given up (`failed`). Shutdown never waits for them.
 //!
 //! Every notification has an id (a random UUID v4), sent as `webhook-id` and kept across
 //! retries, so that a receiver can drop a duplicate: a notification is delivered once, unless a
