@@ -56,7 +56,8 @@ impl Deadline {
             let now = Instant::now();
             self.closed = Some(
                 now.checked_add(self.grace)
-                    .unwrap_or_else(|| now + MAX_GRACE),
+                    .or_else(|| now.checked_add(MAX_GRACE))
+                    .unwrap_or(now),
             );
         }
         let draining = *self.drain.borrow();
@@ -240,7 +241,10 @@ async fn deliver(
         );
         Counters::add(&counters.retried, 1);
         let now = Instant::now();
-        let wake = now.checked_add(wait).unwrap_or(now + MAX_GRACE);
+        let wake = now
+            .checked_add(wait)
+            .or_else(|| now.checked_add(MAX_GRACE))
+            .unwrap_or(now);
         if !deadline.sleep_until(wake).await {
             give_up(delivery, notification, attempt, "the drain delay ran out");
             return;
