@@ -43,6 +43,8 @@ struct WindowLabels {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct NotificationLabels {
     target: String,
+    /// The target's position in the list: two targets can share `target` (one host).
+    index: String,
     result: &'static str,
 }
 
@@ -170,7 +172,7 @@ pub(crate) fn attach(attach: &mut Attach) {
 /// | `health_check_consecutive_failures` | gauge | `service` |
 /// | `health_check_uptime_ratio` | gauge: the share of the window spent serving, 0 to 1 ([`History::uptime`](crate::history::History::uptime)); absent while a check has no known status | `service`, `window` (`1h`, `24h`) |
 /// | `health_uptime_seconds`, `health_draining`, `health_watch_streams`, `health_info` | gauge | `version` on `health_info` |
-/// | `health_notifications_total` (feature `notify`) | counter: webhook notifications ([`NotifyStats`](crate::notify::NotifyStats)) | `target` (`scheme://host:port`), `result` (`delivered`, `failed`, `retried`, `dropped`) |
+/// | `health_notifications_total` (feature `notify`) | counter: webhook notifications ([`NotifyStats`](crate::notify::NotifyStats)) | `target` (`scheme://host:port`), `index` (the target's position in the list, from 0), `result` (`delivered`, `failed`, `retried`, `dropped`) |
 ///
 /// A scrape reads the published state and the run counts; it never runs a check. The run counter
 /// and histogram come from the engine's [events](crate::HealthEvent), from the first run on.
@@ -325,6 +327,7 @@ impl StateCollector {
             for (result, count) in crate::notify::RESULTS.into_iter().zip(target.counts()) {
                 let labels = NotificationLabels {
                     target: target.target.clone(),
+                    index: target.index.to_string(),
                     result,
                 };
                 family

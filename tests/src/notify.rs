@@ -16,6 +16,8 @@ use tokio::net::{TcpListener, TcpStream};
 pub enum Answer {
     /// This status, with an empty body.
     Status(u16),
+    /// This status, with this body (`text/plain`).
+    StatusBody(u16, &'static str),
     /// `429 Too Many Requests` with `Retry-After` in seconds.
     RetryAfter(u64),
     /// The connection closed before any answer.
@@ -58,7 +60,10 @@ impl Received {
 
     /// Whether the sink accepted it (2xx).
     pub fn accepted(&self) -> bool {
-        matches!(self.answer, Answer::Status(status) if (200..300).contains(&status))
+        matches!(
+            self.answer,
+            Answer::Status(status) | Answer::StatusBody(status, _) if (200..300).contains(&status)
+        )
     }
 }
 
@@ -199,6 +204,10 @@ async fn serve(mut stream: TcpStream, script: Arc<Mutex<Script>>) {
             Answer::Status(status) => {
                 format!("HTTP/1.1 {status} Sink\r\ncontent-length: 0\r\n\r\n")
             }
+            Answer::StatusBody(status, body) => format!(
+                "HTTP/1.1 {status} Sink\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            ),
             Answer::RetryAfter(seconds) => format!(
                 "HTTP/1.1 429 Too Many Requests\r\nretry-after: {seconds}\r\ncontent-length: 0\r\n\r\n"
             ),

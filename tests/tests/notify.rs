@@ -168,18 +168,35 @@ async fn only_critical_from_the_environment() {
     run(&runtime, &switch, Status::Critical).await;
     run(&runtime, &switch, Status::Healthy).await;
     // `other`, not selected, goes critical too: nothing is sent for it.
-    runtime.recheck("other").await.unwrap();
-    let posts = sink.wait_accepted(2).await;
-    // Had the warning been sent, it would have come first: a target gets them in order.
+    let checked = runtime.recheck("other").await.unwrap();
+    assert_eq!(checked.state().status(), Status::Critical);
+    // A last notification of `kv_store`, queued after anything `other` could have caused: once
+    // it is in, a notification of `other` would be in before it (a target gets them in order).
+    run(&runtime, &switch, Status::Critical).await;
+    sink.wait_accepted(3).await;
+    let stats = health_runtime::notify::stats(&runtime);
+    eventually("the deliveries counted", || {
+        stats.targets()[0].delivered >= 3
+    })
+    .await;
+    let posts = sink.received();
+    // Had the warning been sent, it would have come first.
     assert_eq!(
         types(&posts),
         [
             ("transition".to_owned(), "critical".to_owned()),
-            ("restored".to_owned(), "healthy".to_owned())
+            ("restored".to_owned(), "healthy".to_owned()),
+            ("transition".to_owned(), "critical".to_owned())
         ]
     );
     assert_eq!(posts[0].json()["previous_status"], "warning");
-    assert!(posts.iter().all(|post| post.json()["check"] == "kv_store"));
+    let checks: Vec<_> = posts
+        .iter()
+        .map(|post| post.json()["check"].clone())
+        .collect();
+    assert_eq!(checks, ["kv_store", "kv_store", "kv_store"]);
+    let counts = stats.targets()[0].clone();
+    assert_eq!((counts.failed, counts.dropped), (0, 0), "{counts:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,7 +238,7 @@ async fn a_target_down_at_first_gets_the_notification_once_under_one_id() {
         ("dropped", 0),
     ] {
         let line = format!(
-            "health_notifications_total{{target=\"{}\",result=\"{result}\"}} {count}",
+            "health_notifications_total{{target=\"{}\",index=\"0\",result=\"{result}\"}} {count}",
             sink.address()
         );
         assert!(metrics.contains(&line), "{line} in\n{metrics}");
@@ -229,6 +246,105 @@ async fn a_target_down_at_first_gets_the_notification_once_under_one_id() {
     // Delivered: no attempt follows, however long the backoff would have been.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.received().len(), 4);
+}
+
+/// The samples of a Prometheus text exposition, as the official Python client's parser reads
+/// them (tests/python/parse_metrics.py): (name, labels, value).
+fn parse_metrics(text: &str) -> Vec<(String, serde_json::Value, f64)> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let python = tests::process::python_env(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")));
+    let mut child = Command::new(python)
+        .arg(tests::process::manifest_dir().join("python/parse_metrics.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the Prometheus parser refused the exposition:\n{}\n{text}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let families: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    families
+        .iter()
+        .flat_map(|family| family["samples"].as_array().unwrap().clone())
+        .map(|sample| {
+            (
+                sample["name"].as_str().unwrap().to_owned(),
+                sample["labels"].clone(),
+                sample["value"].as_f64().unwrap_or(f64::NAN),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_targets_on_one_host_are_two_series() {
+    let sink = Sink::start().await;
+    let switch = Switch::default();
+    let runtime = runtime(
+        &switch,
+        settings(Target::json(sink.url("/first/SECRET")))
+            .target(Target::json(sink.url("/second/SECRET"))),
+    );
+    // The second target refuses: its counts differ from the first's.
+    sink.then([Answer::Status(204), Answer::Status(404)]);
+    run(&runtime, &switch, Status::Critical).await;
+    let stats = health_runtime::notify::stats(&runtime);
+    eventually("both targets counted", || {
+        stats
+            .targets()
+            .iter()
+            .all(|target| target.delivered + target.failed == 1)
+    })
+    .await;
+    let (first, second) = (stats.index(0).unwrap(), stats.index(1).unwrap());
+    assert_eq!((first.index, second.index), (0, 1));
+    assert_eq!(first.target, second.target);
+    assert_eq!(first.delivered + second.delivered, 1);
+    assert_eq!(first.failed + second.failed, 1);
+    assert!(stats.index(2).is_none());
+    // By address: the first of them.
+    assert_eq!(stats.target(&sink.address()), Some(first.clone()));
+
+    let text = health_runtime::prometheus::render(&runtime).unwrap();
+    assert!(!text.contains("SECRET"), "{text}");
+    let samples: Vec<_> = parse_metrics(&text)
+        .into_iter()
+        .filter(|(name, ..)| name == "health_notifications_total")
+        .collect();
+    assert_eq!(samples.len(), 8, "{samples:?}");
+    let mut label_sets: Vec<String> = samples
+        .iter()
+        .map(|(_, labels, _)| labels.to_string())
+        .collect();
+    label_sets.sort();
+    label_sets.dedup();
+    assert_eq!(label_sets.len(), 8, "duplicate series: {samples:?}");
+    for counts in [&first, &second] {
+        let index = counts.index.to_string();
+        for (result, count) in [("delivered", counts.delivered), ("failed", counts.failed)] {
+            let value = samples.iter().find(|(_, labels, _)| {
+                labels["target"] == sink.address().as_str()
+                    && labels["index"] == index.as_str()
+                    && labels["result"] == result
+            });
+            assert_eq!(
+                value.map(|(.., value)| *value),
+                Some(count as f64),
+                "{samples:?}"
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -256,7 +372,7 @@ async fn a_refusal_is_given_up_at_once_and_retries_run_out() {
     assert_eq!((failed.retried, failed.delivered), (2, 0));
     let metrics = health_runtime::prometheus::render(&runtime).unwrap();
     let line = format!(
-        "health_notifications_total{{target=\"{}\",result=\"failed\"}} 1",
+        "health_notifications_total{{target=\"{}\",index=\"0\",result=\"failed\"}} 1",
         refusing.address()
     );
     assert!(metrics.contains(&line), "{metrics}");
@@ -422,7 +538,7 @@ async fn a_hanging_target_holds_back_neither_the_checks_nor_another_target() {
     assert_eq!(hanging.received().len(), 1);
     let metrics = health_runtime::prometheus::render(&runtime).unwrap();
     let line = format!(
-        "health_notifications_total{{target=\"{}\",result=\"dropped\"}} {}",
+        "health_notifications_total{{target=\"{}\",index=\"0\",result=\"dropped\"}} {}",
         hanging.address(),
         hung.dropped
     );
@@ -451,6 +567,130 @@ async fn pending_notifications_get_the_drain_delay_and_no_more() {
     .await;
     let counts = stats.target(&hanging.address()).unwrap();
     assert_eq!((counts.delivered, counts.retried), (0, 0));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_refusal_logs_the_start_of_the_answer() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let _guard = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish()
+        .set_default();
+    let long: &'static str = "x".repeat(2000).leak();
+    let sink = Sink::answering(Answer::StatusBody(400, "invalid_blocks")).await;
+    let long_sink = Sink::answering(Answer::StatusBody(400, long)).await;
+    let switch = Switch::default();
+    let runtime = runtime(
+        &switch,
+        settings(Target::slack(sink.url("/services/SECRET")))
+            .target(Target::json(long_sink.url("/"))),
+    );
+    run(&runtime, &switch, Status::Critical).await;
+    let stats = health_runtime::notify::stats(&runtime);
+    eventually("both refusals counted", || {
+        stats.targets().iter().all(|target| target.failed == 1)
+    })
+    .await;
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let refused: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("giving up"))
+        .collect();
+    assert_eq!(refused.len(), 2, "{text}");
+    assert!(
+        refused
+            .iter()
+            .any(|line| line.contains("answered 400 Bad Request: \"invalid_blocks\"")),
+        "{text}"
+    );
+    let cut = refused
+        .iter()
+        .find(|line| line.contains("xxx"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let longest_run = cut
+        .split(|c| c != 'x')
+        .map(str::len)
+        .max()
+        .unwrap_or_default();
+    assert_eq!(longest_run, 512, "{cut}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_sends_what_the_interval_holds_back() {
+    let sink = Sink::start().await;
+    let switch = Switch::default();
+    let runtime = tests::builder()
+        .cache_ttl(Duration::ZERO)
+        .drain_delay(Duration::from_secs(20))
+        .with_check(switch.check("kv_store"))
+        .notify(settings(Target::json(sink.url("/"))).min_interval(Duration::from_secs(3600)))
+        .build()
+        .unwrap();
+    run(&runtime, &switch, Status::Critical).await;
+    sink.wait_accepted(1).await;
+    // Held back by the interval, an hour long.
+    run(&runtime, &switch, Status::Healthy).await;
+    runtime.shutdown();
+    let posts = sink.wait_accepted(2).await;
+    assert_eq!(
+        types(&posts),
+        [
+            ("transition".to_owned(), "critical".to_owned()),
+            ("restored".to_owned(), "healthy".to_owned())
+        ]
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn every_drop_is_logged_by_the_time_the_runtime_is_gone() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let _guard = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish()
+        .set_default();
+    let hanging = Sink::answering(Answer::Hang).await;
+    let switch = Switch::default();
+    let runtime = tests::builder()
+        .cache_ttl(Duration::ZERO)
+        .drain_delay(Duration::from_millis(100))
+        .with_check(switch.check("kv_store"))
+        .notify(
+            settings(Target::json(hanging.url("/")))
+                .timeout(Duration::from_secs(3600))
+                .queue(1),
+        )
+        .build()
+        .unwrap();
+    run(&runtime, &switch, Status::Critical).await;
+    hanging.wait_received(1).await;
+    for index in 0..20 {
+        let status = if index % 2 == 0 {
+            Status::Healthy
+        } else {
+            Status::Critical
+        };
+        run(&runtime, &switch, status).await;
+    }
+    let stats = health_runtime::notify::stats(&runtime);
+    let dropped = stats.targets()[0].dropped;
+    assert_eq!(dropped, 19, "{:?}", stats.targets());
+    runtime.shutdown();
+    drop(runtime);
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logged: u64 = text
+        .lines()
+        .filter(|line| line.contains("notification queue full"))
+        .map(|line| {
+            let count = line.split("dropped=").nth(1).unwrap_or_default();
+            let count: String = count.chars().take_while(char::is_ascii_digit).collect();
+            count.parse::<u64>().unwrap()
+        })
+        .sum();
+    assert_eq!(logged, dropped, "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -491,6 +731,12 @@ async fn a_worker_starts_again_on_another_tokio_runtime() {
             let runtime = runtime(&first_switch, settings(Target::json(url)));
             run(&runtime, &first_switch, Status::Critical).await;
             first.wait_accepted(1).await;
+            // Counted by the worker before its runtime goes: the sink's answer comes first.
+            let stats = health_runtime::notify::stats(&runtime);
+            eventually("the first delivery counted", || {
+                stats.targets()[0].delivered == 1
+            })
+            .await;
             runtime
         });
         drop(tokio);
@@ -507,6 +753,88 @@ async fn a_worker_starts_again_on_another_tokio_runtime() {
     })
     .await;
     assert_eq!(stats.targets()[0].dropped, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_lost_with_a_workers_runtime_are_counted_as_failed() {
+    let sink = Sink::start().await;
+    // The first request never gets an answer; later ones are accepted.
+    sink.then([Answer::Hang]);
+    let switch = Switch::default();
+    let (url, first_switch) = (sink.url("/"), switch.clone());
+    let first = sink.clone();
+    let runtime = tokio::task::spawn_blocking(move || {
+        let tokio = tokio::runtime::Runtime::new().unwrap();
+        let runtime = tokio.block_on(async {
+            let settings = settings(Target::json(url)).timeout(Duration::from_secs(3600));
+            let runtime = runtime(&first_switch, settings);
+            // One notification under way (hanging), one queued behind it.
+            run(&runtime, &first_switch, Status::Critical).await;
+            first.wait_received(1).await;
+            run(&runtime, &first_switch, Status::Healthy).await;
+            runtime
+        });
+        // The worker goes with its runtime, both notifications unsent.
+        drop(tokio);
+        runtime
+    })
+    .await
+    .unwrap();
+    run(&runtime, &switch, Status::Critical).await;
+    let stats = health_runtime::notify::stats(&runtime);
+    eventually("the new worker's delivery counted", || {
+        stats.targets()[0].delivered == 1
+    })
+    .await;
+    let counts = stats.targets()[0].clone();
+    assert_eq!(
+        (counts.delivered, counts.failed, counts.dropped),
+        (1, 2, 0),
+        "{counts:?}"
+    );
+    assert_eq!(sink.accepted().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduler_gone_with_its_runtime_starts_again_on_a_run() {
+    let sink = Sink::start().await;
+    let switch = Switch::default();
+    let (url, first_switch) = (sink.url("/"), switch.clone());
+    let first = sink.clone();
+    let interval = Duration::from_secs(5);
+    let runtime = tokio::task::spawn_blocking(move || {
+        let tokio = tokio::runtime::Runtime::new().unwrap();
+        let runtime = tokio.block_on(async {
+            let runtime = runtime(
+                &first_switch,
+                settings(Target::json(url)).min_interval(interval),
+            );
+            run(&runtime, &first_switch, Status::Critical).await;
+            first.wait_accepted(1).await;
+            let stats = health_runtime::notify::stats(&runtime);
+            eventually("the first delivery counted", || {
+                stats.targets()[0].delivered == 1
+            })
+            .await;
+            // Held back by the interval: the scheduler, on this runtime, is to send it.
+            run(&runtime, &first_switch, Status::Healthy).await;
+            runtime
+        });
+        drop(tokio);
+        runtime
+    })
+    .await
+    .unwrap();
+    // No transition, only a run: the scheduler starts again here and sends the recovery.
+    run(&runtime, &switch, Status::Healthy).await;
+    let posts = sink.wait_accepted(2).await;
+    assert_eq!(
+        types(&posts),
+        [
+            ("transition".to_owned(), "critical".to_owned()),
+            ("restored".to_owned(), "healthy".to_owned())
+        ]
+    );
 }
 
 /// Every log line, as the fmt subscriber writes them.
@@ -701,6 +1029,24 @@ fn malformed_variables_name_the_variable_and_the_value() {
             "bad header",
             "header name",
         ),
+        (
+            "PLUGIN_HEALTH_NOTIFY_SECRET_HEADER",
+            "X-Hook-Token",
+            "X-Hook-Token",
+            "PLUGIN_HEALTH_NOTIFY_SECRET, which is not set",
+        ),
+        (
+            "PLUGIN_HEALTH_NOTIFY_SECRET_HEADER",
+            "Webhook-Signature",
+            "Webhook-Signature",
+            "every notification sets",
+        ),
+        (
+            "PLUGIN_HEALTH_NOTIFY_SECRET_HEADER",
+            "content-type",
+            "content-type",
+            "every notification sets",
+        ),
     ] {
         let error = HealthConfig::from_pairs([(variable, value)]).unwrap_err();
         assert_eq!(error.variable, variable, "{error}");
@@ -715,6 +1061,53 @@ fn malformed_variables_name_the_variable_and_the_value() {
         .unwrap_err();
     assert_eq!(error.variable, "PLUGIN_HEALTH_NOTIFY_SECRET");
     assert!(!error.to_string().contains("not*base64"), "{error}");
+}
+
+#[test]
+fn secrets_that_may_not_do_what_is_meant_are_warned_about_at_build() {
+    let build = |settings: NotifySettings| {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let _guard = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish()
+            .set_default();
+        let runtime = tests::builder().notify(settings).build().unwrap();
+        drop(runtime);
+        String::from_utf8(logs.0.lock().unwrap().clone()).unwrap()
+    };
+    let raw = build(
+        NotifySettings::new()
+            .target(Target::json("https://hooks.example/a"))
+            .secret(Secret::signing("RAWSECRET")),
+    );
+    assert_eq!(raw.matches("no `whsec_` prefix").count(), 1, "{raw}");
+    assert!(!raw.contains("RAWSECRET"), "{raw}");
+    let prefixed = build(
+        NotifySettings::new()
+            .target(Target::json("https://hooks.example/a"))
+            .target(Target::json("http://hooks.example/b"))
+            .secret(Secret::signing("whsec_c2VjcmV0")),
+    );
+    assert!(!prefixed.contains("whsec_` prefix"), "{prefixed}");
+    assert!(!prefixed.contains("clear text"), "{prefixed}");
+    // Two http:// targets with a header secret: one warning.
+    let header = build(
+        NotifySettings::new()
+            .target(Target::json("http://hooks.example/a"))
+            .target(Target::json("http://hooks.example/b"))
+            .target(Target::json("https://hooks.example/c"))
+            .secret(Secret::header("X-Token", "HEADERSECRET")),
+    );
+    assert_eq!(header.matches("clear text").count(), 1, "{header}");
+    assert!(!header.contains("HEADERSECRET"), "{header}");
+    let https = build(
+        NotifySettings::new()
+            .target(Target::json("https://hooks.example/c"))
+            .secret(Secret::header("X-Token", "HEADERSECRET")),
+    );
+    assert!(!https.contains("clear text"), "{https}");
 }
 
 #[test]
@@ -792,12 +1185,40 @@ fn settings_built_in_code_are_checked_when_the_runtime_is_built() {
         ),
         (NotifySettings::new().timeout(Duration::ZERO), "`timeout`"),
         (
+            NotifySettings::new().min_interval(Duration::MAX),
+            "`min_interval` is not valid: it must be at most a day",
+        ),
+        (
+            NotifySettings::new().flap(Duration::from_secs(86_401), 5),
+            "`flap_window` is not valid: it must be at most a day",
+        ),
+        (
+            NotifySettings::new().timeout(Duration::MAX),
+            "`timeout` is not valid: it must be at most a day",
+        ),
+        (
+            NotifySettings::new().backoff(Duration::MAX, Duration::MAX),
+            "`backoff` is not valid: it must be at most a day",
+        ),
+        (
+            NotifySettings::new().backoff(Duration::from_secs(1), Duration::MAX),
+            "`max_backoff` is not valid: it must be at most a day",
+        ),
+        (
             NotifySettings::new().secret(Secret::signing("whsec_***")),
             "base64",
         ),
         (
             NotifySettings::new().secret(Secret::header("X-Token", "line\nbreak SECRET")),
             "header value",
+        ),
+        (
+            NotifySettings::new().secret(Secret::header("Host", "SECRET")),
+            "every notification sets",
+        ),
+        (
+            NotifySettings::new().secret(Secret::header("webhook-id", "SECRET")),
+            "every notification sets",
         ),
     ] {
         let error = tests::builder()

@@ -2,6 +2,7 @@
 //! with retries, within the drain deadline.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -16,6 +17,9 @@ use super::stats::Counters;
 
 /// The `User-Agent` of notification requests.
 const USER_AGENT: &str = concat!("health-runtime/", env!("CARGO_PKG_VERSION"));
+
+/// A wait that any clock can add: what a longer one is cut to (a year).
+const MAX_GRACE: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// How one target is delivered to.
 #[derive(Debug)]
@@ -48,7 +52,13 @@ impl Deadline {
     /// When the worker must stop sending, if it must.
     fn limit(&mut self) -> Option<Instant> {
         if self.closed.is_none() && self.drain.has_changed().is_err() {
-            self.closed = Some(Instant::now() + self.grace);
+            // A grace beyond what the clock can count: the deadline is as far as it can be.
+            let now = Instant::now();
+            self.closed = Some(
+                now.checked_add(self.grace)
+                    .or_else(|| now.checked_add(MAX_GRACE))
+                    .unwrap_or(now),
+            );
         }
         let draining = *self.drain.borrow();
         match (draining, self.closed) {
@@ -105,6 +115,7 @@ impl Deadline {
 pub(crate) async fn run(
     delivery: Arc<Delivery>,
     mut queue: mpsc::Receiver<Arc<Notification>>,
+    pending: Arc<AtomicU64>,
     drain: watch::Receiver<Option<Instant>>,
     grace: Duration,
 ) {
@@ -130,6 +141,7 @@ pub(crate) async fn run(
             );
             while queue.recv().await.is_some() {
                 Counters::add(&delivery.counters.failed, 1);
+                pending.fetch_sub(1, Ordering::Relaxed);
             }
             return;
         }
@@ -152,9 +164,12 @@ pub(crate) async fn run(
                 );
                 missed = 0;
             }
+            pending.fetch_sub(1, Ordering::Relaxed);
             continue;
         }
         deliver(&delivery, &client, &notification, &mut deadline).await;
+        // Counted (delivered or failed) by now.
+        pending.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -225,7 +240,12 @@ async fn deliver(
             "notification not delivered; trying again"
         );
         Counters::add(&counters.retried, 1);
-        if !deadline.sleep_until(Instant::now() + wait).await {
+        let now = Instant::now();
+        let wake = now
+            .checked_add(wait)
+            .or_else(|| now.checked_add(MAX_GRACE))
+            .unwrap_or(now);
+        if !deadline.sleep_until(wake).await {
             give_up(delivery, notification, attempt, "the drain delay ran out");
             return;
         }
@@ -304,11 +324,38 @@ async fn attempt_once(
     let retry = status == StatusCode::REQUEST_TIMEOUT
         || status == StatusCode::TOO_MANY_REQUESTS
         || status.is_server_error();
+    let after = retry_after(response.headers());
+    // What the target says is wrong (Slack answers `invalid_blocks`, `no_text`, ...): the start
+    // of the body, read within the request's deadline.
+    let said = start_of_body(response).await;
     Err(Failure {
-        error: format!("answered {status}"),
+        error: if said.is_empty() {
+            format!("answered {status}")
+        } else {
+            format!("answered {status}: {said:?}")
+        },
         retry,
-        after: retry_after(response.headers()),
+        after,
     })
+}
+
+/// The most of an answer's body that goes into a log line.
+const MAX_ANSWER: usize = 512;
+
+/// Up to [`MAX_ANSWER`] bytes of `response`'s body, as text (what does not decode replaced);
+/// empty when it cannot be read (the request's deadline covers the body too).
+async fn start_of_body(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < MAX_ANSWER {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                body.extend_from_slice(&chunk[..chunk.len().min(MAX_ANSWER - body.len())])
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&body);
+    text.trim().to_owned()
 }
 
 /// A `Retry-After` given in seconds (RFC 9110 §10.2.3); an HTTP date is left to the backoff.

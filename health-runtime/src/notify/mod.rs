@@ -39,7 +39,17 @@
 //!   inside [`flap_window`](NotifySettings::flap_window) (5 min) gets one summary
 //!   (`"type": "flapping"`: how many transitions, through which statuses, the status now) and
 //!   nothing more until it has been stable for a window; then its state, once, if it differs from
-//!   the last sent. Ten flaps inside the window make at most two POSTs.
+//!   the last sent, or a `restored` notice if a problem notified before is over (even when the
+//!   summary already gave the status now). Only flapping that concerns the receivers counts:
+//!   a status of `on` among the transitions in the window, or a problem notified and not yet
+//!   restored; a check flapping between `healthy` and `warning` with only `critical` notified
+//!   sends nothing.
+//!   Ten flaps inside the window make at most two POSTs while the window lasts (the first
+//!   change and the summary), when the flaps come faster than the least interval: the
+//!   summary goes out when the interval after the first notification ends, and changes until
+//!   then are folded. Flaps further apart than the interval can send a notification each until
+//!   the threshold is reached (at most `flap_threshold` POSTs, the summary among them). After
+//!   the window of stability, one more POST can follow (the state or `restored`).
 //! - Which checks: those named in [`checks`](NotifySettings::checks), by name or probe group
 //!   (`liveness`, `readiness`, `startup`); every check by default.
 //!
@@ -52,8 +62,10 @@
 //! queue drops the new notification (counted as `dropped`, logged at most every 10 s). Workers
 //! start with the first notification, on the tokio runtime of the task that caused it (without
 //! one, the notification is dropped and that is logged once), start again if their runtime went
-//! away, and stop once the [`HealthRuntime`] is dropped and what was queued has had the drain
-//! delay to go out.
+//! away (what the gone worker still held is counted as `failed`, and logged), and stop once the
+//! [`HealthRuntime`] is dropped and what was queued has had the drain delay to go out. The task
+//! that sends what the least interval holds back starts again the same way, at the next run of
+//! any check.
 //!
 //! Requests go out with reqwest (rustls, the web PKI roots, the proxies of the usual
 //! `HTTPS_PROXY`/`NO_PROXY` variables). Each has a deadline
@@ -61,9 +73,11 @@
 //! timeouts, `408`, `429` and `5xx` are tried again, up to [`retries`](NotifySettings::retries)
 //! (5) times, after an exponential backoff with jitter from 1 s up to 60 s, or after the seconds
 //! of a `Retry-After` answer (at most 60 s). Redirects are not followed, and they and other `4xx`
-//! answers are given up at once. After [`HealthRuntime::shutdown`], pending notifications have
-//! until the drain delay ends; what is left then is given up (`failed`). Shutdown never waits for
-//! them.
+//! answers are given up at once; the log line of a refusal carries the start of the answer's
+//! body (up to 512 bytes: Slack says what it did not accept, such as `invalid_blocks`). At
+//! [`HealthRuntime::shutdown`], what the least interval or a flap's quiet holds back is sent at
+//! once (a pending `restored` is not lost), and pending notifications have until the drain delay
+//! ends; what is left then is given up (`failed`). Shutdown never waits for them.
 //!
 //! Every notification has an id (a random UUID v4), sent as `webhook-id` and kept across
 //! retries, so that a receiver can drop a duplicate: a notification is delivered once, unless a
@@ -75,8 +89,13 @@
 //! the Standard Webhooks specification says (<https://www.standardwebhooks.com/>):
 //! `webhook-id`, `webhook-timestamp` (Unix seconds, of each attempt) and `webhook-signature:
 //! v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, keyed with the base64 after `whsec_`, or
-//! with the secret's bytes when it has no such prefix. With [`Secret::Header`]
-//! (`PLUGIN_HEALTH_NOTIFY_SECRET_HEADER`), the secret is the value of that header instead. A
+//! with the secret's bytes when it has no such prefix. Prefer a `whsec_` secret: the reference
+//! Standard Webhooks libraries always base64-decode the secret, so one used as raw bytes here
+//! does not verify there (building a runtime with such a secret logs a warning). With
+//! [`Secret::Header`] (`PLUGIN_HEALTH_NOTIFY_SECRET_HEADER`, which needs
+//! `PLUGIN_HEALTH_NOTIFY_SECRET`), the secret is the value of that header instead; the header
+//! cannot be one every request sets (`Content-Type`, `Content-Length`, `Host`, `webhook-*`),
+//! and sending it to an `http://` target logs a warning (clear text). A
 //! secret is never logged and never in `Debug` output; nor is anything of a target's URL but
 //! `scheme://host:port` (a Slack webhook's path is its secret).
 //!
@@ -120,7 +139,9 @@
 //! # Counters
 //!
 //! [`stats`] gives each target's counts (delivered, failed, retried, dropped); `/metrics` shows
-//! them as `health_notifications_total{target="scheme://host:port", result="..."}`.
+//! them as `health_notifications_total{target="scheme://host:port", index="0", result="..."}`:
+//! `index` is the target's position in the list (from 0), which tells apart two targets on one
+//! host.
 
 mod deliver;
 mod payload;
@@ -137,10 +158,11 @@ pub(crate) use settings::{check_secret, parse_url, resolve};
 pub(crate) use stats::RESULTS;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, SystemTime};
 
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
@@ -174,11 +196,13 @@ pub(crate) fn attach(attach: &mut Attach, config: &HealthConfig) {
             return;
         }
     };
+    warn_about_secrets(settings, &targets);
     let deliveries: Vec<Arc<Delivery>> = targets
         .into_iter()
-        .map(|target| {
+        .enumerate()
+        .map(|(index, target)| {
             Arc::new(Delivery {
-                counters: Arc::new(Counters::new(target.address.clone())),
+                counters: Arc::new(Counters::new(target.address.clone(), index)),
                 target,
                 timeout: settings.timeout,
                 retries: settings.retries,
@@ -198,6 +222,44 @@ pub(crate) fn attach(attach: &mut Attach, config: &HealthConfig) {
     attach.extensions.insert(binding);
     attach.observers.push(notifier);
     attach.on_built.push(Box::new(built));
+}
+
+/// Warns, once per runtime built, about secrets that work but may not do what is meant: a
+/// signing secret without the `whsec_` prefix (used as raw bytes here, base64-decoded by the
+/// reference Standard Webhooks libraries), a header secret sent over `http://`.
+fn warn_about_secrets(settings: &NotifySettings, targets: &[settings::Resolved]) {
+    let secrets = || {
+        settings
+            .targets
+            .iter()
+            .zip(targets)
+            .filter_map(|(target, resolved)| {
+                target
+                    .secret
+                    .as_ref()
+                    .or(settings.secret.as_ref())
+                    .map(|secret| (secret, resolved))
+            })
+    };
+    if let Some((_, resolved)) = secrets().find(
+        |(secret, _)| matches!(secret, Secret::Signing(secret) if !secret.starts_with("whsec_")),
+    ) {
+        tracing::warn!(
+            webhook = %resolved.address,
+            "a notification signing secret has no `whsec_` prefix: it is used as raw bytes, \
+             while the reference Standard Webhooks libraries base64-decode every secret, so \
+             their verification fails; prefer a `whsec_` secret (base64 after the prefix)"
+        );
+    }
+    if let Some((_, resolved)) = secrets().find(|(secret, resolved)| {
+        matches!(secret, Secret::Header { .. }) && resolved.url.scheme() == "http"
+    }) {
+        tracing::warn!(
+            webhook = %resolved.address,
+            "a notification secret header goes to an http:// target: the secret travels in \
+             clear text; prefer https://"
+        );
+    }
 }
 
 /// Tells the notifier of `runtime` what it learns once the runtime is built: its version, and
@@ -286,6 +348,42 @@ struct Slot {
 struct Worker {
     queue: mpsc::Sender<Arc<Notification>>,
     task: AbortHandle,
+    /// Notifications put on the queue and not counted yet (delivered or failed) by the worker:
+    /// what is lost if its task goes away.
+    pending: Arc<AtomicU64>,
+}
+
+impl Worker {
+    fn is_running(&self) -> bool {
+        !self.task.is_finished() && !self.queue.is_closed()
+    }
+}
+
+impl Slot {
+    /// Logs the drops not logged yet, if any.
+    fn log_drops(&mut self, queue: usize) {
+        let log = &mut self.drops;
+        if log.unlogged > 0 {
+            tracing::warn!(
+                webhook = %self.delivery.target.address,
+                dropped = log.unlogged,
+                queue,
+                "notification queue full: notifications dropped"
+            );
+            log.unlogged = 0;
+            log.logged = Some(std::time::Instant::now());
+        }
+    }
+}
+
+impl Drop for Notifier {
+    fn drop(&mut self) {
+        // The last drops, which the rate limit held back.
+        let queue = self.queue;
+        for slot in &mut self.lock().targets {
+            slot.log_drops(queue);
+        }
+    }
 }
 
 /// Drops since the last log line about them, and when that was.
@@ -447,48 +545,95 @@ impl Notifier {
     }
 
     fn enqueue(&self, slot: &mut Slot, notification: &Arc<Notification>) {
-        let running = slot
-            .worker
-            .as_ref()
-            .is_some_and(|worker| !worker.task.is_finished() && !worker.queue.is_closed());
-        if !running {
-            slot.worker = None;
-            let Some(handle) = self.runtime_handle() else {
+        let mut notification = notification.clone();
+        for first in [true, false] {
+            if !slot.worker.as_ref().is_some_and(Worker::is_running) && !self.start(slot) {
                 Counters::add(&slot.delivery.counters.dropped, 1);
                 return;
+            }
+            let Some(worker) = &slot.worker else {
+                return;
             };
-            let (queue, receiver) = mpsc::channel(self.queue);
-            let task = handle.spawn(deliver::run(
-                slot.delivery.clone(),
-                receiver,
-                self.drain.subscribe(),
-                self.binding.grace(),
-            ));
-            slot.worker = Some(Worker {
-                queue,
-                task: task.abort_handle(),
-            });
+            // Counted before the worker can take it, so that the worker's count never runs
+            // ahead.
+            worker.pending.fetch_add(1, Ordering::Relaxed);
+            match worker.queue.try_send(notification) {
+                Ok(()) => return,
+                Err(TrySendError::Full(_)) => {
+                    worker.pending.fetch_sub(1, Ordering::Relaxed);
+                    self.dropped(slot);
+                    return;
+                }
+                Err(TrySendError::Closed(back)) => {
+                    worker.pending.fetch_sub(1, Ordering::Relaxed);
+                    notification = back;
+                    if first {
+                        // The worker went away between the look and the send: once more on
+                        // a new one.
+                        tracing::warn!(
+                            webhook = %slot.delivery.target.address,
+                            "notification worker gone while queueing: starting it again"
+                        );
+                    } else {
+                        Counters::add(&slot.delivery.counters.dropped, 1);
+                        tracing::warn!(
+                            webhook = %slot.delivery.target.address,
+                            "notification worker gone again at once: notification dropped"
+                        );
+                    }
+                }
+            }
         }
-        let Some(worker) = &slot.worker else {
-            return;
-        };
-        if worker.queue.try_send(notification.clone()).is_err() {
-            Counters::add(&slot.delivery.counters.dropped, 1);
-            let log = &mut slot.drops;
-            log.unlogged += 1;
-            if log
-                .logged
-                .is_none_or(|at| at.elapsed() >= DROP_LOG_INTERVAL)
-            {
+    }
+
+    /// Starts the worker of `slot`, counting what a worker gone before it left undelivered;
+    /// `false` without a tokio runtime.
+    fn start(&self, slot: &mut Slot) -> bool {
+        if let Some(gone) = slot.worker.take() {
+            // Its task no longer takes from the queue: what it held, and the notification it
+            // was sending, are lost.
+            let lost = gone.pending.swap(0, Ordering::Relaxed);
+            if lost > 0 {
+                Counters::add(&slot.delivery.counters.failed, lost);
                 tracing::warn!(
                     webhook = %slot.delivery.target.address,
-                    dropped = log.unlogged,
-                    queue = self.queue,
-                    "notification queue full: notifications dropped"
+                    notifications = lost,
+                    "notification worker gone (its tokio runtime ended) with notifications \
+                     unsent: counted as failed; starting it again"
                 );
-                log.unlogged = 0;
-                log.logged = Some(std::time::Instant::now());
             }
+        }
+        let Some(handle) = self.runtime_handle() else {
+            return false;
+        };
+        let (queue, receiver) = mpsc::channel(self.queue);
+        let pending = Arc::new(AtomicU64::new(0));
+        let task = handle.spawn(deliver::run(
+            slot.delivery.clone(),
+            receiver,
+            pending.clone(),
+            self.drain.subscribe(),
+            self.binding.grace(),
+        ));
+        slot.worker = Some(Worker {
+            queue,
+            task: task.abort_handle(),
+            pending,
+        });
+        true
+    }
+
+    /// Counts a notification a full queue refused, and logs drops at most every
+    /// [`DROP_LOG_INTERVAL`].
+    fn dropped(&self, slot: &mut Slot) {
+        Counters::add(&slot.delivery.counters.dropped, 1);
+        slot.drops.unlogged += 1;
+        if slot
+            .drops
+            .logged
+            .is_none_or(|at| at.elapsed() >= DROP_LOG_INTERVAL)
+        {
+            slot.log_drops(self.queue);
         }
     }
 
@@ -522,6 +667,52 @@ impl Notifier {
             state.scheduler = Some(task.abort_handle());
         }
         self.wake.notify_one();
+    }
+
+    /// Starts the scheduler again if its task is gone (its tokio runtime ended) while a check
+    /// has a due time: a transition is not needed for it to run. Cheap while it runs.
+    fn keep_scheduling(&self) {
+        let mut state = self.lock();
+        let gone = state
+            .scheduler
+            .as_ref()
+            .is_none_or(AbortHandle::is_finished);
+        if gone
+            && state
+                .checks
+                .values()
+                .any(|entry| entry.policy.as_ref().and_then(CheckPolicy::due).is_some())
+        {
+            self.schedule(&mut state);
+        }
+    }
+
+    /// Shutting down: sends at once what the interval (or a flap's quiet) holds back, so that a
+    /// pending `restored` still goes out within the drain delay, and logs the drops not logged
+    /// yet.
+    fn flush(&self) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let now = Instant::now();
+        let held: Vec<Arc<str>> = state
+            .checks
+            .iter()
+            .filter(|(_, entry)| entry.policy.as_ref().and_then(CheckPolicy::due).is_some())
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in held {
+            let kind = state
+                .checks
+                .get_mut(&name)
+                .and_then(|entry| entry.policy.as_mut())
+                .and_then(|policy| policy.flush(&self.rules, now));
+            if let Some(kind) = kind {
+                self.send(state, &name, kind);
+            }
+        }
+        for slot in &mut state.targets {
+            slot.log_drops(self.queue);
+        }
     }
 
     /// Sends what is due at `now`; the next due time.
@@ -614,13 +805,14 @@ impl HealthObserver for Notifier {
                 to,
                 duration,
             } => self.transition(check, *from, *to, *duration),
+            HealthEvent::Ran { .. } => self.keep_scheduling(),
             HealthEvent::Draining { until } => {
+                self.flush();
                 self.drain.send_replace(Some(*until));
             }
             HealthEvent::Resumed => {
                 self.drain.send_replace(None);
             }
-            _ => {}
         }
     }
 }

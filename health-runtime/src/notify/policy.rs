@@ -68,6 +68,9 @@ pub(crate) struct CheckPolicy {
     status: Status,
     /// The status of the last notification sent (or of a recovery passed over in silence).
     sent: Option<Status>,
+    /// The problem status last notified and not restored since: what a receiver holds open.
+    /// A flapping summary sent at a status that is no problem leaves it as it was.
+    problem: Option<Status>,
     sent_at: Option<Instant>,
     last_change: Option<Instant>,
     /// The transitions inside the window, oldest first, at most the threshold's worth beyond
@@ -82,6 +85,7 @@ impl Default for CheckPolicy {
         CheckPolicy {
             status: Status::Unknown,
             sent: None,
+            problem: None,
             sent_at: None,
             last_change: None,
             recent: VecDeque::new(),
@@ -128,7 +132,10 @@ impl CheckPolicy {
             }
             self.recent.push_back((now, from, to));
             self.prune(rules, now);
-            if self.flap == Flap::Steady && self.recent.len() >= rules.flap_threshold as usize {
+            if self.flap == Flap::Steady
+                && self.recent.len() >= rules.flap_threshold as usize
+                && self.flaps_through_a_problem(rules)
+            {
                 self.flap = Flap::Pending;
             }
         }
@@ -143,11 +150,35 @@ impl CheckPolicy {
         if self.flap == Flap::Quiet
             && self
                 .last_change
-                .is_none_or(|change| now >= change + rules.flap_window)
+                .and_then(|change| change.checked_add(rules.flap_window))
+                .is_none_or(|end| now >= end)
         {
             self.flap = Flap::Steady;
             self.recent.clear();
         }
+        self.try_send(rules, now)
+    }
+
+    /// Whether the flapping concerns the receivers: a status of `on` is among the transitions
+    /// inside the window, or a problem notified is still open. A check flapping between
+    /// statuses that are never notified (healthy and warning with only `critical` on) is left
+    /// alone.
+    fn flaps_through_a_problem(&self, rules: &Rules) -> bool {
+        self.problem.is_some()
+            || self
+                .recent
+                .iter()
+                .any(|(_, from, to)| rules.is_problem(*from) || rules.is_problem(*to))
+    }
+
+    /// The runtime is shutting down: what the interval or a flap's quiet holds back is to be
+    /// sent now (the state a receiver is left with), if anything.
+    pub(crate) fn flush(&mut self, rules: &Rules, now: Instant) -> Option<Kind> {
+        if self.flap == Flap::Quiet {
+            self.flap = Flap::Steady;
+            self.recent.clear();
+        }
+        self.sent_at = None;
         self.try_send(rules, now)
     }
 
@@ -163,9 +194,16 @@ impl CheckPolicy {
         match self.flap {
             Flap::Quiet => Want::Nothing,
             Flap::Pending => Want::Send(Kind::Flapping(self.summary(rules, now))),
-            Flap::Steady if self.sent == Some(self.status) => Want::Nothing,
-            Flap::Steady if rules.is_problem(self.status) => Want::Send(Kind::Transition),
-            Flap::Steady if self.sent.is_some_and(|sent| rules.is_problem(sent)) => {
+            Flap::Steady if rules.is_problem(self.status) => {
+                if self.sent == Some(self.status) {
+                    Want::Nothing
+                } else {
+                    Want::Send(Kind::Transition)
+                }
+            }
+            // No problem now: a problem notified and not restored since is restored, even when
+            // the last notification sent (a flapping summary) already gave the status now.
+            Flap::Steady if self.problem.is_some() => {
                 if rules.restored {
                     Want::Send(Kind::Restored)
                 } else {
@@ -208,25 +246,38 @@ impl CheckPolicy {
             Want::Nothing => None,
             Want::Silent => {
                 self.sent = Some(self.status);
+                self.problem = None;
                 None
             }
             Want::Send(kind) => {
-                let free = self.sent_at.is_none_or(|at| now >= at + rules.min_interval);
+                let free = self
+                    .sent_at
+                    .and_then(|at| at.checked_add(rules.min_interval))
+                    .is_none_or(|end| now >= end);
                 free.then(|| {
                     self.sent = Some(self.status);
                     self.sent_at = Some(now);
-                    if matches!(kind, Kind::Flapping(_)) {
-                        self.flap = Flap::Quiet;
+                    match kind {
+                        Kind::Flapping(_) => {
+                            self.flap = Flap::Quiet;
+                            if rules.is_problem(self.status) {
+                                self.problem = Some(self.status);
+                            }
+                        }
+                        Kind::Transition => self.problem = Some(self.status),
+                        Kind::Restored => self.problem = None,
                     }
                     kind
                 })
             }
         };
         self.due = match self.flap {
-            Flap::Quiet => self.last_change.map(|change| change + rules.flap_window),
-            _ if matches!(self.evaluate(rules, now), Want::Send(_)) => {
-                self.sent_at.map(|at| at + rules.min_interval)
-            }
+            Flap::Quiet => self
+                .last_change
+                .and_then(|change| change.checked_add(rules.flap_window)),
+            _ if matches!(self.evaluate(rules, now), Want::Send(_)) => self
+                .sent_at
+                .and_then(|at| at.checked_add(rules.min_interval)),
             _ => None,
         };
         sent
@@ -384,9 +435,56 @@ mod tests {
         };
         assert_eq!(summary.transitions, 10);
         assert_eq!(summary.statuses, [Healthy, Critical]);
-        // Stable for a window, at the status the summary gave: nothing more.
+        // Stable for a window at healthy: the critical notified first is restored, once.
         run.wait(600);
-        assert_eq!(run.sent.len(), 2);
+        let kinds = run.kinds();
+        assert_eq!(kinds.len(), 3, "{kinds:?}");
+        assert_eq!(kinds[2], (Kind::Restored, Healthy));
+        assert_eq!(run.sent[2].0, Duration::from_secs(10 + 300));
+        run.wait(600);
+        assert_eq!(run.sent.len(), 3);
+    }
+
+    #[test]
+    fn a_summary_at_a_problem_then_stable_there_sends_nothing_more_until_it_recovers() {
+        let mut run = Run::new(rules());
+        run.to(Healthy);
+        for _ in 0..5 {
+            run.wait(1).to(Critical).wait(1).to(Healthy);
+        }
+        run.wait(1).to(Critical).wait(600);
+        let kinds = run.kinds();
+        assert_eq!(kinds.len(), 2, "{kinds:?}");
+        assert!(
+            matches!(kinds[1], (Kind::Flapping(_), Critical)),
+            "{kinds:?}"
+        );
+        run.to(Healthy);
+        assert_eq!(run.kinds()[2], (Kind::Restored, Healthy));
+        assert_eq!(run.sent.len(), 3);
+    }
+
+    #[test]
+    fn flapping_between_statuses_never_notified_sends_nothing() {
+        let mut run = Run::new(Rules {
+            on_warning: false,
+            ..rules()
+        });
+        run.to(Healthy);
+        for _ in 0..10 {
+            run.wait(1).to(Warning).wait(1).to(Healthy);
+        }
+        run.wait(600);
+        assert!(run.sent.is_empty(), "{:?}", run.kinds());
+        // A status of `on` among the flaps: that flapping is notified.
+        run.to(Critical);
+        for _ in 0..5 {
+            run.wait(1).to(Warning).wait(1).to(Critical);
+        }
+        run.wait(600);
+        let kinds = run.kinds();
+        assert_eq!(kinds[0], (Kind::Transition, Critical));
+        assert!(matches!(kinds[1], (Kind::Flapping(_), _)), "{kinds:?}");
     }
 
     #[test]
@@ -424,6 +522,32 @@ mod tests {
             run.kinds(),
             [(Kind::Transition, Warning), (Kind::Transition, Warning)]
         );
+    }
+
+    #[test]
+    fn a_flush_sends_what_is_held_back_at_once() {
+        let mut run = Run::new(rules());
+        run.to(Healthy).to(Critical).wait(5).to(Healthy);
+        assert_eq!(run.sent.len(), 1);
+        let kind = run.policy.flush(&run.rules, run.now);
+        assert_eq!(kind, Some(Kind::Restored));
+        // Nothing held back: nothing to flush.
+        assert_eq!(run.policy.flush(&run.rules, run.now), None);
+        assert_eq!(run.policy.due(), None);
+    }
+
+    #[test]
+    fn durations_beyond_the_clock_do_not_panic() {
+        let mut run = Run::new(Rules {
+            min_interval: Duration::MAX,
+            flap_window: Duration::MAX,
+            ..rules()
+        });
+        run.to(Healthy).to(Critical).to(Healthy);
+        for _ in 0..5 {
+            run.to(Critical).to(Healthy);
+        }
+        assert_eq!(run.kinds()[0], (Kind::Transition, Critical));
     }
 
     #[test]

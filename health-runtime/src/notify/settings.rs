@@ -1,6 +1,7 @@
 //! The notification settings checked: each [`Target`] resolved into what the workers use.
 
 use std::fmt;
+use std::time::Duration;
 
 use reqwest::Url;
 use reqwest::header::{HeaderName, HeaderValue};
@@ -36,6 +37,11 @@ pub enum NotifyError {
         problem: String,
     },
 }
+
+/// The longest duration a setting may have: the bound the configuration puts on every
+/// duration variable (a day), which keeps the deadlines computed from them far from the limits
+/// of [`Instant`](std::time::Instant).
+const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A target checked and ready to send to.
 #[derive(Clone)]
@@ -89,6 +95,17 @@ pub(crate) fn resolve(settings: &NotifySettings) -> Result<Vec<Resolved>, Notify
     for name in &settings.checks {
         check_selection(name).map_err(|problem| setting("checks", &problem))?;
     }
+    for (name, duration) in [
+        ("min_interval", settings.min_interval),
+        ("flap_window", settings.flap_window),
+        ("timeout", settings.timeout),
+        ("backoff", settings.backoff),
+        ("max_backoff", settings.max_backoff),
+    ] {
+        if duration > MAX_DURATION {
+            return Err(setting(name, "it must be at most a day (`24h`)"));
+        }
+    }
     if settings.queue == 0 || settings.queue > MAX_QUEUE {
         return Err(setting("queue", "it must be between 1 and 65536"));
     }
@@ -118,7 +135,7 @@ pub(crate) fn resolve(settings: &NotifySettings) -> Result<Vec<Resolved>, Notify
         .iter()
         .map(|target| {
             let (url, address) = parse_url(&target.url).map_err(|problem| NotifyError::Url {
-                url: crate::config::redact_target(&target.url),
+                url: shown(&target.url),
                 problem,
             })?;
             let secret = target
@@ -149,6 +166,27 @@ pub(crate) fn parse_url(raw: &str) -> Result<(Url, String), String> {
     }
     let address = address(&url).ok_or_else(|| "the URL has no host".to_owned())?;
     Ok((url, address))
+}
+
+/// A target URL that is not valid as an error shows it: redacted, or only `scheme://***` when
+/// it does not parse at all (its text cannot say where a password ends).
+fn shown(raw: &str) -> String {
+    if Url::parse(raw).is_ok() {
+        return crate::config::redact_target(raw);
+    }
+    let scheme = raw
+        .split_once("://")
+        .map(|(scheme, _)| scheme)
+        .filter(|scheme| {
+            !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        });
+    match scheme {
+        Some(scheme) => format!("{}://***", scheme.to_ascii_lowercase()),
+        None => "***".to_owned(),
+    }
 }
 
 /// `scheme://host:port`, the port spelt out even when it is the scheme's default.
@@ -182,6 +220,9 @@ fn key(secret: &Secret) -> Result<Key, String> {
             )))
         }
         Secret::Header { name, value } => {
+            if let Some(problem) = Secret::header_clash(name) {
+                return Err(problem);
+            }
             let name = HeaderName::try_from(name.as_str())
                 .map_err(|_| format!("{name:?} is not a header name"))?;
             let mut value = HeaderValue::try_from(value.as_str()).map_err(|_| {
@@ -211,6 +252,25 @@ mod tests {
             "mailto:a@b",
         ] {
             assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_url_that_does_not_parse_shows_its_scheme_only() {
+        for (raw, shown) in [
+            ("https://user:pa/ss@host/x", "https://***"),
+            ("https://user:pass@ho st/SECRET", "https://***"),
+            ("not a url SECRET", "***"),
+        ] {
+            let settings = NotifySettings::new().target(Target::json(raw));
+            let error = resolve(&settings).unwrap_err();
+            let NotifyError::Url { url, .. } = &error else {
+                panic!("{error}");
+            };
+            assert_eq!(url, shown, "{raw}");
+            for secret in ["pa", "ss", "SECRET", "pass"] {
+                assert!(!error.to_string().contains(secret), "{error}");
+            }
         }
     }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The notification counters of one runtime, per target: what
-/// `health_notifications_total{target, result}` shows on `/metrics`. [`of`](super::stats) hands
+/// `health_notifications_total{target, index, result}` shows on `/metrics`. [`of`](super::stats) hands
 /// them out.
 ///
 /// ```
@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// let stats = health_runtime::notify::stats(&runtime);
 /// let target = &stats.targets()[0];
 /// assert_eq!(target.target, "http://127.0.0.1:9");
+/// assert_eq!(target.index, 0);
+/// assert_eq!(stats.index(0).as_ref(), Some(target));
 /// assert_eq!((target.delivered, target.failed, target.retried, target.dropped), (0, 0, 0, 0));
 /// # Ok(())
 /// # }
@@ -31,8 +33,11 @@ pub struct NotifyStats {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TargetStats {
-    /// The target, as `scheme://host:port`.
+    /// The target, as `scheme://host:port`. Several targets can share it (two paths on one
+    /// host): [`index`](Self::index) tells them apart.
     pub target: String,
+    /// Its position in the list of targets, from 0: unique and stable while the settings are.
+    pub index: usize,
     /// Notifications the target accepted (a 2xx answer).
     pub delivered: u64,
     /// Notifications given up: refused (a 4xx other than 408 and 429, a redirect), out of
@@ -53,6 +58,7 @@ pub(crate) const RESULTS: [&str; 4] = ["delivered", "failed", "retried", "droppe
 #[derive(Debug)]
 pub(crate) struct Counters {
     pub(crate) target: String,
+    pub(crate) index: usize,
     pub(crate) delivered: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) retried: AtomicU64,
@@ -60,9 +66,10 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    pub(crate) fn new(target: String) -> Self {
+    pub(crate) fn new(target: String, index: usize) -> Self {
         Counters {
             target,
+            index,
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             retried: AtomicU64::new(0),
@@ -77,6 +84,7 @@ impl Counters {
     fn read(&self) -> TargetStats {
         TargetStats {
             target: self.target.clone(),
+            index: self.index,
             delivered: self.delivered.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             retried: self.retried.load(Ordering::Relaxed),
@@ -98,8 +106,14 @@ impl NotifyStats {
             .collect()
     }
 
-    /// The counters of the target shown as `target` (`scheme://host:port`); the first of them
-    /// when several share it.
+    /// The counters of the target at `index` in the list of targets (from 0).
+    pub fn index(&self, index: usize) -> Option<TargetStats> {
+        self.targets.get(index).map(|counters| counters.read())
+    }
+
+    /// The counters of the target shown as `target` (`scheme://host:port`). When several
+    /// targets share that address (two paths on one host), the first of them in the list: use
+    /// [`index`](Self::index) for the others.
     pub fn target(&self, target: &str) -> Option<TargetStats> {
         self.targets
             .iter()

@@ -283,6 +283,11 @@ pub enum Secret {
     /// (<https://www.standardwebhooks.com/>): `webhook-signature: v1,<base64 HMAC-SHA256 of
     /// "id.timestamp.body">`. A secret starting `whsec_` is base64 after the prefix; any other is
     /// used as its bytes.
+    ///
+    /// Use a `whsec_` secret: the reference Standard Webhooks libraries always base64-decode
+    /// the secret (after the prefix, if any), so a receiver verifying with one of them computes
+    /// another key from a secret used as raw bytes here, and every signature fails to verify. A
+    /// signing secret without the prefix is logged as a warning when the runtime is built.
     Signing(String),
     /// Sends the secret as the value of the header named.
     Header {
@@ -300,11 +305,29 @@ impl Secret {
     }
 
     /// `value` sent as header `name`.
+    ///
+    /// The name cannot be one of the headers every notification sets: `Content-Type`,
+    /// `Content-Length`, `Host`, or a `webhook-*` header of the Standard Webhooks
+    /// specification. Over `http://`, the secret travels in clear text: a warning says so when
+    /// the runtime is built.
     pub fn header(name: impl Into<String>, value: impl Into<String>) -> Self {
         Secret::Header {
             name: name.into(),
             value: value.into(),
         }
+    }
+
+    /// Why header `name` cannot carry a secret, if it cannot: every request sets it already.
+    pub(crate) fn header_clash(name: &str) -> Option<String> {
+        let lower = name.to_ascii_lowercase();
+        let clashes = matches!(lower.as_str(), "content-type" | "content-length" | "host")
+            || lower.starts_with("webhook-");
+        clashes.then(|| {
+            format!(
+                "`{name}` is a header every notification sets (`Content-Type`, \
+                 `Content-Length`, `Host`, `webhook-*`); name another, such as `X-Webhook-Token`"
+            )
+        })
     }
 }
 
@@ -445,14 +468,17 @@ impl NotifySettings {
         let header = vars
             .get("PLUGIN_HEALTH_NOTIFY_SECRET_HEADER")
             .filter(|name| !name.is_empty());
-        if let Some(name) = &header
-            && http::HeaderName::try_from(name.as_str()).is_err()
-        {
-            return Err(vars.error(
-                "PLUGIN_HEALTH_NOTIFY_SECRET_HEADER",
-                name,
-                "expected a header name such as `X-Webhook-Token`".to_owned(),
-            ));
+        if let Some(name) = &header {
+            if http::HeaderName::try_from(name.as_str()).is_err() {
+                return Err(vars.error(
+                    "PLUGIN_HEALTH_NOTIFY_SECRET_HEADER",
+                    name,
+                    "expected a header name such as `X-Webhook-Token`".to_owned(),
+                ));
+            }
+            if let Some(problem) = Secret::header_clash(name) {
+                return Err(vars.error("PLUGIN_HEALTH_NOTIFY_SECRET_HEADER", name, problem));
+            }
         }
         // The value is a secret: errors name the variable and what is wrong, never the value.
         let secret_error = |problem: String| ConfigError {
@@ -470,6 +496,12 @@ impl NotifySettings {
             };
             crate::check_notify_secret(&secret).map_err(secret_error)?;
             notify.secret = Some(secret);
+        } else if let Some(name) = &header {
+            return Err(vars.error(
+                "PLUGIN_HEALTH_NOTIFY_SECRET_HEADER",
+                name,
+                "it names the header of PLUGIN_HEALTH_NOTIFY_SECRET, which is not set".to_owned(),
+            ));
         }
         vars.parse(
             "PLUGIN_HEALTH_NOTIFY_DETAILS",
@@ -534,17 +566,72 @@ fn scheme_host_port(scheme: Option<&str>, host: &str) -> String {
     }
 }
 
+/// Whether `host` (with its port, if any) reads as a URL's host: a name or an IPv4 address
+/// of the characters a host may have, or a bracketed IPv6 address, and digits after a `:`. A
+/// malformed URL's text does not say where its user info ends (`https://user:pa/ss@host/x`
+/// makes `user:pa` look like the host): such a "host" is not shown.
+fn plain_host(host: &str) -> bool {
+    let (name, port) = match host.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((address, rest)) => {
+                let address_ok = !address.is_empty()
+                    && address
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.'));
+                if !address_ok {
+                    return false;
+                }
+                match rest {
+                    "" => return true,
+                    rest => match rest.strip_prefix(':') {
+                        Some(port) => ("v6", Some(port)),
+                        None => return false,
+                    },
+                }
+            }
+            None => return false,
+        },
+        None => match host.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        },
+    };
+    let name_ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~'));
+    let port_ok = port.is_none_or(|port| {
+        !port.is_empty() && port.len() <= 5 && port.chars().all(|c| c.is_ascii_digit())
+    });
+    name_ok && port_ok
+}
+
 /// Where a target URL points, as logs, errors, metrics labels and `Debug` output show it:
-/// `scheme://host:port`, nothing of the path, the query or the user info.
+/// `scheme://host:port`, nothing of the path, the query or the user info; `scheme://***` for
+/// a URL whose host cannot be told apart from the rest.
 pub(crate) fn target_address(raw: &str) -> String {
     let (scheme, _, host, _) = split(raw);
+    if !host.is_empty() && !plain_host(host) {
+        return hidden(scheme);
+    }
     scheme_host_port(scheme, host)
+}
+
+/// `scheme://***`: a malformed URL shown by its scheme alone.
+fn hidden(scheme: Option<&str>) -> String {
+    match scheme {
+        Some(scheme) => format!("{}://***", scheme.to_ascii_lowercase()),
+        None => "***".to_owned(),
+    }
 }
 
 /// A target URL as an error shows it: [`target_address`], with `***@` where user info was and
 /// `/***` where a path, a query or a fragment was (a Slack webhook's path is its secret).
 pub(crate) fn redact_target(raw: &str) -> String {
     let (scheme, user, host, rest) = split(raw);
+    if !host.is_empty() && !plain_host(host) {
+        return hidden(scheme);
+    }
     let mut shown = scheme_host_port(scheme, host);
     if user {
         let at = shown.find("://").map_or(0, |at| at + 3);
@@ -600,6 +687,18 @@ mod tests {
                 "ftp://***@host/***",
             ),
             ("http://u:SECRET@/SECRET", "http://", "http://***@/***"),
+            // Malformed: where the user info ends cannot be told; nothing after the scheme.
+            ("https://user:pa/ss@host/x", "https://***", "https://***"),
+            ("https://user:SECRET/x@host", "https://***", "https://***"),
+            (
+                "http://SE CRET@host/",
+                "http://host:80",
+                "http://***@host:80/***",
+            ),
+            ("http://SE CRET/x", "http://***", "http://***"),
+            ("http://[::1/SECRET", "http://***", "http://***"),
+            ("http://host:99999999/x", "http://***", "http://***"),
+            ("hooks:SECRET/x", "***", "***"),
             (
                 "http://u:p@ss@host#SECRET",
                 "http://host:80",
