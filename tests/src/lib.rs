@@ -8,6 +8,7 @@ use health_runtime::{HealthConfig, HealthRuntime, HealthRuntimeBuilder};
 
 pub mod browser;
 pub mod cli;
+pub mod logs;
 pub mod notify;
 pub mod plugin;
 

@@ -291,3 +291,31 @@ impl Drop for Reaped {
         let _ = self.0.wait();
     }
 }
+
+/// The metric families of a Prometheus text exposition, as the official Python client's parser
+/// reads them (tests/python/parse_metrics.py, in the virtualenv under `scratch`); fails the test
+/// if it refuses the exposition.
+pub fn prometheus_families(scratch: &Path, text: &str) -> Vec<serde_json::Value> {
+    use std::io::Write as _;
+    let python = python_env(scratch);
+    let mut child = Command::new(python)
+        .arg(manifest_dir().join("python/parse_metrics.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the Prometheus parser refused the exposition:\n{}\n--- exposition ---\n{text}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}

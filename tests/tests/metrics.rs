@@ -1,39 +1,17 @@
 //! `/metrics`: Prometheus text exposition accepted by the official Python client's parser, read
 //! from the published state without running a check.
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use health_runtime::{Check, CheckOutcome, HealthRuntime, Status};
 use serde_json::Value;
-use tests::process::{manifest_dir, python_env};
+use tests::process::prometheus_families;
 use tests::{Runs, details_config, quiet_config};
 
 /// Parses `text` with `prometheus_client.parser`, failing the test if it refuses it.
 fn parse(text: &str) -> Vec<Value> {
-    let python = python_env(Path::new(env!("CARGO_TARGET_TMPDIR")));
-    let mut child = Command::new(python)
-        .arg(manifest_dir().join("python/parse_metrics.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "the Prometheus parser refused the exposition:\n{}\n--- exposition ---\n{text}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    prometheus_families(Path::new(env!("CARGO_TARGET_TMPDIR")), text)
 }
 
 fn sample<'a>(families: &'a [Value], name: &str, labels: &[(&str, &str)]) -> Option<&'a Value> {

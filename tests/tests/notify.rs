@@ -3,12 +3,12 @@
 //! target that holds back neither checks nor other targets, the drain deadline), signatures,
 //! Slack messages, the counters, the configuration, and secrets kept out of logs and errors.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
 use health_runtime::notify::{NotifySettings, Secret, Target};
 use health_runtime::{HealthConfig, HealthRuntime, Status};
+use tests::logs::Captured;
 use tests::notify::{Answer, Received, Sink, Switch, eventually};
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -251,29 +251,10 @@ async fn a_target_down_at_first_gets_the_notification_once_under_one_id() {
 /// The samples of a Prometheus text exposition, as the official Python client's parser reads
 /// them (tests/python/parse_metrics.py): (name, labels, value).
 fn parse_metrics(text: &str) -> Vec<(String, serde_json::Value, f64)> {
-    use std::io::Write as _;
-    use std::process::{Command, Stdio};
-    let python = tests::process::python_env(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")));
-    let mut child = Command::new(python)
-        .arg(tests::process::manifest_dir().join("python/parse_metrics.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "the Prometheus parser refused the exposition:\n{}\n{text}",
-        String::from_utf8_lossy(&output.stderr)
+    let families = tests::process::prometheus_families(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+        text,
     );
-    let families: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
     families
         .iter()
         .flat_map(|family| family["samples"].as_array().unwrap().clone())
@@ -593,7 +574,7 @@ async fn a_refusal_logs_the_start_of_the_answer() {
         stats.targets().iter().all(|target| target.failed == 1)
     })
     .await;
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let refused: Vec<&str> = text
         .lines()
         .filter(|line| line.contains("giving up"))
@@ -680,7 +661,7 @@ async fn every_drop_is_logged_by_the_time_the_runtime_is_gone() {
     assert_eq!(dropped, 19, "{:?}", stats.targets());
     runtime.shutdown();
     drop(runtime);
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let logged: u64 = text
         .lines()
         .filter(|line| line.contains("notification queue full"))
@@ -837,21 +818,6 @@ async fn a_scheduler_gone_with_its_runtime_starts_again_on_a_run() {
     );
 }
 
-/// Every log line, as the fmt subscriber writes them.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn a_target_url_and_secrets_stay_out_of_logs_errors_and_debug_output() {
     let logs = Captured::default();
@@ -886,7 +852,7 @@ async fn a_target_url_and_secrets_stay_out_of_logs_errors_and_debug_output() {
     );
     let metrics = health_runtime::prometheus::render(&runtime).unwrap();
     let shown = [
-        ("the log", logs.0.lock().unwrap().clone()),
+        ("the log", logs.bytes()),
         ("the metrics", metrics.into_bytes()),
         (
             "Debug",
@@ -905,7 +871,7 @@ async fn a_target_url_and_secrets_stay_out_of_logs_errors_and_debug_output() {
             assert!(!text.contains(secret), "{what} shows {secret}: {text}");
         }
     }
-    let failures = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let failures = logs.text();
     assert!(
         failures.contains(&sink.address()),
         "the failures were logged: {failures}"
@@ -918,7 +884,7 @@ async fn a_target_url_and_secrets_stay_out_of_logs_errors_and_debug_output() {
         .notify(settings(Target::json(sink.url("/"))).checks(["kv_store", "kv_stroe", "liveness"]))
         .build()
         .unwrap();
-    let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let logs = logs.text();
     assert!(
         logs.contains("WARN") && logs.contains("kv_stroe") && !logs.contains("check=liveness"),
         "{logs}"
@@ -1075,7 +1041,7 @@ fn secrets_that_may_not_do_what_is_meant_are_warned_about_at_build() {
             .set_default();
         let runtime = tests::builder().notify(settings).build().unwrap();
         drop(runtime);
-        String::from_utf8(logs.0.lock().unwrap().clone()).unwrap()
+        logs.text()
     };
     let raw = build(
         NotifySettings::new()

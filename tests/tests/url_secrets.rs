@@ -2,36 +2,14 @@
 //! report or the log: HTTP and gRPC upstreams on loopback, one answering with an error and one
 //! refusing the connection.
 
-use std::sync::{Arc, Mutex};
-
 use health_runtime::indicator::{GrpcEndpoint, HttpEndpoint, TcpEndpoint};
 use health_runtime::{HealthRuntime, Status};
+use tests::logs::Captured;
 use tests::{GrpcServer, builder};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 const SECRETS: [&str; 3] = ["admin", "hunter2", "SECRETKEY"];
-
-/// Every log line, as the fmt subscriber writes them.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 /// An HTTP/1.1 server that answers every request with 500.
 async fn failing_http() -> std::net::SocketAddr {

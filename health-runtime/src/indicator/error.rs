@@ -117,8 +117,8 @@ pub(super) fn millis(started: tokio::time::Instant) -> f64 {
 }
 
 /// The error and its causes, `: `-separated (reqwest and tonic hide the useful part in them).
-#[cfg(any(feature = "http-check", feature = "grpc"))]
-pub(super) fn chain(error: &dyn std::error::Error) -> String {
+#[cfg(any(feature = "http-check", feature = "grpc", feature = "notify"))]
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

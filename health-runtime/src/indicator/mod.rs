@@ -120,6 +120,9 @@ use crate::Check;
 
 pub mod deps;
 mod error;
+// Error text with its causes, for the notification log lines too.
+#[cfg(feature = "notify")]
+pub(crate) use error::chain;
 #[cfg(feature = "grpc")]
 mod grpc;
 #[cfg(feature = "http-check")]

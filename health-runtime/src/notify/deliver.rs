@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use super::payload::Notification;
 use super::settings::{Key, Resolved};
 use super::stats::Counters;
+use crate::indicator::chain;
 
 /// The `User-Agent` of notification requests.
 const USER_AGENT: &str = concat!("health-runtime/", env!("CARGO_PKG_VERSION"));
@@ -362,19 +363,4 @@ async fn start_of_body(mut response: reqwest::Response) -> String {
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// An error with its causes, `a: b: c`, without repeating a cause its parent already says.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
